@@ -1,0 +1,166 @@
+//! Command-line arguments. Every flag is documented where it is defined; this
+//! text is `--help`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tlsreg",
+    version,
+    about = "Audit Windows SCHANNEL TLS registry settings offline, and write the .reg file that fixes them.",
+    long_about = "\
+Audit Windows SCHANNEL TLS registry settings offline, and write the .reg file that fixes them.
+
+tlsreg reads exported .reg files without booting or touching Windows, checks that TLS 1.2 is
+explicitly enabled for both Client and Server as Microsoft's article on Exchange Online /
+Office 365 mail flow requires (DisabledByDefault=0, Enabled=1, REG_DWORD, under
+HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2),
+and writes the corrective .reg file in regedit's own format.
+
+It reads a .reg file the way regedit applies it: lines regedit would skip are reported with
+their line and column, later writes win, and deletions apply.",
+    after_help = "\
+Examples:
+  tlsreg audit server.reg                  report, exit 0 if compliant, 1 if not, 2 on error
+  tlsreg audit --format json *.reg         one JSON document for all inputs
+  tlsreg diff server.reg                   what must change, as a unified diff
+  tlsreg fix server.reg -o fix.reg         write the fix (UTF-16LE, as regedit exports)
+  tlsreg audit --apply fix.reg server.reg  check the fix works before deploying it
+  tlsreg template > tls12.reg              the article's settings as a .reg file"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Report whether each input has TLS 1.2 set as required.
+    ///
+    /// Exit status: 0 when every input is compliant, 1 when any is noncompliant,
+    /// 2 when any input could not be read (the others are still audited).
+    Audit(AuditArgs),
+    /// Show what must change, as a unified diff of .reg text from the input's TLS 1.2
+    /// keys to the required state.
+    ///
+    /// Exit status: 0 when nothing must change, 1 when something must, 2 on error.
+    Diff(DiffArgs),
+    /// Write the corrective .reg file: only the values that must change.
+    ///
+    /// The file is byte for byte what regedit exports: UTF-16LE with BOM, CRLF,
+    /// paths under HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet. When nothing must
+    /// change, nothing is written and the exit status is 0.
+    Fix(FixArgs),
+    /// Print the required state (the article's .reg block) in regedit's format.
+    Template(TemplateArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Code page for .reg files without a byte-order mark (REGEDIT4 files are ANSI).
+    /// A number such as 1251 or 936, or a name such as windows-1251 or gbk. Without it,
+    /// BOM-less files are read as Windows-1252, or as UTF-8 when they are valid UTF-8.
+    #[arg(long, value_name = "CP")]
+    pub codepage: Option<String>,
+
+    /// Apply this .reg file on top of the input before auditing, as importing it would
+    /// (repeatable, in order). With no INPUT, start from a machine with no SCHANNEL keys:
+    /// the way to check a fix from a colleague, a forum or a translated article. `-` reads
+    /// standard input.
+    #[arg(long, value_name = "FIX.reg")]
+    pub apply: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The exported .reg files to audit.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Output format: `text` for people, `json` for one machine-readable document
+    /// {"inputs":[...],"summary":{...}}.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The exported .reg file to compare with the required state.
+    #[arg(value_name = "INPUT")]
+    pub input: String,
+
+    /// Colour the diff: `auto` colours it on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    /// Write to FILE instead of standard output. The file appears whole or not at all
+    /// (written to a temporary file, then renamed); an existing file is kept unless
+    /// --force is given.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Overwrite FILE if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+
+    /// Text encoding: `utf16` (UTF-16LE with BOM, what regedit writes and every regedit
+    /// reads) or `utf8` (UTF-8 without BOM, for review and version control).
+    #[arg(long, value_enum, default_value_t = EncodingArg::Utf16)]
+    pub encoding: EncodingArg,
+}
+
+#[derive(Args, Debug)]
+pub struct FixArgs {
+    /// The exported .reg file to fix.
+    #[arg(value_name = "INPUT")]
+    pub input: String,
+
+    /// Write the whole article block (every required value), not only what differs.
+    #[arg(long)]
+    pub full: bool,
+
+    /// Also rewrite values that are compliant but non-canonical (Enabled=0xffffffff
+    /// becomes 1), for STIG and CIS checks that compare with 1.
+    #[arg(long)]
+    pub canonical: bool,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TemplateArgs {
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodingArg {
+    Utf16,
+    Utf8,
+}

@@ -1,0 +1,18 @@
+//! tlsreg: audits the Windows SCHANNEL TLS registry settings offline, from
+//! exported `.reg` files, diffs them against a required state, and writes the
+//! corrective `.reg` file.
+//!
+//! Data flows one way: [`input`] readers build one [`registry`] view,
+//! [`schannel`] evaluates it, and [`report`], [`fix`] and [`diff`] render the
+//! result. [`regfile`] is the `.reg` format itself, read and written.
+
+pub mod audit;
+pub mod diff;
+pub mod fix;
+pub mod input;
+pub mod regfile;
+pub mod registry;
+pub mod report;
+pub mod schannel;
+
+pub use audit::{Audit, audit};

@@ -1,0 +1,138 @@
+//! The `.reg` file format: reading (as regedit applies a file) and writing (as
+//! regedit exports one).
+
+mod decode;
+mod parse;
+mod roots;
+mod write;
+
+pub use decode::{TextEncoding, codepage};
+pub use parse::{Document, HEADER_V4, HEADER_V5, Op, Version};
+pub use roots::{Root, parse_root};
+pub use write::{Export, OutputEncoding, escape};
+
+use encoding_rs::Encoding;
+
+use crate::registry::{Diagnostic, Key, Origin, Severity};
+
+/// Why bytes are not a `.reg` file regedit would import.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("UTF-16 text cut mid-character: {len} bytes is an odd length")]
+    Utf16Truncated { len: usize },
+    #[error("UTF-16 big-endian text: regedit reads only UTF-16LE (BOM FF FE), ANSI and UTF-8")]
+    Utf16BigEndian,
+    #[error(
+        "UTF-16 text without a byte-order mark: regedit refuses it; save it as UTF-16LE with BOM"
+    )]
+    Utf16WithoutBom,
+    #[error(
+        "not a registry file: {reason} (a .reg file starts with `Windows Registry Editor Version 5.00` or `REGEDIT4`)"
+    )]
+    NoHeader { reason: String },
+}
+
+/// A parsed `.reg` file.
+#[derive(Clone, Debug)]
+pub struct RegFile {
+    pub encoding: TextEncoding,
+    pub document: Document,
+}
+
+impl RegFile {
+    pub fn version(&self) -> Version {
+        self.document.version
+    }
+
+    pub fn ops(&self) -> &[Op] {
+        &self.document.ops
+    }
+
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.document.diagnostics
+    }
+}
+
+/// Reads a `.reg` file from its bytes. `source` is the index callers use to
+/// name the file in diagnostics; `ansi` the code page for files without a BOM.
+pub fn read(
+    bytes: &[u8],
+    source: usize,
+    ansi: Option<&'static Encoding>,
+) -> Result<RegFile, ReadError> {
+    let decoded = decode::decode(bytes, ansi)?;
+    let file_ansi = match decoded.encoding {
+        TextEncoding::Ansi(e) => Some(e),
+        _ => None,
+    };
+    let mut document = parse::parse(&decoded.text, source, file_ansi)?;
+    let at = Origin {
+        source,
+        line: 1,
+        column: 1,
+    };
+    let mut notes = Vec::new();
+    if decoded.had_errors {
+        notes.push(Diagnostic {
+            code: "encoding",
+            severity: Severity::Warning,
+            message: format!(
+                "some bytes are not valid {}; they were read as U+FFFD",
+                decoded.encoding.label()
+            ),
+            origin: Some(at),
+            suggestion: None,
+        });
+    }
+    match decoded.encoding {
+        TextEncoding::Utf8Bom => notes.push(Diagnostic {
+            code: "encoding",
+            severity: Severity::Info,
+            message: "UTF-8 with BOM: regedit on Windows 10 and 11 imports it; older regedit and `reg import` under Wine refuse it; regedit itself writes UTF-16LE".into(),
+            origin: Some(at),
+            suggestion: None,
+        }),
+        TextEncoding::Utf8 => notes.push(Diagnostic {
+            code: "encoding",
+            severity: Severity::Warning,
+            message: "UTF-8 without BOM: regedit reads a file without BOM in the ANSI code page, so its non-ASCII names may import garbled; save it as UTF-16LE".into(),
+            origin: Some(at),
+            suggestion: None,
+        }),
+        _ => {}
+    }
+    notes.append(&mut document.diagnostics);
+    document.diagnostics = notes;
+    Ok(RegFile {
+        encoding: decoded.encoding,
+        document,
+    })
+}
+
+/// Applies `ops` in order to the tree under `root`, as an import does.
+pub fn apply(root: &mut Key, ops: &[Op]) {
+    for op in ops {
+        match op {
+            Op::CreateKey { path, at } => {
+                root.create(path, Some(*at));
+            }
+            Op::DeleteKey { path, .. } => {
+                root.delete(path);
+            }
+            Op::SetValue {
+                key,
+                name,
+                value,
+                at,
+            } => {
+                root.create(key, Some(*at))
+                    .set_value(name, value.clone(), Some(*at));
+            }
+            Op::DeleteValue { key, name, at } => {
+                root.create(key, Some(*at)).delete_value(name);
+            }
+        }
+    }
+}

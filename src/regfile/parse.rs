@@ -1,0 +1,777 @@
+//! The `.reg` grammar, as regedit and `reg import` apply it.
+//!
+//! The reader follows the line state machine of Wine's `reg import` (whose
+//! conformance tests run on Windows): a bad line is skipped, not fatal, and the
+//! rest of the file still applies. Every skip becomes a diagnostic with its
+//! line and column, because a skipped line is the silent failure users hit.
+
+use encoding_rs::Encoding;
+
+use crate::registry::value::{REG_BINARY, REG_EXPAND_SZ, REG_MULTI_SZ, REG_SZ};
+use crate::registry::{Diagnostic, Origin, Severity, Value};
+
+use super::ReadError;
+use super::roots::parse_root;
+
+pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
+pub const HEADER_V4: &str = "REGEDIT4";
+const HEADER_WIN31: &str = "REGEDIT";
+
+/// The header a file starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// `REGEDIT`: Windows 3.1, only `HKEY_CLASSES_ROOT\path = value` lines.
+    Win31,
+    Regedit4,
+    Regedit5,
+    /// `REGEDIT` followed by anything else: accepted, but nothing is imported.
+    Fuzzy,
+}
+
+/// One change a file makes, in file order, with the key path spelled out.
+/// Paths start with the long root name (`HKEY_LOCAL_MACHINE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    CreateKey {
+        path: Vec<String>,
+        at: Origin,
+    },
+    DeleteKey {
+        path: Vec<String>,
+        at: Origin,
+    },
+    SetValue {
+        key: Vec<String>,
+        name: String,
+        value: Value,
+        at: Origin,
+    },
+    DeleteValue {
+        key: Vec<String>,
+        name: String,
+        at: Origin,
+    },
+}
+
+impl Op {
+    pub fn key(&self) -> &[String] {
+        match self {
+            Op::CreateKey { path, .. } | Op::DeleteKey { path, .. } => path,
+            Op::SetValue { key, .. } | Op::DeleteValue { key, .. } => key,
+        }
+    }
+
+    pub fn key_mut(&mut self) -> &mut Vec<String> {
+        match self {
+            Op::CreateKey { path, .. } | Op::DeleteKey { path, .. } => path,
+            Op::SetValue { key, .. } | Op::DeleteValue { key, .. } => key,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub version: Version,
+    pub ops: Vec<Op>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses decoded text. `ansi` is the code page of a file without a BOM
+/// (`hex(2)`, `hex(7)` and `hex(1)` bytes in such files are ANSI text that
+/// regedit converts to UTF-16); `None` for Unicode files.
+pub fn parse(
+    text: &str,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+) -> Result<Document, ReadError> {
+    let mut lines = Lines {
+        rest: text,
+        number: 0,
+    };
+    let (_, first) = lines.next().unwrap_or((1, ""));
+    let version = parse_header(first)?;
+    let mut parser = Parser {
+        source,
+        ansi,
+        key: None,
+        ops: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    match version {
+        Version::Regedit4 | Version::Regedit5 => {
+            while let Some((n, line)) = lines.next() {
+                parser.line(n, line, &mut lines);
+            }
+        }
+        Version::Win31 => {
+            for (n, line) in lines {
+                parser.win31_line(n, line);
+            }
+        }
+        Version::Fuzzy => parser.diagnostics.push(Diagnostic {
+            code: "fuzzy-header",
+            severity: Severity::Error,
+            message: format!(
+                "the header `{}` is not one regedit knows: it accepts the file but imports nothing from it",
+                first.trim()
+            ),
+            origin: Some(Origin { source, line: 1, column: 1 }),
+            suggestion: Some(HEADER_V5.to_owned()),
+        }),
+    }
+    Ok(Document {
+        version,
+        ops: parser.ops,
+        diagnostics: parser.diagnostics,
+    })
+}
+
+fn parse_header(first: &str) -> Result<Version, ReadError> {
+    let s = first.trim_start_matches([' ', '\t']);
+    match s {
+        HEADER_V5 => return Ok(Version::Regedit5),
+        HEADER_V4 => return Ok(Version::Regedit4),
+        HEADER_WIN31 => return Ok(Version::Win31),
+        _ => {}
+    }
+    if s.starts_with(HEADER_WIN31) {
+        return Ok(Version::Fuzzy);
+    }
+    let near = s.trim_end();
+    let reason = if near == HEADER_V5 || near == HEADER_V4 {
+        "the header has trailing characters after it, and regedit then imports nothing".into()
+    } else if near.eq_ignore_ascii_case(HEADER_V5) || near.eq_ignore_ascii_case(HEADER_V4) {
+        "the header's letter case differs, and regedit then imports nothing".into()
+    } else if s.is_empty() {
+        "the first line is empty; the header must be the first line".into()
+    } else {
+        let shown: String = s.chars().take(48).flat_map(char::escape_debug).collect();
+        format!("the first line is \"{shown}\"")
+    };
+    Err(ReadError::NoHeader { reason })
+}
+
+/// Lines end at `\r\n`, `\r` or `\n`, as in regedit.
+struct Lines<'a> {
+    rest: &'a str,
+    number: u32,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (u32, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        self.number += 1;
+        let end = self.rest.find(['\r', '\n']).unwrap_or(self.rest.len());
+        let line = &self.rest[..end];
+        let tail = &self.rest[end..];
+        self.rest = tail
+            .strip_prefix("\r\n")
+            .or_else(|| tail.strip_prefix('\r'))
+            .or_else(|| tail.strip_prefix('\n'))
+            .unwrap_or(tail);
+        Some((self.number, line))
+    }
+}
+
+struct Parser {
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    /// The open key; `None` after `[-key]` or a key line that failed, when
+    /// value lines are dropped.
+    key: Option<Vec<String>>,
+    ops: Vec<Op>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Why a value line was skipped, and where in the line.
+struct Skip {
+    at: usize,
+    why: String,
+}
+
+fn skip(at: usize, why: impl Into<String>) -> Skip {
+    Skip {
+        at,
+        why: why.into(),
+    }
+}
+
+/// A line regedit skipped: its number, text, and why.
+type Skipped = (u32, String, Skip);
+
+enum Data {
+    Set(Value),
+    Delete,
+}
+
+const WS: [char; 2] = [' ', '\t'];
+
+fn column(line: &str, byte: usize) -> u32 {
+    let byte = byte.min(line.len());
+    let chars = line.char_indices().take_while(|(i, _)| *i < byte).count();
+    u32::try_from(chars + 1).unwrap_or(u32::MAX)
+}
+
+impl Parser {
+    fn origin(&self, line: u32, column: u32) -> Origin {
+        Origin {
+            source: self.source,
+            line,
+            column,
+        }
+    }
+
+    fn note(&mut self, code: &'static str, severity: Severity, at: Origin, message: String) {
+        self.diagnostics.push(Diagnostic {
+            code,
+            severity,
+            message,
+            origin: Some(at),
+            suggestion: None,
+        });
+    }
+
+    fn skipped(&mut self, n: u32, line: &str, s: Skip) {
+        let at = self.origin(n, column(line, s.at));
+        self.note(
+            "skipped-line",
+            Severity::Warning,
+            at,
+            format!("regedit skips this line: {}", s.why),
+        );
+    }
+
+    fn line(&mut self, n: u32, line: &str, more: &mut Lines<'_>) {
+        let start = line.len() - line.trim_start_matches(WS).len();
+        let body = &line[start..];
+        match body.chars().next() {
+            None | Some(';') => {}
+            Some('[') => self.key_line(n, line, start + 1),
+            Some('@') | Some('"') => self.value_line(n, line, start, more),
+            Some(_) => self.skipped(
+                n,
+                line,
+                skip(
+                    start,
+                    "it is not a [key], a \"value\"=data line or a ; comment",
+                ),
+            ),
+        }
+    }
+
+    /// `[path]` or `[-path]`; `open` is the byte after `[`.
+    fn key_line(&mut self, n: u32, line: &str, open: usize) {
+        let inner = &line[open..];
+        if inner.starts_with(WS) {
+            self.key = None;
+            return self.skipped(n, line, skip(open, "a key name cannot start with a space"));
+        }
+        let Some(close) = inner.rfind(']') else {
+            self.key = None;
+            return self.skipped(n, line, skip(line.len(), "the key name has no closing ]"));
+        };
+        let after = inner[close + 1..].trim_matches(WS);
+        if !after.is_empty() {
+            let at = self.origin(n, column(line, open + close + 1));
+            self.note(
+                "ignored-text",
+                Severity::Warning,
+                at,
+                format!("regedit ignores the text after `]`: {after}"),
+            );
+        }
+        let mut name = &inner[..close];
+        let delete = name.starts_with('-');
+        if delete {
+            name = &name[1..];
+            if name.starts_with(WS) {
+                return self.skipped(n, line, skip(open + 1, "a space follows `[-`"));
+            }
+        }
+        let name_at = open + usize::from(delete);
+        // A trailing backslash is dropped; empty parts (`a\\b`) are skipped by
+        // RegCreateKeyEx.
+        let mut parts = name.trim_end_matches('\\').split('\\');
+        let root_text = parts.next().unwrap_or_default();
+        let rest: Vec<String> = parts.filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        let Some((root, short)) = parse_root(root_text) else {
+            self.key = None;
+            let why = if root_text.is_empty() {
+                "the key has no root (HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, ...)".to_owned()
+            } else {
+                format!(
+                    "`{root_text}` is not a registry root, so the values below it are dropped too"
+                )
+            };
+            return self.skipped(n, line, skip(name_at, why));
+        };
+        if short {
+            let at = self.origin(n, column(line, name_at));
+            self.diagnostics.push(Diagnostic {
+                code: "short-root",
+                severity: Severity::Warning,
+                message: format!(
+                    "`{root_text}` is a short root name: `reg import` accepts it, but regedit refuses the key and everything below it; write `{}`",
+                    root.long_name()
+                ),
+                origin: Some(at),
+                suggestion: Some(line.replacen(root_text, root.long_name(), 1)),
+            });
+        }
+        if let Some(long) = rest.iter().find(|p| p.encode_utf16().count() > 255) {
+            self.key = None;
+            let why = format!(
+                "the key name `{}…` is longer than 255 characters",
+                &long[..32.min(long.len())].trim_end_matches(|c: char| !c.is_ascii())
+            );
+            return self.skipped(n, line, skip(name_at, why));
+        }
+        let mut path = vec![root.long_name().to_owned()];
+        path.extend(rest);
+        let at = self.origin(n, column(line, name_at));
+        if delete {
+            self.key = None;
+            if path.len() == 1 {
+                return self.skipped(n, line, skip(name_at, "a whole root cannot be deleted"));
+            }
+            self.ops.push(Op::DeleteKey { path, at });
+        } else {
+            self.key = Some(path.clone());
+            self.ops.push(Op::CreateKey { path, at });
+        }
+    }
+
+    fn value_line(&mut self, n: u32, line: &str, start: usize, more: &mut Lines<'_>) {
+        let (name, after_name) = match parse_name(line, start) {
+            Ok(v) => v,
+            Err(s) => return self.skipped(n, line, s),
+        };
+        let data_at = match expect_equals(line, after_name) {
+            Ok(at) => at,
+            Err(s) => return self.skipped(n, line, s),
+        };
+        let at = self.origin(n, column(line, start));
+        // Continuation lines are read even when the value will be dropped.
+        let data = match self.parse_data(n, line, data_at, more) {
+            Ok(d) => d,
+            Err(skips) => {
+                for (m, text, s) in skips {
+                    self.skipped(m, &text, s);
+                }
+                return;
+            }
+        };
+        let Some(key) = self.key.clone() else {
+            return self.skipped(
+                n,
+                line,
+                skip(
+                    start,
+                    "no key is open (the key line above it was skipped, or deleted the key)",
+                ),
+            );
+        };
+        self.ops.push(match data {
+            Data::Set(value) => Op::SetValue {
+                key,
+                name,
+                value,
+                at,
+            },
+            Data::Delete => Op::DeleteValue { key, name, at },
+        });
+    }
+
+    /// Parses the data after `=`. On failure, returns each line regedit
+    /// skipped: this one, and the next when a broken hex continuation
+    /// consumed it.
+    fn parse_data(
+        &mut self,
+        n: u32,
+        line: &str,
+        at: usize,
+        more: &mut Lines<'_>,
+    ) -> Result<Data, Vec<Skipped>> {
+        let here = |s: Skip| vec![(n, line.to_owned(), s)];
+        // regedit trims trailing blanks of the first data line only.
+        let data = line[at..].trim_end_matches(WS);
+        if let Some(rest) = data.strip_prefix('-') {
+            return match only_comment(rest) {
+                true => Ok(Data::Delete),
+                false => Err(here(skip(at, "only a ; comment may follow `=-`"))),
+            };
+        }
+        if data.starts_with('"') {
+            let (s, end) = unescape(line, at + 1, &mut |c, col| {
+                self.diagnostics.push(Diagnostic {
+                    code: "unknown-escape",
+                    severity: Severity::Warning,
+                    message: format!("`\\{c}` is not an escape regedit knows: it stores `{c}`"),
+                    origin: Some(Origin {
+                        source: self.source,
+                        line: n,
+                        column: col,
+                    }),
+                    suggestion: None,
+                });
+            })
+            .map_err(here)?;
+            if !only_comment(&line[end..at + data.len()]) {
+                return Err(here(skip(end, "text follows the closing quote")));
+            }
+            return Ok(Data::Set(Value::string(&s)));
+        }
+        if let Some(rest) = data.strip_prefix("dword:") {
+            return parse_dword(rest)
+                .map(|v| Data::Set(Value::dword(v)))
+                .ok_or_else(|| {
+                    here(skip(
+                        at + 6,
+                        "`dword:` takes 1 to 8 hex digits and nothing else",
+                    ))
+                });
+        }
+        let (kind, list_at) = if data.starts_with("hex:") {
+            (REG_BINARY, at + 4)
+        } else if let Some(rest) = data.strip_prefix("hex(") {
+            match parse_hex_type(rest) {
+                Some((kind, used)) => (kind, at + 4 + used),
+                None => {
+                    return Err(here(skip(
+                        at,
+                        "`hex(N):` needs a hex type number from 0 to ffffffff",
+                    )));
+                }
+            }
+        } else {
+            return Err(here(skip(at, unknown_type(data))));
+        };
+        let mut bytes = Vec::new();
+        let mut text = &line[list_at..at + data.len()];
+        // The line being read, and where `text` starts in it.
+        let (mut cur_n, mut cur_line, mut base) = (n, line, list_at);
+        loop {
+            match hex_list(text, &mut bytes) {
+                HexList::Done => break,
+                HexList::Invalid(off) => {
+                    let mut skips = vec![(
+                        cur_n,
+                        cur_line.to_owned(),
+                        skip(
+                            base + off,
+                            "the hex data is malformed (bytes are 00-ff separated by commas; a line break needs `,\\`)",
+                        ),
+                    )];
+                    if cur_n != n {
+                        skips.insert(
+                            0,
+                            (
+                                n,
+                                line.to_owned(),
+                                skip(
+                                    list_at,
+                                    "its hex data is malformed on a continuation line below",
+                                ),
+                            ),
+                        );
+                    }
+                    return Err(skips);
+                }
+                HexList::Continue(after) => {
+                    if !only_comment(after) {
+                        return Err(vec![(
+                            cur_n,
+                            cur_line.to_owned(),
+                            skip(
+                                base,
+                                "only a ; comment may follow the `\\` that continues hex data",
+                            ),
+                        )]);
+                    }
+                }
+            }
+            // The next data line: blank and comment lines are passed over.
+            let next = loop {
+                match more.next() {
+                    None => break None,
+                    Some((m, l)) => {
+                        let t = l.trim_start_matches(WS);
+                        if t.is_empty() || t.starts_with(';') {
+                            continue;
+                        }
+                        break Some((m, l, l.len() - t.len()));
+                    }
+                }
+            };
+            let Some((m, l, off)) = next else { break };
+            if !l[off..].starts_with(|c: char| c.is_ascii_hexdigit()) {
+                // regedit drops the value, and this line with it.
+                return Err(vec![
+                    (
+                        n,
+                        line.to_owned(),
+                        skip(
+                            list_at,
+                            "its hex data continues with `\\`, but the next line is not hex data",
+                        ),
+                    ),
+                    (
+                        m,
+                        l.to_owned(),
+                        skip(
+                            off,
+                            "the hex data above expected a continuation here, so regedit consumed this line",
+                        ),
+                    ),
+                ]);
+            }
+            text = &l[off..];
+            (cur_n, cur_line, base) = (m, l, off);
+        }
+        Ok(Data::Set(Value::new(
+            kind,
+            self.hex_string_fixup(kind, bytes),
+        )))
+    }
+
+    /// regedit NUL-terminates string types given as hex, and in ANSI files
+    /// converts their bytes from the code page to UTF-16.
+    fn hex_string_fixup(&self, kind: u32, mut bytes: Vec<u8>) -> Vec<u8> {
+        if !matches!(kind, REG_SZ | REG_EXPAND_SZ | REG_MULTI_SZ) || bytes.is_empty() {
+            return bytes;
+        }
+        match self.ansi {
+            None => {
+                let units = bytes.len() / 2;
+                let last = units
+                    .checked_sub(1)
+                    .map(|i| [bytes[2 * i], bytes[2 * i + 1]]);
+                if last != Some([0, 0]) {
+                    bytes.truncate(units * 2);
+                    bytes.extend_from_slice(&[0, 0]);
+                }
+                bytes
+            }
+            Some(enc) => {
+                if bytes.last() != Some(&0) {
+                    bytes.push(0);
+                }
+                let (text, _) = enc.decode_without_bom_handling(&bytes);
+                text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+            }
+        }
+    }
+
+    /// A Windows 3.1 line: `HKEY_CLASSES_ROOT\path = value` sets the default value.
+    fn win31_line(&mut self, n: u32, line: &str) {
+        const HKCR: &str = "HKEY_CLASSES_ROOT";
+        if !line.starts_with(HKCR) {
+            return;
+        }
+        let key_end = line.find(char::is_whitespace).unwrap_or(line.len());
+        let mut value = line[key_end..].trim_start_matches(WS);
+        value = value.strip_prefix('=').unwrap_or(value);
+        value = value.strip_prefix(' ').unwrap_or(value);
+        let mut path = vec![HKCR.to_owned()];
+        path.extend(
+            line[HKCR.len()..key_end]
+                .split('\\')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+        let at = self.origin(n, 1);
+        self.ops.push(Op::CreateKey {
+            path: path.clone(),
+            at,
+        });
+        self.ops.push(Op::SetValue {
+            key: path,
+            name: String::new(),
+            value: Value::string(value),
+            at,
+        });
+    }
+}
+
+/// The value name at `start` (`@` or a quoted name) and the byte after it.
+fn parse_name(line: &str, start: usize) -> Result<(String, usize), Skip> {
+    if line[start..].starts_with('@') {
+        return Ok((String::new(), start + 1));
+    }
+    unescape(line, start + 1, &mut |_, _| {})
+        .map_err(|s| skip(s.at, format!("the value name {}", s.why)))
+}
+
+/// Skips blanks, `=`, blanks; returns where the data starts.
+fn expect_equals(line: &str, at: usize) -> Result<usize, Skip> {
+    let rest = line[at..].trim_start_matches(WS);
+    let eq = line.len() - rest.len();
+    match rest.strip_prefix('=') {
+        Some(data) => Ok(line.len() - data.trim_start_matches(WS).len()),
+        None if rest.starts_with('＝') => Err(skip(
+            eq,
+            "`＝` is a full-width equals sign; regedit needs `=`",
+        )),
+        None => Err(skip(eq, "`=` must follow the value name")),
+    }
+}
+
+/// Reads a quoted string whose opening quote is just before `from`; returns
+/// the text and the byte after the closing quote. `warn` hears about unknown
+/// escapes (with their column).
+fn unescape(
+    line: &str,
+    from: usize,
+    warn: &mut dyn FnMut(char, u32),
+) -> Result<(String, usize), Skip> {
+    let mut out = String::new();
+    let mut chars = line[from..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok((out, from + i + 1)),
+            '\\' => match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, e @ ('\\' | '"'))) => out.push(e),
+                Some((_, '0')) => return Err(skip(from + i, "`\\0` is not allowed in a string")),
+                Some((_, other)) => {
+                    warn(other, column(line, from + i));
+                    out.push(other);
+                }
+                None => break,
+            },
+            _ => out.push(c),
+        }
+    }
+    Err(skip(line.len(), "has no closing quote on the same line"))
+}
+
+fn only_comment(rest: &str) -> bool {
+    let rest = rest.trim_start_matches(WS);
+    rest.is_empty() || rest.starts_with(';')
+}
+
+fn parse_dword(rest: &str) -> Option<u32> {
+    let digits_at = rest.trim_start_matches(WS);
+    let count = digits_at.bytes().take_while(u8::is_ascii_hexdigit).count();
+    if count == 0 || count > 8 || !only_comment(&digits_at[count..]) {
+        return None;
+    }
+    u32::from_str_radix(&digits_at[..count], 16).ok()
+}
+
+/// `N):` after `hex(`: the type and how many bytes it used.
+fn parse_hex_type(rest: &str) -> Option<(u32, usize)> {
+    let mut second = rest.chars().skip(1);
+    if rest.is_empty() || second.next().is_some_and(|c| c.eq_ignore_ascii_case(&'x')) {
+        return None;
+    }
+    let (value, used) = strtoul16(rest)?;
+    let kind = u32::try_from(value).ok()?;
+    rest[used..].starts_with("):").then_some((kind, used + 2))
+}
+
+/// C's `strtoul(s, &end, 16)`, which regedit uses for hex bytes and types:
+/// blanks, a sign and a `0x` prefix are allowed. `None` when no digit was
+/// read; a value too large for 32 bits comes back above `u32::MAX`.
+fn strtoul16(s: &str) -> Option<(u64, usize)> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let mut i = s.len() - t.len();
+    let negative = match s[i..].chars().next() {
+        Some('-') => {
+            i += 1;
+            true
+        }
+        Some('+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let b = s.as_bytes();
+    if b.len() > i + 2
+        && b[i] == b'0'
+        && matches!(b[i + 1], b'x' | b'X')
+        && b[i + 2].is_ascii_hexdigit()
+    {
+        i += 2;
+    }
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in &b[i..i + digits] {
+        let d = u64::from((c as char).to_digit(16).unwrap_or(0));
+        v = (v << 4 | d).min(u64::from(u32::MAX) + 1);
+    }
+    if negative && v <= u64::from(u32::MAX) {
+        v = u64::from((v as u32).wrapping_neg());
+    }
+    Some((v, i + digits))
+}
+
+enum HexList<'a> {
+    Done,
+    /// A `\` ended the line; the text after it.
+    Continue(&'a str),
+    /// Malformed at this byte offset.
+    Invalid(usize),
+}
+
+/// Appends the comma-separated bytes of `s`.
+fn hex_list<'a>(s: &'a str, out: &mut Vec<u8>) -> HexList<'a> {
+    let mut pos = 0;
+    while pos < s.len() {
+        let Some((v, used)) = strtoul16(&s[pos..]) else {
+            let rest = s[pos..].trim_start_matches(WS);
+            let at = s.len() - rest.len();
+            return match rest.chars().next() {
+                Some('\\') => HexList::Continue(&rest[1..]),
+                Some(';') => HexList::Done,
+                _ => HexList::Invalid(at),
+            };
+        };
+        let Ok(byte) = u8::try_from(v) else {
+            return HexList::Invalid(pos);
+        };
+        out.push(byte);
+        pos += used;
+        match s[pos..].chars().next() {
+            None => return HexList::Done,
+            Some(',') => pos += 1,
+            Some(_) => {
+                return match only_comment(&s[pos..]) {
+                    true => HexList::Done,
+                    false => HexList::Invalid(pos),
+                };
+            }
+        }
+    }
+    HexList::Done
+}
+
+/// Why data that matched no type was skipped, with what it probably meant.
+fn unknown_type(data: &str) -> String {
+    let lower = data.to_lowercase();
+    let head: String = data.chars().take(12).collect();
+    if lower.starts_with("dword") || lower.starts_with("hex") {
+        if data.starts_with("dword") || data.starts_with("hex") {
+            format!("`{head}`: the type must be followed directly by `:` (not `：` or a space)")
+        } else {
+            format!("`{head}`: data types are lower case (`dword:`, `hex:`, `hex(N):`)")
+        }
+    } else if lower.starts_with("qword") || lower.starts_with("str") {
+        format!("`{head}`: regedit has no such data type; write a QWORD as `hex(b):`")
+    } else if data.starts_with(['“', '”', '„', '«', '»', '＂']) {
+        "the string starts with a typographic quote; regedit needs a plain `\"`".to_owned()
+    } else if data.is_empty() {
+        "there is no data after `=`".to_owned()
+    } else {
+        format!("`{head}` is not a data type regedit knows (\"text\", dword:, hex:, hex(N):, -)")
+    }
+}

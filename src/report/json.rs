@@ -1,0 +1,96 @@
+//! The report for machines: one JSON document `{"inputs":[...],"summary":{...}}`.
+
+use serde_json::{Value as Json, json};
+
+use crate::audit::Audit;
+use crate::registry::Origin;
+
+use super::{Outcome, Summary};
+
+fn location(a: &Audit, origin: Option<Origin>) -> Json {
+    match origin {
+        Some(o) => json!({
+            "file": a.loaded.sources.get(o.source).map(|s| s.name.as_str()),
+            "line": o.line,
+            "column": o.column,
+        }),
+        None => Json::Null,
+    }
+}
+
+fn audited(a: &Audit) -> Json {
+    let checks: Vec<Json> = a
+        .evaluation
+        .checks
+        .iter()
+        .map(|c| {
+            json!({
+                "key": c.key.join("\\"),
+                "value": c.requirement.value,
+                "expected": c.requirement.expected.to_string(),
+                "found": c.found.as_ref().map(|e| e.value.to_string()),
+                "found_type": c.found.as_ref().map(|e| e.value.type_name()),
+                "status": c.status.as_str(),
+                "non_canonical": c.non_canonical,
+                "location": location(a, c.found.as_ref().and_then(|e| e.origin)),
+            })
+        })
+        .collect();
+    let findings: Vec<Json> = a
+        .findings()
+        .into_iter()
+        .map(|f| {
+            json!({
+                "code": f.code,
+                "severity": f.severity.as_str(),
+                "message": f.message,
+                "location": location(a, f.origin),
+                "suggestion": f.suggestion,
+            })
+        })
+        .collect();
+    let input = a.loaded.sources.first();
+    json!({
+        "path": input.map(|s| s.name.as_str()),
+        "kind": input.map(|s| s.kind.as_str()),
+        "read_as": input.map(|s| s.detail.as_str()),
+        "applied": a.loaded.sources.iter().skip(1).map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        "verdict": if a.compliant() { "compliant" } else { "noncompliant" },
+        "policy": a.evaluation.policy,
+        "control_set": a.loaded.control_set.as_ref().map(|cs| json!({
+            "name": cs.name(),
+            "path": cs.path.join("\\"),
+            "reason": cs.reason.to_string(),
+        })),
+        "checks": checks,
+        "findings": findings,
+    })
+}
+
+pub fn document(outcomes: &[Outcome]) -> Json {
+    let inputs: Vec<Json> = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Audited(a) => audited(a),
+            Outcome::Failed { path, kind, error } => json!({
+                "path": path,
+                "kind": kind,
+                "verdict": "error",
+                "error": error,
+                "control_set": null,
+                "checks": [],
+                "findings": [],
+            }),
+        })
+        .collect();
+    let s = Summary::of(outcomes);
+    json!({
+        "inputs": inputs,
+        "summary": {
+            "inputs": s.inputs,
+            "compliant": s.compliant,
+            "noncompliant": s.noncompliant,
+            "error": s.error,
+        },
+    })
+}

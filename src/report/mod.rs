@@ -1,0 +1,84 @@
+//! Printers for audit results: text for people, JSON for machines. Each input
+//! either was audited or could not be read.
+
+pub mod json;
+pub mod text;
+
+use crate::audit::Audit;
+use crate::registry::Origin;
+
+/// What happened to one input.
+#[derive(Debug)]
+pub enum Outcome {
+    Audited(Box<Audit>),
+    Failed {
+        path: String,
+        kind: &'static str,
+        error: String,
+    },
+}
+
+impl Outcome {
+    pub fn path(&self) -> &str {
+        match self {
+            Outcome::Audited(a) => a.loaded.sources.first().map_or("-", |s| s.name.as_str()),
+            Outcome::Failed { path, .. } => path,
+        }
+    }
+
+    pub fn verdict(&self) -> &'static str {
+        match self {
+            Outcome::Audited(a) if a.compliant() => "compliant",
+            Outcome::Audited(_) => "noncompliant",
+            Outcome::Failed { .. } => "error",
+        }
+    }
+}
+
+/// Counts over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub inputs: usize,
+    pub compliant: usize,
+    pub noncompliant: usize,
+    pub error: usize,
+}
+
+impl Summary {
+    pub fn of(outcomes: &[Outcome]) -> Summary {
+        let mut s = Summary {
+            inputs: outcomes.len(),
+            ..Summary::default()
+        };
+        for o in outcomes {
+            match o.verdict() {
+                "compliant" => s.compliant += 1,
+                "noncompliant" => s.noncompliant += 1,
+                _ => s.error += 1,
+            }
+        }
+        s
+    }
+
+    /// grep-like: 2 when an input could not be read, 1 when one is
+    /// noncompliant, 0 when all are compliant.
+    pub fn exit_code(&self) -> i32 {
+        if self.error > 0 {
+            2
+        } else if self.noncompliant > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// `file:line:column`, grep style.
+pub fn location(audit: &Audit, origin: &Origin) -> String {
+    let file = audit
+        .loaded
+        .sources
+        .get(origin.source)
+        .map_or("?", |s| s.name.as_str());
+    format!("{file}:{}:{}", origin.line, origin.column)
+}
