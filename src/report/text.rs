@@ -76,7 +76,12 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
         writeln!(out, "  {role:<12} {name}{}", s.detail)?;
     }
     match &loaded.control_set {
-        Some(cs) => writeln!(out, "  {:<12} {} ({})", "control set", cs.name(), cs.reason)?,
+        Some(cs) => {
+            writeln!(out, "  {:<12} {} ({})", "control set", cs.name(), cs.reason)?;
+            for note in &cs.notes {
+                writeln!(out, "  {:<12} {note}", "")?;
+            }
+        }
         None => writeln!(
             out,
             "  {:<12} none: the input has no SYSTEM keys",
@@ -112,7 +117,12 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             at.unwrap_or_default()
         )?;
     }
-    let findings = a.findings();
+    // The control set is shown above; the rest are findings.
+    let findings: Vec<_> = a
+        .findings()
+        .into_iter()
+        .filter(|f| f.code != "control-set")
+        .collect();
     if !findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "  Findings:")?;

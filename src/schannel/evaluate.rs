@@ -182,7 +182,7 @@ fn explain(check: &Check) -> Option<Finding> {
                 "wrong-type",
                 Severity::Error,
                 format!(
-                    "{name} is a {}{size} ({}), not a 4-byte REG_DWORD: SCHANNEL does not read it as a number, so Windows falls back to its default; it must be {want}",
+                    "{name} is a {}{size} ({}), not a 4-byte REG_DWORD: SCHANNEL's settings are DWORDs, the article, STIG and CIS require one, and Windows cannot be counted on to honour this value; it must be {want}",
                     type_name(entry.value.kind),
                     entry.value
                 ),

@@ -1,0 +1,319 @@
+//! The command line, end to end: verdicts and exit codes on every sample,
+//! reports as insta snapshots, fix files byte for byte, and the round trip
+//! (a sample with its fix applied audits compliant).
+
+mod common;
+
+use common::{tlsreg, tlsreg_in, utf16};
+
+const SAMPLES: &[(&str, i32)] = &[
+    ("samples/compliant.reg", 0),
+    ("samples/noncompliant.reg", 1),
+    ("samples/enabled-ffffffff.reg", 0),
+    ("samples/wrong-type.reg", 1),
+    ("samples/golden-mounted.reg", 1),
+    ("samples/translated/en-US.reg", 0),
+    ("samples/translated/pl-PL.reg", 0),
+    ("samples/translated/zh-TW.reg", 1),
+    ("samples/translated/uk-UA.reg", 1),
+    ("samples/translated/vi-VN.reg", 1),
+    ("samples/translated/he-IL.reg", 1),
+];
+
+fn snapshot_name(path: &str) -> String {
+    path.trim_start_matches("samples/")
+        .trim_end_matches(".reg")
+        .replace('/', "-")
+}
+
+#[test]
+fn every_sample_has_the_right_verdict_and_report() {
+    for (path, code) in SAMPLES {
+        let run = tlsreg(&["audit", path]);
+        assert_eq!(run.code, *code, "{path}: {}", run.stderr);
+        snapshot!(format!("audit-{}", snapshot_name(path)), run.out());
+    }
+}
+
+#[test]
+fn json_report_for_several_inputs() {
+    let run = tlsreg(&[
+        "audit",
+        "--format",
+        "json",
+        "samples/compliant.reg",
+        "samples/noncompliant.reg",
+        "samples/enabled-ffffffff.reg",
+        "samples/wrong-type.reg",
+        "samples/does-not-exist.reg",
+    ]);
+    assert_eq!(run.code, 2, "an unreadable input makes the run exit 2");
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).expect("one JSON document");
+    let verdicts: Vec<&str> = doc["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "compliant",
+            "noncompliant",
+            "compliant",
+            "noncompliant",
+            "error"
+        ]
+    );
+    assert_eq!(doc["summary"]["error"], 1);
+    assert!(run.stderr.contains("does-not-exist.reg"), "{}", run.stderr);
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    // The OS's own wording of "file not found" is not ours to snapshot.
+    let text = text.replace(
+        &std::io::Error::from(std::io::ErrorKind::NotFound).to_string(),
+        "<not found>",
+    );
+    snapshot!("audit-json", text);
+}
+
+#[test]
+fn exit_codes_follow_the_worst_input() {
+    assert_eq!(tlsreg(&["audit", "samples/compliant.reg"]).code, 0);
+    assert_eq!(
+        tlsreg(&["audit", "samples/compliant.reg", "samples/noncompliant.reg"]).code,
+        1
+    );
+    let run = tlsreg(&["audit", "samples/noncompliant.reg", "Cargo.toml"]);
+    assert_eq!(run.code, 2);
+    // The unreadable input is reported and the other one still audited.
+    let out = run.out();
+    assert!(
+        out.contains("NONCOMPLIANT  samples/noncompliant.reg"),
+        "{out}"
+    );
+    assert!(out.contains("ERROR         Cargo.toml"), "{out}");
+    assert!(out.contains("not a registry file"), "{out}");
+}
+
+#[test]
+fn diff_shows_what_must_change() {
+    let run = tlsreg(&["diff", "samples/noncompliant.reg"]);
+    assert_eq!(run.code, 1);
+    snapshot!("diff-noncompliant", run.out());
+    let run = tlsreg(&["diff", "samples/compliant.reg"]);
+    assert_eq!((run.code, run.stdout.len()), (0, 0));
+    assert!(run.stderr.contains("nothing to change"));
+    let run = tlsreg(&["diff", "--color", "always", "samples/noncompliant.reg"]);
+    assert!(
+        run.out()
+            .contains("\x1b[32m+\"DisabledByDefault\"=dword:00000000\x1b[0m")
+    );
+}
+
+fn crlf(lines: &[&str]) -> String {
+    lines.iter().map(|l| format!("{l}\r\n")).collect()
+}
+
+const TLS12: &str = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols\TLS 1.2";
+
+#[test]
+fn fix_writes_only_what_must_change_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fix.reg");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/noncompliant.reg");
+    let run = tlsreg(&["fix", sample, "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = crlf(&[
+        "Windows Registry Editor Version 5.00",
+        "",
+        &format!("[{TLS12}]"),
+        "",
+        &format!("[{TLS12}\\Client]"),
+        "\"DisabledByDefault\"=dword:00000000",
+        "",
+        &format!("[{TLS12}\\Server]"),
+        "\"DisabledByDefault\"=dword:00000000",
+        "",
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), utf16(&expected));
+    // The same as UTF-8, to standard output.
+    let run = tlsreg(&["fix", sample, "--encoding", "utf8"]);
+    assert_eq!(run.out(), expected);
+}
+
+#[test]
+fn fix_canonical_rewrites_ffffffff_and_nothing_else() {
+    let run = tlsreg(&["fix", "samples/enabled-ffffffff.reg"]);
+    assert_eq!(
+        (run.code, run.stdout.len()),
+        (0, 0),
+        "compliant: nothing is written"
+    );
+    assert!(
+        run.stderr.contains("nothing to fix") && run.stderr.contains("--canonical"),
+        "{}",
+        run.stderr
+    );
+    let run = tlsreg(&[
+        "fix",
+        "--canonical",
+        "--encoding",
+        "utf8",
+        "samples/enabled-ffffffff.reg",
+    ]);
+    let expected = crlf(&[
+        "Windows Registry Editor Version 5.00",
+        "",
+        &format!("[{TLS12}]"),
+        "",
+        &format!("[{TLS12}\\Client]"),
+        "\"Enabled\"=dword:00000001",
+        "",
+        &format!("[{TLS12}\\Server]"),
+        "\"Enabled\"=dword:00000001",
+        "",
+    ]);
+    assert_eq!(run.out(), expected);
+}
+
+#[test]
+fn fix_and_template_full_block_is_the_article() {
+    let expected = utf16(&crlf(&[
+        "Windows Registry Editor Version 5.00",
+        "",
+        &format!("[{TLS12}]"),
+        "",
+        &format!("[{TLS12}\\Client]"),
+        "\"DisabledByDefault\"=dword:00000000",
+        "\"Enabled\"=dword:00000001",
+        "",
+        &format!("[{TLS12}\\Server]"),
+        "\"DisabledByDefault\"=dword:00000000",
+        "\"Enabled\"=dword:00000001",
+        "",
+    ]));
+    for (path, _) in SAMPLES {
+        let run = tlsreg(&["fix", "--full", path]);
+        assert_eq!(run.stdout, expected, "{path}");
+    }
+    assert_eq!(tlsreg(&["template"]).stdout, expected);
+}
+
+#[test]
+fn fix_never_clobbers_and_never_leaves_half_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fix.reg");
+    std::fs::write(&out, b"keep me").unwrap();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/noncompliant.reg");
+    let run = tlsreg(&["fix", sample, "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    let run = tlsreg(&["fix", sample, "-o", out.to_str().unwrap(), "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::read(&out).unwrap().starts_with(&[0xFF, 0xFE]));
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    // A folder that does not exist: a clear error, nothing written.
+    let run = tlsreg(&[
+        "fix",
+        sample,
+        "-o",
+        dir.path().join("no/such/dir/fix.reg").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("fix.reg"), "{}", run.stderr);
+    // Nothing to fix: the file is not created.
+    let compliant = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/compliant.reg");
+    let none = dir.path().join("none.reg");
+    let run = tlsreg(&["fix", compliant, "-o", none.to_str().unwrap()]);
+    assert_eq!(run.code, 0);
+    assert!(!none.exists());
+}
+
+#[test]
+fn every_noncompliant_sample_is_compliant_after_its_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, code) in SAMPLES.iter().filter(|(_, c)| *c == 1) {
+        let sample = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+        let fix = dir.path().join(format!("{}.fix.reg", snapshot_name(path)));
+        let run = tlsreg(&["fix", &sample, "-o", fix.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{path}: {}", run.stderr);
+        let run = tlsreg(&["audit", "--apply", fix.to_str().unwrap(), &sample]);
+        assert_eq!(run.code, 0, "{path} + its fix:\n{}", run.out());
+        assert_eq!(*code, 1);
+    }
+}
+
+#[test]
+fn fix_on_a_mounted_export_applies_through_current_control_set() {
+    // golden-mounted.reg holds HKLM\GOLDEN with Select\Current = 2; the fix
+    // targets HKLM\SYSTEM\CurrentControlSet, which stands for that set.
+    let run = tlsreg(&[
+        "audit",
+        "--apply",
+        "samples/translated/en-US.reg",
+        "samples/golden-mounted.reg",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.out());
+    assert!(
+        run.out()
+            .contains("control set  ControlSet002 (Select\\Current = 2)"),
+        "{}",
+        run.out()
+    );
+}
+
+#[test]
+fn apply_alone_starts_from_an_empty_machine() {
+    assert_eq!(
+        tlsreg(&["audit", "--apply", "samples/translated/en-US.reg"]).code,
+        0
+    );
+    let run = tlsreg(&["audit", "--apply", "samples/translated/uk-UA.reg"]);
+    assert_eq!(run.code, 1);
+    let run = tlsreg(&["audit"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--apply"), "{}", run.stderr);
+}
+
+#[test]
+fn help_teaches_every_command() {
+    let run = tlsreg(&["--help"]);
+    assert_eq!(run.code, 0);
+    for cmd in ["audit", "diff", "fix", "template"] {
+        assert!(run.out().contains(cmd));
+        let run = tlsreg(&[cmd, "--help"]);
+        assert_eq!(run.code, 0, "{cmd}");
+    }
+    let fix = tlsreg(&["fix", "--help"]).out();
+    for flag in [
+        "--output",
+        "--force",
+        "--full",
+        "--canonical",
+        "--encoding",
+        "--codepage",
+        "--apply",
+    ] {
+        assert!(fix.contains(flag), "fix --help lacks {flag}");
+    }
+    snapshot!("help-audit", tlsreg(&["audit", "--help"]).out());
+}
+
+#[test]
+fn runs_from_another_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("in.reg"),
+        utf16("Windows Registry Editor Version 5.00\r\n"),
+    )
+    .unwrap();
+    let run = tlsreg_in(dir.path(), &["audit", "in.reg"]);
+    assert_eq!(run.code, 1);
+    assert!(run.out().contains("no SYSTEM keys"), "{}", run.out());
+}
