@@ -317,3 +317,74 @@ fn runs_from_another_directory() {
     assert_eq!(run.code, 1);
     assert!(run.out().contains("no SYSTEM keys"), "{}", run.out());
 }
+
+/// The same file in each encoding regedit reads: continuation lines,
+/// comments, deletions and duplicates decide the verdict, not the encoding.
+#[test]
+fn audit_reads_all_four_encodings_with_the_whole_grammar() {
+    let body = |tail: &str| {
+        crlf(&[
+            "",
+            "; set by the deployment script",
+            &format!("[{TLS12}\\Client]"),
+            "\"Enabled\"=dword:00000000",
+            "\"enabled\"=dword:00000001 ; a later write wins, names ignore case",
+            "\"DisabledByDefault\"=dword:00000001",
+            "\"DisabledByDefault\"=-",
+            "\"DisabledByDefault\"=dword:0",
+            "\"Owner\"=\"Müller\"",
+            "\"Blob\"=hex:01,02,\\",
+            "  ; a comment inside continued data",
+            "  03,04",
+            "",
+            &format!("[{TLS12}\\Server]"),
+            "\"Enabled\"=dword:00000000",
+            &format!("[-{TLS12}\\Server]"),
+            "\"Enabled\"=dword:00000000",
+            &format!(
+                "[{}\\SERVER]",
+                TLS12
+                    .to_lowercase()
+                    .replace("hkey_local_machine", "HKEY_LOCAL_MACHINE")
+            ),
+            "\"DisabledByDefault\"=hex(4):00,00,\\",
+            "  00,00",
+            "\"Enabled\"=dword:1",
+            tail,
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (tail, code) in [("", 0), (&format!("[-{TLS12}]") as &str, 1)] {
+        let v5 = format!("Windows Registry Editor Version 5.00\r\n{}", body(tail));
+        let v4 = format!("REGEDIT4\r\n{}", body(tail));
+        let files: [(&str, Vec<u8>); 4] = [
+            ("utf16.reg", utf16(&v5)),
+            (
+                "utf8-bom.reg",
+                [&[0xEF, 0xBB, 0xBF][..], v5.as_bytes()].concat(),
+            ),
+            ("utf8.reg", v5.clone().into_bytes()),
+            (
+                "ansi.reg",
+                v4.chars()
+                    .map(|c| if c == 'ü' { 0xFC } else { c as u8 })
+                    .collect(),
+            ),
+        ];
+        for (name, bytes) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let run = tlsreg(&["audit", "--format", "json", path.to_str().unwrap()]);
+            assert_eq!(run.code, code, "{name} with tail {tail:?}: {}", run.out());
+            let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+            let findings = doc["inputs"][0]["findings"].as_array().unwrap();
+            // Only the value after `[-...\Server]` is dropped, as regedit drops it.
+            let skipped: Vec<_> = findings
+                .iter()
+                .filter(|f| f["code"] == "skipped-line")
+                .map(|f| f["location"]["line"].as_u64().unwrap())
+                .collect();
+            assert_eq!(skipped, [18], "{name}: {findings:?}");
+        }
+    }
+}
