@@ -2,18 +2,53 @@
 //! one list.
 
 use crate::input::Loaded;
-use crate::registry::Severity;
+use crate::registry::control_set::{Reason, set_number};
+use crate::registry::{ControlSet, Severity};
 use crate::schannel::{Evaluation, Finding, Policy, evaluate};
 
 #[derive(Clone, Debug)]
 pub struct Audit {
     pub loaded: Loaded,
     pub evaluation: Evaluation,
+    /// The other `ControlSetNNN` keys, each evaluated on its own, when asked
+    /// for (`--control-set all`). They do not change the verdict.
+    pub other_sets: Vec<(ControlSet, Evaluation)>,
 }
 
 pub fn audit(loaded: Loaded, policy: &Policy) -> Audit {
     let evaluation = evaluate(&loaded.root, loaded.control_set.as_ref(), policy);
-    Audit { loaded, evaluation }
+    Audit {
+        loaded,
+        evaluation,
+        other_sets: Vec::new(),
+    }
+}
+
+/// An audit of the current control set, plus every other `ControlSetNNN`.
+pub fn audit_all_sets(loaded: Loaded, policy: &Policy) -> Audit {
+    let mut a = audit(loaded, policy);
+    let Some(cs) = &a.loaded.control_set else {
+        return a;
+    };
+    let system = &cs.path[..cs.path.len().saturating_sub(1)];
+    let Some(hive) = a.loaded.root.find(system) else {
+        return a;
+    };
+    for key in hive.subkeys() {
+        if set_number(key.name()).is_none() || key.name().eq_ignore_ascii_case(cs.name()) {
+            continue;
+        }
+        let mut path = system.to_vec();
+        path.push(key.name().to_owned());
+        let other = ControlSet {
+            path,
+            reason: Reason::Chosen,
+            notes: Vec::new(),
+        };
+        let evaluation = evaluate(&a.loaded.root, Some(&other), policy);
+        a.other_sets.push((other, evaluation));
+    }
+    a
 }
 
 impl Audit {

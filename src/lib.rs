@@ -15,4 +15,4 @@ pub mod registry;
 pub mod report;
 pub mod schannel;
 
-pub use audit::{Audit, audit};
+pub use audit::{Audit, audit, audit_all_sets};

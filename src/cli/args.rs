@@ -53,6 +53,33 @@ pub enum Command {
     Fix(FixArgs),
     /// Print the required state (the article's .reg block) in regedit's format.
     Template(TemplateArgs),
+    /// Write a key of any input, with everything below it, as a regedit .reg file: the way
+    /// to review a hive from a backup without booting it.
+    ///
+    /// KEY defaults to the SCHANNEL key. `CurrentControlSet` in KEY stands for the control
+    /// set the input's `Select` key names (or --control-set), and the file names that set.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A .reg file or an offline hive.
+    #[arg(value_name = "INPUT")]
+    pub input: String,
+
+    /// The key to export, e.g. `HKLM\SYSTEM\CurrentControlSet\Control\SecurityProviders`.
+    /// Short root names are accepted here.
+    #[arg(
+        value_name = "KEY",
+        default_value = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL"
+    )]
+    pub key: String,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -69,11 +96,42 @@ pub struct ReadArgs {
     /// standard input.
     #[arg(long, value_name = "FIX.reg")]
     pub apply: Vec<String>,
+
+    /// Read ControlSetNNN instead of the set `Select\Current` names (an offline hive has no
+    /// CurrentControlSet). `all` audits every control set and reports each; the verdict
+    /// still follows the current one.
+    #[arg(long, value_name = "N|all", value_parser = parse_control_set)]
+    pub control_set: Option<ControlSetArg>,
+
+    /// Read a dirty hive as it is, without replaying its transaction logs
+    /// (SYSTEM.LOG1, SYSTEM.LOG2 beside it).
+    #[arg(long)]
+    pub no_logs: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlSetArg {
+    Number(u32),
+    All,
+}
+
+fn parse_control_set(s: &str) -> Result<ControlSetArg, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(ControlSetArg::All);
+    }
+    let digits = s.strip_prefix("ControlSet").unwrap_or(s);
+    match digits.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(ControlSetArg::Number(n)),
+        _ => Err(format!(
+            "`{s}` is not a control set: give a number such as 1 (ControlSet001) or `all`"
+        )),
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct AuditArgs {
-    /// The exported .reg files to audit.
+    /// The inputs to audit: exported .reg files or offline hives (a SYSTEM hive is
+    /// recognised by its `regf` signature, whatever its name).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
@@ -88,7 +146,7 @@ pub struct AuditArgs {
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
-    /// The exported .reg file to compare with the required state.
+    /// The .reg file or offline hive to compare with the required state.
     #[arg(value_name = "INPUT")]
     pub input: String,
 
@@ -120,7 +178,8 @@ pub struct OutputArgs {
 
 #[derive(Args, Debug)]
 pub struct FixArgs {
-    /// The exported .reg file to fix.
+    /// The .reg file or offline hive to fix. The fix always targets
+    /// HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet, for regedit on the live machine.
     #[arg(value_name = "INPUT")]
     pub input: String,
 

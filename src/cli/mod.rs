@@ -14,7 +14,8 @@ use tlsreg::schannel::Policy;
 use tlsreg::{audit, diff, fix};
 
 use args::{
-    AuditArgs, Cli, Color, Command, DiffArgs, EncodingArg, FixArgs, Format, ReadArgs, TemplateArgs,
+    AuditArgs, Cli, Color, Command, ControlSetArg, DiffArgs, EncodingArg, ExportArgs, FixArgs,
+    Format, ReadArgs, TemplateArgs,
 };
 
 /// Exit status for an input that could not be read, or any other failure.
@@ -27,6 +28,7 @@ pub fn run() -> i32 {
         Command::Diff(a) => run_diff(a),
         Command::Fix(a) => run_fix(a),
         Command::Template(a) => run_template(a),
+        Command::Export(a) => run_export(a),
     };
     match result {
         Ok(code) => code,
@@ -44,15 +46,32 @@ fn options(read: &ReadArgs) -> Result<Options, String> {
         })?),
         None => None,
     };
-    Ok(Options { codepage })
+    let control_set = match read.control_set {
+        Some(ControlSetArg::Number(n)) => Some(n),
+        _ => None,
+    };
+    Ok(Options {
+        codepage,
+        control_set,
+        no_logs: read.no_logs,
+        ..Options::default()
+    })
+}
+
+/// Audits a loaded view: the current control set, or every one with `--control-set all`.
+fn evaluate(loaded: input::Loaded, read: &ReadArgs, policy: &Policy) -> tlsreg::Audit {
+    match read.control_set {
+        Some(ControlSetArg::All) => tlsreg::audit_all_sets(loaded, policy),
+        _ => audit(loaded, policy),
+    }
 }
 
 fn load_one(input: Option<&str>, read: &ReadArgs, opts: &Options, policy: &Policy) -> Outcome {
     match input::load(input, &read.apply, opts) {
-        Ok(loaded) => Outcome::Audited(Box::new(audit(loaded, policy))),
+        Ok(loaded) => Outcome::Audited(Box::new(evaluate(loaded, read, policy))),
         Err(e) => Outcome::Failed {
             path: input.unwrap_or("-").to_owned(),
-            kind: "reg",
+            kind: input.map_or("reg", |i| input::sniff(i).as_str()),
             error: e.to_string(),
         },
     }
@@ -62,7 +81,7 @@ fn load_one(input: Option<&str>, read: &ReadArgs, opts: &Options, policy: &Polic
 fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::Audit, String> {
     let opts = options(read)?;
     let loaded = input::load(Some(input), &read.apply, &opts).map_err(|e| e.to_string())?;
-    Ok(audit(loaded, policy))
+    Ok(evaluate(loaded, read, policy))
 }
 
 fn run_audit(a: AuditArgs) -> Result<i32, String> {
@@ -192,5 +211,68 @@ fn run_template(a: TemplateArgs) -> Result<i32, String> {
         a.out.output.as_deref(),
         a.out.force,
     )?;
+    Ok(0)
+}
+
+/// `HKLM\SYSTEM\...` as path parts with the long root name.
+fn parse_key(key: &str) -> Result<Vec<String>, String> {
+    let mut parts = key.trim_matches('\\').split('\\').filter(|p| !p.is_empty());
+    let root = parts.next().unwrap_or_default();
+    let (root, _) = regfile::parse_root(root).ok_or_else(|| {
+        format!("`{root}` is not a registry root (HKEY_LOCAL_MACHINE, HKLM, ...)")
+    })?;
+    Ok(std::iter::once(root.long_name().to_owned())
+        .chain(parts.map(str::to_owned))
+        .collect())
+}
+
+fn run_export(a: ExportArgs) -> Result<i32, String> {
+    use tlsreg::registry::control_set::LIVE_LINK;
+    use tlsreg::registry::name;
+
+    let mut opts = options(&a.read)?;
+    let mut path = parse_key(&a.key)?;
+    // Resolve CurrentControlSet the way an audit does, then read the key.
+    let loaded = input::load(Some(&a.input), &a.read.apply, &opts).map_err(|e| e.to_string())?;
+    if let Some(cs) = &loaded.control_set {
+        let system = &cs.path[..cs.path.len() - 1];
+        let live = path.len() > system.len()
+            && path.iter().zip(system).all(|(x, y)| name::eq(x, y))
+            && name::eq(&path[system.len()], LIVE_LINK);
+        if live {
+            path.splice(..=system.len(), cs.path.iter().cloned());
+        }
+    }
+    let mut root = loaded.root;
+    if input::sniff(&a.input) == input::Kind::Hive {
+        let mount = input::hive::mount();
+        let inside =
+            path.len() >= 2 && name::eq(&path[0], &mount[0]) && name::eq(&path[1], &mount[1]);
+        if !inside {
+            return Err(format!(
+                "{}: a SYSTEM hive holds only keys under HKEY_LOCAL_MACHINE\\SYSTEM",
+                a.input
+            ));
+        }
+        // The audit read only SCHANNEL's neighbourhood; read the key asked for.
+        opts.scope = input::Scope::Key(path[2..].to_vec());
+        root = input::load(Some(&a.input), &a.read.apply, &opts)
+            .map_err(|e| e.to_string())?
+            .root;
+    }
+    let key = root
+        .find(&path)
+        .ok_or_else(|| format!("{}: there is no key {}", a.input, path.join("\\")))?;
+    let mut export = regfile::Export::new();
+    export.tree(&path, key);
+    output::emit(
+        &export,
+        encoding(a.out.encoding),
+        a.out.output.as_deref(),
+        a.out.force,
+    )?;
+    if let Some(cs) = &loaded.control_set {
+        eprintln!("tlsreg: control set {} ({})", cs.name(), cs.reason);
+    }
     Ok(0)
 }

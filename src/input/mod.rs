@@ -1,26 +1,35 @@
 //! Inputs: turning files into the one registry view (a tree, the control set
 //! that stands for `CurrentControlSet`, and what the readers noticed).
 
-mod reg;
+mod combine;
+mod guard;
+pub mod hive;
 
+use std::fs::File;
 use std::io::Read;
+use std::ops::Deref;
 use std::path::Path;
 
 use encoding_rs::Encoding;
 
-use crate::regfile::ReadError;
-use crate::registry::{ControlSet, Diagnostic, Key};
+use crate::regfile::{ReadError, Version};
+use crate::registry::{ControlSet, Diagnostic, Key, Severity};
+
+use combine::{Content, Layer};
+pub use hive::{HiveError, Scope};
 
 /// What kind of file an input is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Reg,
+    Hive,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Reg => "reg",
+            Kind::Hive => "hive",
         }
     }
 }
@@ -45,11 +54,28 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Code page for `.reg` files without a BOM; `None` picks Windows-1252,
     /// or UTF-8 when the bytes are valid UTF-8.
     pub codepage: Option<&'static Encoding>,
+    /// Read `ControlSetNNN` instead of the one `Select` names.
+    pub control_set: Option<u32>,
+    /// What to copy out of a hive.
+    pub scope: Scope,
+    /// Read a dirty hive as it is, without replaying its logs.
+    pub no_logs: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            codepage: None,
+            control_set: None,
+            scope: Scope::Audit,
+            no_logs: false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +91,31 @@ pub enum ErrorKind {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Reg(#[from] ReadError),
+    #[error(transparent)]
+    Hive(#[from] HiveError),
+    #[error("{0}")]
+    ControlSet(String),
+    #[error("a hive cannot be applied like a .reg file; give it as the INPUT")]
+    HiveApplied,
 }
 
-fn read_bytes(path: &str) -> Result<Vec<u8>, InputError> {
+/// File bytes: mapped from disk, or read (standard input, replayed hives).
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+fn read_bytes(path: &str) -> Result<Bytes, InputError> {
     let wrap = |e: std::io::Error| InputError {
         path: path.to_owned(),
         kind: ErrorKind::Io(e),
@@ -75,12 +123,134 @@ fn read_bytes(path: &str) -> Result<Vec<u8>, InputError> {
     if path == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map_err(wrap)?;
-        return Ok(buf);
+        return Ok(Bytes::Owned(buf));
     }
     if Path::new(path).is_dir() {
         return Err(wrap(std::io::Error::other("is a directory")));
     }
-    std::fs::read(path).map_err(wrap)
+    let file = File::open(path).map_err(wrap)?;
+    let len = file.metadata().map_err(wrap)?.len();
+    if len == 0 {
+        return Ok(Bytes::Owned(Vec::new()));
+    }
+    // SAFETY: the map is read-only and private to this process. Inputs are
+    // offline copies; if another process truncates one while we read it, the
+    // worst case is a SIGBUS, as for any reader of a shrinking file.
+    match unsafe { memmap2::Mmap::map(&file) } {
+        Ok(m) => Ok(Bytes::Mapped(m)),
+        Err(_) => std::fs::read(path).map(Bytes::Owned).map_err(wrap),
+    }
+}
+
+fn version_label(v: Version) -> &'static str {
+    match v {
+        Version::Regedit5 => crate::regfile::HEADER_V5,
+        Version::Regedit4 => crate::regfile::HEADER_V4,
+        Version::Win31 => "REGEDIT (Windows 3.1)",
+        Version::Fuzzy => "an unknown REGEDIT header",
+    }
+}
+
+/// True when `bytes` start like a hive (`regf`), whatever the file is called.
+pub fn is_hive(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"regf")
+}
+
+fn reg_layer(
+    name: &str,
+    bytes: &[u8],
+    index: usize,
+    options: &Options,
+) -> Result<Layer, InputError> {
+    let file = crate::regfile::read(bytes, index, options.codepage).map_err(|e| InputError {
+        path: name.to_owned(),
+        kind: e.into(),
+    })?;
+    Ok(Layer {
+        source: Source {
+            name: name.to_owned(),
+            kind: Kind::Reg,
+            detail: format!(
+                "{}, {}",
+                file.encoding.label(),
+                version_label(file.version())
+            ),
+        },
+        diagnostics: file.document.diagnostics,
+        content: Content::Ops(file.document.ops),
+    })
+}
+
+fn hive_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, InputError> {
+    let fail = |e: HiveError| InputError {
+        path: name.to_owned(),
+        kind: e.into(),
+    };
+    let mut diagnostics = Vec::new();
+    let mut state = "clean".to_owned();
+    let hive = match nt_hive::Hive::new(bytes) {
+        Ok(h) => h,
+        Err(
+            e @ (nt_hive::NtHiveError::SequenceNumberMismatch { .. }
+            | nt_hive::NtHiveError::InvalidChecksum { .. }),
+        ) => {
+            state = "dirty".to_owned();
+            diagnostics.push(Diagnostic {
+                code: "dirty-hive",
+                severity: Severity::Warning,
+                message: format!(
+                    "the hive is dirty ({e}) and was read without its transaction logs: changes made just before it was copied, such as TLS keys someone just set, may be missing"
+                ),
+                origin: None,
+                suggestion: None,
+            });
+            check_size(bytes).map_err(fail)?;
+            nt_hive::Hive::without_validation(bytes).map_err(|e| fail(HiveError::Open(e)))?
+        }
+        Err(e) => return Err(fail(HiveError::Open(e))),
+    };
+    let view = hive::read(&hive, &options.scope).map_err(fail)?;
+    if options.scope == Scope::Audit && !view.has_control_sets {
+        return Err(fail(HiveError::NotSystem {
+            root: view.root_name,
+        }));
+    }
+    diagnostics.extend(view.diagnostics);
+    Ok(Layer {
+        source: Source {
+            name: name.to_owned(),
+            kind: Kind::Hive,
+            detail: format!(
+                "regf hive {}.{}, root key {}, {state}",
+                hive.major_version(),
+                hive.minor_version(),
+                view.root_name
+            ),
+        },
+        diagnostics,
+        content: Content::Tree(view.root),
+    })
+}
+
+/// A hive's base block states how many bytes of hive bins follow it; a copy
+/// cut short holds fewer. nt-hive checks this only when validating, and a
+/// dirty hive is read without validation.
+fn check_size(bytes: &[u8]) -> Result<(), HiveError> {
+    let stated = bytes
+        .get(40..44)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+        .ok_or(HiveError::Truncated {
+            stated: 0,
+            actual: bytes.len() as u64,
+        })?;
+    let actual = bytes.len() as u64;
+    if 4096 + stated > actual {
+        return Err(HiveError::Truncated {
+            stated: 4096 + stated,
+            actual,
+        });
+    }
+    Ok(())
 }
 
 /// Loads `input` (or an empty machine when `None`) and applies each file in
@@ -94,15 +264,31 @@ pub fn load(
         .into_iter()
         .chain(applied.iter().map(String::as_str))
         .collect();
-    let mut files = Vec::new();
+    let mut layers = Vec::new();
     for (index, name) in names.iter().enumerate() {
         let bytes = read_bytes(name)?;
-        let file =
-            crate::regfile::read(&bytes, index, options.codepage).map_err(|e| InputError {
-                path: (*name).to_owned(),
-                kind: e.into(),
-            })?;
-        files.push(((*name).to_owned(), file));
+        let layer = if is_hive(&bytes) {
+            if index > 0 || input.is_none() {
+                return Err(InputError {
+                    path: (*name).to_owned(),
+                    kind: ErrorKind::HiveApplied,
+                });
+            }
+            hive_layer(name, &bytes, options)?
+        } else {
+            reg_layer(name, &bytes, index, options)?
+        };
+        layers.push(layer);
     }
-    Ok(reg::build(files, input.is_some()))
+    combine::build(layers, input.is_some(), options.control_set)
+}
+
+/// The kind of file at `path`, by its first bytes.
+pub fn sniff(path: &str) -> Kind {
+    let mut head = [0u8; 4];
+    let read = File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    match read {
+        Ok(()) if is_hive(&head) => Kind::Hive,
+        _ => Kind::Reg,
+    }
 }

@@ -22,6 +22,8 @@ pub enum Reason {
     OnlyOne,
     /// Several sets and nothing to choose by: the lowest-numbered one.
     Lowest,
+    /// The user asked for it (`--control-set N`).
+    Chosen,
 }
 
 impl fmt::Display for Reason {
@@ -30,6 +32,7 @@ impl fmt::Display for Reason {
             Reason::Select { value, number } => write!(f, "Select\\{value} = {number}"),
             Reason::LiveLink => f.write_str("the input targets the live registry"),
             Reason::OnlyOne => f.write_str("the only control set present"),
+            Reason::Chosen => f.write_str("chosen with --control-set"),
             Reason::Lowest => {
                 f.write_str("several control sets and no usable Select key: the lowest-numbered")
             }

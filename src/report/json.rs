@@ -4,6 +4,7 @@ use serde_json::{Value as Json, json};
 
 use crate::audit::Audit;
 use crate::registry::Origin;
+use crate::schannel::Evaluation;
 
 use super::{Outcome, Summary};
 
@@ -18,9 +19,8 @@ fn location(a: &Audit, origin: Option<Origin>) -> Json {
     }
 }
 
-fn audited(a: &Audit) -> Json {
-    let checks: Vec<Json> = a
-        .evaluation
+fn checks(a: &Audit, evaluation: &Evaluation) -> Vec<Json> {
+    evaluation
         .checks
         .iter()
         .map(|c| {
@@ -35,7 +35,10 @@ fn audited(a: &Audit) -> Json {
                 "location": location(a, c.found.as_ref().and_then(|e| e.origin)),
             })
         })
-        .collect();
+        .collect()
+}
+
+fn audited(a: &Audit) -> Json {
     let findings: Vec<Json> = a
         .findings()
         .into_iter()
@@ -62,8 +65,14 @@ fn audited(a: &Audit) -> Json {
             "path": cs.path.join("\\"),
             "reason": cs.reason.to_string(),
         })),
-        "checks": checks,
+        "checks": checks(a, &a.evaluation),
         "findings": findings,
+        "other_control_sets": a.other_sets.iter().map(|(cs, e)| json!({
+            "name": cs.name(),
+            "path": cs.path.join("\\"),
+            "verdict": if e.compliant() { "compliant" } else { "noncompliant" },
+            "checks": checks(a, e),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -117,6 +117,21 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             at.unwrap_or_default()
         )?;
     }
+    if !a.other_sets.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  Other control sets (they do not change the verdict):"
+        )?;
+        for (cs, e) in &a.other_sets {
+            let failing = e.checks.iter().filter(|c| c.status != Status::Ok).count();
+            let verdict = match failing {
+                0 => "compliant".to_owned(),
+                n => format!("noncompliant ({n} of {} checks fail)", e.checks.len()),
+            };
+            writeln!(out, "    {:<16} {verdict}", cs.name())?;
+        }
+    }
     // The control set is shown above; the rest are findings.
     let findings: Vec<_> = a
         .findings()
