@@ -106,9 +106,23 @@ fn join<S: AsRef<str>>(path: &[S]) -> String {
         .join("\\")
 }
 
-/// `\` and `"` escaped as regedit escapes them in names and strings.
+/// `\` and `"` escaped as regedit escapes them in names and strings, and CR
+/// and LF as `\r` and `\n` as Wine's exporter writes them. A raw line break
+/// would end the line: the value would be lost and the rest of its name read
+/// as a line of its own, even a `[key]` line. Strings never reach here with
+/// one (they are written as hex), so this matters for names only.
 pub fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn name_prefix(name: &str) -> String {
@@ -145,6 +159,9 @@ fn value_lines(name: &str, value: &Value) -> Vec<String> {
     if let (REG_DWORD, Some(v)) = (value.kind, value.as_dword()) {
         return vec![format!("{prefix}dword:{v:08x}")];
     }
+    // Everything else is hex, which keeps every byte. One loss no `.reg` form
+    // avoids: regedit and Wine append a NUL to `hex(1)`, `hex(2)` and `hex(7)`
+    // data that does not end in one, so such a string imports one unit longer.
     let kind = match value.kind {
         REG_BINARY => "hex:".to_owned(),
         k => format!("hex({k:x}):"),
