@@ -4,6 +4,7 @@ use crate::registry::control_set::{HKLM, LIVE_LINK};
 use crate::registry::value::{REG_DWORD, type_name};
 use crate::registry::{ControlSet, Diagnostic, Entry, Key, Severity, Value};
 
+use super::nearmiss::{self, NearMiss};
 use super::policy::{Policy, Requirement, Rule};
 
 /// A finding has the same shape as a reader's diagnostic.
@@ -62,6 +63,8 @@ pub struct Evaluation {
     pub policy: &'static str,
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
+    /// Keys and values that were probably meant to be the required ones.
+    pub near_misses: Vec<NearMiss>,
 }
 
 impl Evaluation {
@@ -128,6 +131,15 @@ pub fn evaluate(root: &Key, control_set: Option<&ControlSet>, policy: &Policy) -
         }
         checks.push(check);
     }
+    let compliant = checks.iter().all(|c| c.status == Status::Ok);
+    let mut near_misses = nearmiss::find(root, &base, policy);
+    for m in &mut near_misses {
+        // On a compliant machine a near miss is leftover clutter, not the cause.
+        if compliant {
+            m.finding.severity = Severity::Warning;
+        }
+        findings.push(m.finding.clone());
+    }
     if checks.iter().any(|c| c.status == Status::Missing) {
         findings.push(Finding {
             code: "os-default",
@@ -141,6 +153,7 @@ pub fn evaluate(root: &Key, control_set: Option<&ControlSet>, policy: &Policy) -
         policy: policy.name,
         checks,
         findings,
+        near_misses,
     }
 }
 

@@ -1,0 +1,470 @@
+//! Keys and values that were meant to be the required ones but are not, so
+//! Windows ignores them: `TLS 1,2`, `TLS 1.2 \ клієнт`, `Disablebydefault`,
+//! `увімкнено`, the right values on the wrong key.
+
+use crate::registry::name::{self, fold};
+use crate::registry::{Key, Origin, Severity};
+
+use super::evaluate::Finding;
+use super::policy::{PROTOCOLS, Policy};
+use super::translations::{self, squash};
+
+/// What the fix can do about a near miss.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remedy {
+    /// Delete this key (a full path) and everything below it.
+    DeleteKey(Vec<String>),
+    /// Delete this value of the key at the path.
+    DeleteValue(Vec<String>, String),
+}
+
+#[derive(Clone, Debug)]
+pub struct NearMiss {
+    pub finding: Finding,
+    pub remedy: Remedy,
+}
+
+/// SCHANNEL's other branches, where protocol keys do nothing.
+const BRANCHES: [&str; 4] = ["Ciphers", "CipherSuites", "Hashes", "KeyExchangeAlgorithms"];
+
+/// Optimal string alignment distance: edits, with a swap of neighbours as one.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = fold(a).chars().collect();
+    let b: Vec<char> = fold(b).chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// Typos allowed for a name of this length.
+fn tolerance(name: &str) -> usize {
+    match name.chars().count() {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// How `found` relates to the name `want`, or `None` when it is unrelated.
+/// An empty reason list means the same name (names ignore case).
+fn compare(found: &str, want: &str) -> Option<Vec<String>> {
+    if name::eq(found, want) {
+        return Some(Vec::new());
+    }
+    let mut why = Vec::new();
+    if found != found.trim() {
+        why.push(format!("`{found}` has spaces around it"));
+    }
+    let (f, w) = (squash(found), squash(want));
+    if f == w {
+        if why.is_empty() {
+            why.push(format!(
+                "`{}` is spaced differently from `{want}`",
+                found.trim()
+            ));
+        }
+        return Some(why);
+    }
+    if let Some(t) = translations::lookup(found).filter(|t| name::eq(t.term, want)) {
+        why.push(format!(
+            "`{}` is {} for {want}",
+            found.trim(),
+            language(t.language)
+        ));
+        return Some(why);
+    }
+    if distance(&f, &w) <= tolerance(want) {
+        why.push(format!("`{}` is a misspelling of `{want}`", found.trim()));
+        return Some(why);
+    }
+    None
+}
+
+/// The protocol key name: spaces and a decimal comma do not matter to the
+/// eye, but every other difference is another protocol (`TLS 1.1`, `TLS 1.3`,
+/// `DTLS 1.2` are one edit away and real).
+fn compare_protocol(found: &str, want: &str) -> Option<Vec<String>> {
+    if name::eq(found, want) {
+        return Some(Vec::new());
+    }
+    let f = squash(found).replace(',', ".");
+    if f != squash(want) {
+        return None;
+    }
+    let mut why = Vec::new();
+    if found.contains(',') {
+        why.push(format!(
+            "`{}` has a decimal comma where Windows needs `{want}`",
+            found.trim()
+        ));
+    }
+    if found != found.trim() {
+        why.push(format!("`{found}` has spaces around it"));
+    } else if why.is_empty() {
+        why.push(format!("`{found}` is spaced differently from `{want}`"));
+    }
+    Some(why)
+}
+
+fn language(code: &str) -> &'static str {
+    match code {
+        "zh-TW" => "Chinese (Traditional)",
+        "zh-CN" => "Chinese (Simplified)",
+        "uk" => "Ukrainian",
+        "vi" => "Vietnamese",
+        "he" => "Hebrew",
+        "pl" => "Polish",
+        "de" => "German",
+        "fr" => "French",
+        "es" => "Spanish",
+        "it" => "Italian",
+        "pt" => "Portuguese",
+        "nl" => "Dutch",
+        "ru" => "Russian",
+        "cs" => "Czech",
+        "tr" => "Turkish",
+        "ja" => "Japanese",
+        "ko" => "Korean",
+        "ar" => "Arabic",
+        _ => "a translation",
+    }
+}
+
+fn show(path: &[&str]) -> String {
+    path.join("\\")
+}
+
+/// Looks through every key of the view for near misses of `policy`'s keys
+/// and values below the control set at `base`.
+pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
+    let mut out = Vec::new();
+    for (path, key) in root.walk() {
+        // Where SCHANNEL stands in this path, allowing a typo.
+        let Some(s) = path.iter().position(|p| distance(p, "SCHANNEL") <= 2) else {
+            continue;
+        };
+        let tail = &path[s + 1..];
+        if tail.len() < 2 || tail.len() > 3 {
+            continue;
+        }
+        let prefix = &path[..s];
+        let here = || prefix_issue(prefix, base);
+        for req_key in policy
+            .keys()
+            .iter()
+            .filter(|k| k.len() == PROTOCOLS.len() + 2)
+        {
+            let want = &req_key[PROTOCOLS.len() - 1..]; // Protocols, TLS 1.2, Client
+            if tail.len() != 3 {
+                continue;
+            }
+            let Some(proto) = compare_protocol(tail[1], &want[1]) else {
+                continue;
+            };
+            let Some(side) = compare(tail[2], &want[2]) else {
+                continue;
+            };
+            let branch = compare(tail[0], &want[0]);
+            let wanted = format!("{}\\{}", want[1], want[2]);
+            let origin = key.origin();
+            match (branch, here()) {
+                // A protocol key under Ciphers or Hashes does nothing.
+                (None, Some(Where::Same)) if BRANCHES.iter().any(|b| name::eq(b, tail[0])) => {
+                    let mut del: Vec<String> =
+                        path[..s + 2].iter().map(|p| p.to_string()).collect();
+                    del.truncate(s + 3);
+                    out.push(miss(
+                        "wrong-location",
+                        origin,
+                        format!(
+                            "`{}` stands under `{}`, where SCHANNEL never looks for protocols: Windows ignores it; the settings belong under `Protocols\\{wanted}`",
+                            show(tail),
+                            tail[0]
+                        ),
+                        Remedy::DeleteKey(path[..s + 3].iter().map(|p| p.to_string()).collect()),
+                    ));
+                }
+                (None, _) => {}
+                (Some(branch), Some(place)) => {
+                    let mut why = tidy(
+                        branch.into_iter().chain(proto).chain(side).collect(),
+                        &tail[1..],
+                    );
+                    match place {
+                        Where::Same if why.is_empty() => continue, // the required key itself
+                        Where::OtherSet => continue, // another control set: not ours to judge
+                        Where::Same => {}
+                        Where::Typo(t) => why.insert(0, t),
+                        Where::Elsewhere(e) => {
+                            out.push(miss(
+                                "wrong-location",
+                                origin,
+                                format!(
+                                    "`{}` is {e}: SCHANNEL reads only HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\{wanted}, so Windows ignores this key",
+                                    show(&path[1..])
+                                ),
+                                Remedy::DeleteKey(path[..s + 4].iter().map(|p| p.to_string()).collect()),
+                            ));
+                            continue;
+                        }
+                    }
+                    // Delete from the first part that differs: `TLS 1,2` goes whole.
+                    let first_bad = (0..path.len())
+                        .find(|&i| i >= base.len() && !req_path_has(base, req_key, i, path[i]))
+                        .unwrap_or(path.len() - 1);
+                    out.push(miss(
+                        "near-miss-key",
+                        origin,
+                        format!(
+                            "`{}` is not the key SCHANNEL reads ({}): Windows ignores it and every value in it; the settings belong under `{wanted}`",
+                            show(&tail[1..]),
+                            why.join("; ")
+                        ),
+                        Remedy::DeleteKey(path[..=first_bad].iter().map(|p| p.to_string()).collect()),
+                    ));
+                }
+                (Some(_), None) => {}
+            }
+        }
+        // Values that mean Enabled or DisabledByDefault, on the required keys,
+        // on near-miss keys, or on `TLS 1.2` itself.
+        out.extend(value_misses(&path, key, s, policy));
+    }
+    let mut out = dedupe(out);
+    out.sort_by_key(|m| m.finding.origin.map(|o| (o.source, o.line, o.column)));
+    out
+}
+
+/// One reason for spacing, however many parts have it: a pasted
+/// `TLS 1.2 \ Client` has spaces on both sides of the backslash.
+fn tidy(why: Vec<String>, parts: &[&str]) -> Vec<String> {
+    let spaced =
+        |w: &String| w.ends_with("has spaces around it") || w.contains("is spaced differently");
+    let mut out: Vec<String> = why.iter().filter(|w| !spaced(w)).cloned().collect();
+    if why.iter().any(spaced) {
+        let around = parts
+            .windows(2)
+            .any(|p| p[0].ends_with(' ') || p[1].starts_with(' '));
+        out.insert(
+            0,
+            if around {
+                "spaces around the `\\`".into()
+            } else {
+                "spaces in the name".into()
+            },
+        );
+    }
+    out
+}
+
+/// Whether part `i` of a path matches the required key path at `i`.
+fn req_path_has(base: &[String], req_key: &[String], i: usize, part: &str) -> bool {
+    let full: Vec<&str> = base.iter().chain(req_key).map(String::as_str).collect();
+    full.get(i).is_some_and(|w| name::eq(w, part))
+}
+
+enum Where {
+    /// Under the control set the audit reads, spelled right.
+    Same,
+    /// Under it, with a misspelled part on the way.
+    Typo(String),
+    /// Under another control set.
+    OtherSet,
+    /// Under HKCU, Wow6432Node or another place SCHANNEL never reads.
+    Elsewhere(String),
+}
+
+/// How the path up to SCHANNEL relates to `base\Control\SecurityProviders`.
+fn prefix_issue(prefix: &[&str], base: &[String]) -> Option<Where> {
+    let want: Vec<&str> = base
+        .iter()
+        .map(String::as_str)
+        .chain(["Control", "SecurityProviders"])
+        .collect();
+    if prefix.iter().any(|p| name::eq(p, "Wow6432Node")) {
+        return Some(Where::Elsewhere("under Wow6432Node".into()));
+    }
+    if let Some(root) = prefix
+        .first()
+        .filter(|r| !name::eq(r, "HKEY_LOCAL_MACHINE"))
+    {
+        return Some(Where::Elsewhere(format!("under {root}")));
+    }
+    if prefix.len() == want.len() && prefix.iter().zip(&want).all(|(a, b)| name::eq(a, b)) {
+        return Some(Where::Same);
+    }
+    // Same shape, another ControlSetNNN or CurrentControlSet: other sets are
+    // audited on their own (`--control-set`).
+    let is_set = |p: &str| {
+        crate::registry::control_set::set_number(p).is_some() || name::eq(p, "CurrentControlSet")
+    };
+    if prefix.len() == want.len() && prefix.len() >= 3 {
+        let set = prefix.len() - 3;
+        let others_match = prefix
+            .iter()
+            .zip(&want)
+            .enumerate()
+            .all(|(i, (a, b))| i == set || name::eq(a, b));
+        if others_match && is_set(prefix[set]) && is_set(want[set]) {
+            return Some(Where::OtherSet);
+        }
+        let typos: Vec<String> = prefix
+            .iter()
+            .zip(&want)
+            .filter(|(a, b)| !name::eq(a, b))
+            .filter_map(|(a, b)| compare(a, b).map(|_| format!("`{a}` is a misspelling of `{b}`")))
+            .collect();
+        let differing = prefix
+            .iter()
+            .zip(&want)
+            .filter(|(a, b)| !name::eq(a, b))
+            .count();
+        if typos.len() == differing {
+            return Some(Where::Typo(typos.join("; ")));
+        }
+    }
+    None
+}
+
+fn miss(code: &'static str, origin: Option<Origin>, message: String, remedy: Remedy) -> NearMiss {
+    NearMiss {
+        finding: Finding {
+            code,
+            severity: Severity::Error,
+            message,
+            origin,
+            suggestion: None,
+        },
+        remedy,
+    }
+}
+
+/// Near-miss value names in a key below SCHANNEL (`tail` starts after it).
+fn value_misses(path: &[&str], key: &Key, s: usize, policy: &Policy) -> Vec<NearMiss> {
+    let tail = &path[s + 1..];
+    let mut out = Vec::new();
+    let names: Vec<&str> = policy
+        .requirements
+        .iter()
+        .map(|r| r.value.as_str())
+        .collect();
+    let on_protocol_key = tail.len() == 2
+        && policy.keys().iter().any(|k| {
+            k.len() == PROTOCOLS.len() + 1
+                && compare_protocol(tail[1], &k[PROTOCOLS.len()]).is_some()
+        });
+    let on_side_key = tail.len() == 3
+        && policy
+            .keys()
+            .iter()
+            .filter(|k| k.len() == PROTOCOLS.len() + 2)
+            .any(|k| {
+                compare_protocol(tail[1], &k[PROTOCOLS.len()]).is_some()
+                    && compare(tail[2], &k[PROTOCOLS.len() + 1]).is_some()
+            });
+    if !on_protocol_key && !on_side_key {
+        return out;
+    }
+    let key_path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+    for entry in key.values() {
+        for want in names
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let Some(why) = compare(&entry.name, want) else {
+                continue;
+            };
+            if on_protocol_key {
+                out.push(miss(
+                    "wrong-location",
+                    entry.origin,
+                    format!(
+                        "`{}` is set on `{}` itself, but SCHANNEL reads it only on its `Client` and `Server` subkeys: Windows ignores it here",
+                        entry.name,
+                        tail[1]
+                    ),
+                    Remedy::DeleteValue(key_path.clone(), entry.name.clone()),
+                ));
+            } else if !why.is_empty() {
+                out.push(miss(
+                    "near-miss-value",
+                    entry.origin,
+                    format!(
+                        "`{}` is not a value SCHANNEL reads ({}): Windows reads only a value named exactly `{want}`, so this one has no effect",
+                        entry.name,
+                        tidy(why, &[]).join("; ")
+                    ),
+                    Remedy::DeleteValue(key_path.clone(), entry.name.clone()),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// One finding per key or value, and no finding for a key whose parent is
+/// already to be deleted for the same reason.
+fn dedupe(mut out: Vec<NearMiss>) -> Vec<NearMiss> {
+    let mut seen: Vec<(String, Remedy)> = Vec::new();
+    out.retain(|m| {
+        let k = (m.finding.message.clone(), m.remedy.clone());
+        if seen.contains(&k) {
+            return false;
+        }
+        seen.push(k);
+        true
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances() {
+        assert_eq!(distance("DisabledByDefault", "Disablebydefault"), 1);
+        assert_eq!(distance("DisabledByDefault", "DisabledByDefualt"), 1);
+        assert_eq!(distance("Enabled", "Enable"), 1);
+        assert_eq!(distance("Protocols", "Protocol"), 1);
+    }
+
+    #[test]
+    fn protocols_one_edit_away_are_other_protocols() {
+        assert!(compare_protocol("TLS 1.1", "TLS 1.2").is_none());
+        assert!(compare_protocol("DTLS 1.2", "TLS 1.2").is_none());
+        assert!(compare_protocol("TLS 1.3", "TLS 1.2").is_none());
+        assert!(compare_protocol("TLS 1,2", "TLS 1.2").is_some());
+        assert!(compare_protocol("TLS1.2", "TLS 1.2").is_some());
+        assert!(compare_protocol("TLS 1.2 ", "TLS 1.2").is_some());
+        assert_eq!(compare_protocol("tls 1.2", "TLS 1.2"), Some(vec![]));
+    }
+
+    #[test]
+    fn names() {
+        assert!(compare("Clients", "Client").is_some());
+        assert!(compare(" клієнт", "Client").is_some());
+        assert!(compare("Server", "Client").is_none());
+        assert!(compare("Hashes", "Protocols").is_none());
+        assert!(compare("Enabled", "DisabledByDefault").is_none());
+        assert!(compare("EventLogging", "Enabled").is_none());
+    }
+}
