@@ -192,6 +192,12 @@ pub struct FixArgs {
     #[arg(long)]
     pub canonical: bool,
 
+    /// Also delete the near misses the audit found (keys such as `TLS 1,2` or
+    /// `TLS 1.2 \ Client`, values such as `Disablebydefault` or a translated `Enabled`), with
+    /// `[-key]` and `"name"=-` lines. Never done by default: review them first.
+    #[arg(long)]
+    pub remove_near_misses: bool,
+
     #[command(flatten)]
     pub out: OutputArgs,
 

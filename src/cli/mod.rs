@@ -173,7 +173,17 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
     } else {
         audit.evaluation.changes(a.canonical)
     };
-    let Some(export) = fix::render(&policy, &changes) else {
+    let removals: Vec<_> = match a.remove_near_misses {
+        true => audit
+            .evaluation
+            .near_misses
+            .iter()
+            .map(|m| m.remedy.clone())
+            .collect(),
+        false => Vec::new(),
+    };
+    let base = tlsreg::schannel::base_path(audit.loaded.control_set.as_ref());
+    let Some(export) = fix::render_with(&policy, &changes, &removals, &base) else {
         let hint = if audit.evaluation.checks.iter().any(|c| c.non_canonical) {
             " (some values are non-canonical: --canonical rewrites them)"
         } else {

@@ -253,6 +253,17 @@ fn check_size(bytes: &[u8]) -> Result<(), HiveError> {
     Ok(())
 }
 
+/// Builds a view from one input's bytes (a `.reg` file or a hive, told apart
+/// by their first bytes), as `load` does for a file on disk.
+pub fn from_bytes(name: &str, bytes: &[u8], options: &Options) -> Result<Loaded, InputError> {
+    let layer = if is_hive(bytes) {
+        hive_layer(name, bytes, options)?
+    } else {
+        reg_layer(name, bytes, 0, options)?
+    };
+    combine::build(vec![layer], true, options.control_set)
+}
+
 /// Loads `input` (or an empty machine when `None`) and applies each file in
 /// `applied` on top of it, in order, as `regedit /s` would import them.
 pub fn load(

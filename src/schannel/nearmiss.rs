@@ -166,6 +166,40 @@ pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
         }
         let prefix = &path[..s];
         let here = || prefix_issue(prefix, base);
+        // A protocol key spelled wrong (`TLS 1,2`) with no Client or Server
+        // below it: its children, if any, are reported themselves.
+        if tail.len() == 2
+            && matches!(here(), Some(Where::Same))
+            && compare(tail[0], "Protocols").is_some()
+        {
+            for want in policy
+                .keys()
+                .iter()
+                .filter(|k| k.len() == PROTOCOLS.len() + 1)
+            {
+                let proto = &want[PROTOCOLS.len()];
+                let Some(why) = compare_protocol(tail[1], proto).filter(|w| !w.is_empty()) else {
+                    continue;
+                };
+                let sides = ["Client", "Server"];
+                if key
+                    .subkeys()
+                    .any(|k| sides.iter().any(|side| compare(k.name(), side).is_some()))
+                {
+                    continue;
+                }
+                out.push(miss(
+                    "near-miss-key",
+                    key.origin(),
+                    format!(
+                        "`{}` is not the key SCHANNEL reads ({}): Windows ignores it; the settings belong under `{proto}\\Client` and `{proto}\\Server`",
+                        tail[1],
+                        tidy(why, &tail[1..]).join("; ")
+                    ),
+                    Remedy::DeleteKey(path.iter().map(|p| p.to_string()).collect()),
+                ));
+            }
+        }
         for req_key in policy
             .keys()
             .iter()

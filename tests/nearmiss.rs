@@ -1,0 +1,320 @@
+//! Near misses: the keys and values a user meant but Windows ignores are
+//! named, with the line; legitimate keys never are.
+
+mod common;
+
+use common::{tlsreg, utf16};
+use tlsreg::input::{Options, from_bytes};
+use tlsreg::schannel::Policy;
+
+const SCH: &str = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL";
+
+fn audit(text: &str) -> tlsreg::Audit {
+    let loaded = from_bytes("t.reg", &utf16(text), &Options::default()).expect("reads");
+    tlsreg::audit(loaded, &Policy::article())
+}
+
+/// (code, line) of every near-miss finding.
+fn misses(a: &tlsreg::Audit) -> Vec<(&'static str, u32)> {
+    a.findings()
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.code,
+                "near-miss-key" | "near-miss-value" | "wrong-location"
+            )
+        })
+        .map(|f| (f.code, f.origin.map_or(0, |o| o.line)))
+        .collect()
+}
+
+fn export(keys: &[(String, Vec<String>)]) -> String {
+    let mut s = String::from("Windows Registry Editor Version 5.00\r\n");
+    for (k, values) in keys {
+        s.push_str(&format!("\r\n[{k}]\r\n"));
+        for v in values {
+            s.push_str(v);
+            s.push_str("\r\n");
+        }
+    }
+    s
+}
+
+/// A whole-SCHANNEL export as IIS Crypto leaves it, in two control sets and
+/// the live set, with the .NET keys and unrelated keys around it.
+fn big_export() -> String {
+    let mut keys = Vec::new();
+    let protocols = [
+        "Multi-Protocol Unified Hello",
+        "PCT 1.0",
+        "SSL 2.0",
+        "SSL 3.0",
+        "TLS 1.0",
+        "TLS 1.1",
+        "TLS 1.2",
+        "TLS 1.3",
+        "DTLS 1.0",
+        "DTLS 1.2",
+        "DTLS 1.3",
+    ];
+    let ciphers = [
+        "AES 128/128",
+        "AES 256/256",
+        "DES 56/56",
+        "NULL",
+        "RC2 128/128",
+        "RC2 40/128",
+        "RC2 56/128",
+        "RC4 128/128",
+        "RC4 40/128",
+        "RC4 56/128",
+        "RC4 64/128",
+        "Triple DES 168",
+        "Triple DES 168/168",
+    ];
+    let hashes = ["MD5", "SHA", "SHA256", "SHA384", "SHA512"];
+    let kex = ["Diffie-Hellman", "ECDH", "PKCS"];
+    for set in [
+        "ControlSet001",
+        "ControlSet002",
+        "ControlSet003",
+        "CurrentControlSet",
+    ] {
+        let sch = SCH.replace("CurrentControlSet", set);
+        keys.push((
+            sch.clone(),
+            vec!["\"EventLogging\"=dword:00000001".to_owned()],
+        ));
+        for c in ciphers {
+            keys.push((
+                format!("{sch}\\Ciphers\\{c}"),
+                vec!["\"Enabled\"=dword:00000000".into()],
+            ));
+        }
+        keys.push((format!("{sch}\\CipherSuites"), vec![]));
+        for h in hashes {
+            keys.push((
+                format!("{sch}\\Hashes\\{h}"),
+                vec!["\"Enabled\"=dword:ffffffff".into()],
+            ));
+        }
+        for k in kex {
+            keys.push((
+                format!("{sch}\\KeyExchangeAlgorithms\\{k}"),
+                vec![
+                    "\"Enabled\"=dword:ffffffff".into(),
+                    "\"ServerMinKeyBitLength\"=dword:00000800".into(),
+                ],
+            ));
+        }
+        for p in protocols {
+            keys.push((format!("{sch}\\Protocols\\{p}"), vec![]));
+            for side in ["Client", "Server"] {
+                let on = p == "TLS 1.2" || p == "TLS 1.3";
+                keys.push((
+                    format!("{sch}\\Protocols\\{p}\\{side}"),
+                    vec![
+                        format!("\"DisabledByDefault\"=dword:0000000{}", u8::from(!on)),
+                        format!("\"Enabled\"=dword:0000000{}", u8::from(on)),
+                    ],
+                ));
+            }
+        }
+        let ctl = sch.replace(r"\SecurityProviders\SCHANNEL", "");
+        keys.push((
+            format!("{ctl}\\Lsa"),
+            vec!["\"LmCompatibilityLevel\"=dword:00000005".into()],
+        ));
+        keys.push((
+            format!("{ctl}\\SecurityProviders\\WDigest"),
+            vec!["\"UseLogonCredential\"=dword:00000000".into()],
+        ));
+        keys.push((
+            format!("{ctl}\\Cryptography\\Configuration\\Local\\SSL\\00010002"),
+            vec![],
+        ));
+    }
+    keys.push((
+        r"HKEY_LOCAL_MACHINE\SYSTEM\Select".into(),
+        vec![
+            "\"Current\"=dword:00000001".into(),
+            "\"LastKnownGood\"=dword:00000002".into(),
+        ],
+    ));
+    for net in [
+        r"SOFTWARE\Microsoft\.NETFramework",
+        r"SOFTWARE\Wow6432Node\Microsoft\.NETFramework",
+    ] {
+        for v in ["v2.0.50727", "v4.0.30319"] {
+            keys.push((
+                format!("HKEY_LOCAL_MACHINE\\{net}\\{v}"),
+                vec![
+                    "\"SchUseStrongCrypto\"=dword:00000001".into(),
+                    "\"SystemDefaultTlsVersions\"=dword:00000001".into(),
+                ],
+            ));
+        }
+    }
+    keys.push((
+        r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Cryptography\Configuration\SSL\00010002".into(),
+        vec!["\"Functions\"=\"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\"".into()],
+    ));
+    export(&keys)
+}
+
+#[test]
+fn no_false_alarms_on_a_large_export() {
+    let text = big_export();
+    assert!(text.lines().filter(|l| l.starts_with('[')).count() > 200);
+    let a = audit(&text);
+    assert!(a.compliant());
+    assert_eq!(misses(&a), []);
+    for sample in [
+        "compliant.reg",
+        "enabled-ffffffff.reg",
+        "translated/en-US.reg",
+        "translated/pl-PL.reg",
+    ] {
+        let path = format!("samples/{sample}");
+        let run = tlsreg(&["audit", "--format", "json", &path]);
+        assert_eq!(run.code, 0, "{sample}");
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let codes: Vec<&str> = doc["inputs"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        assert!(
+            !codes
+                .iter()
+                .any(|c| c.starts_with("near-miss") || *c == "wrong-location"),
+            "{sample}: {codes:?}"
+        );
+    }
+}
+
+#[test]
+fn names_case_only_differences_as_the_same_key() {
+    let a = audit(&export(&[
+        (
+            format!("{}\\protocols\\tls 1.2\\CLIENT", SCH.to_lowercase()),
+            vec![
+                "\"enabled\"=dword:1".into(),
+                "\"DISABLEDBYDEFAULT\"=dword:0".into(),
+            ],
+        ),
+        (
+            format!("{SCH}\\Protocols\\TLS 1.2\\server"),
+            vec![
+                "\"Enabled\"=dword:1".into(),
+                "\"DisabledByDefault\"=dword:0".into(),
+            ],
+        ),
+    ]));
+    assert!(a.compliant());
+    assert_eq!(misses(&a), []);
+}
+
+#[test]
+fn typos_and_spacing_in_keys_and_values() {
+    let a = audit(&export(&[
+        (
+            format!("{SCH}\\Protocol\\TLS 1.2\\Client"),
+            vec!["\"Enabled\"=dword:1".into()],
+        ),
+        (
+            format!("{SCH}\\Protocols\\TLS1.2\\Server"),
+            vec!["\"Enabled\"=dword:1".into()],
+        ),
+        (format!("{SCH}\\Protocols\\TLS 1.2\\Clinet"), vec![]),
+        (
+            format!("{SCH}\\Protocols\\TLS 1.2\\Client"),
+            vec![
+                "\"Enable\"=dword:1".into(),
+                "\"DisabledByDefualt\"=dword:0".into(),
+                "\"Disable By Default\"=dword:0".into(),
+            ],
+        ),
+    ]));
+    assert_eq!(
+        misses(&a),
+        [
+            ("near-miss-key", 3),
+            ("near-miss-key", 6),
+            ("near-miss-key", 9),
+            ("near-miss-value", 12),
+            ("near-miss-value", 13),
+            ("near-miss-value", 14),
+        ]
+    );
+    let messages: Vec<String> = a.findings().into_iter().map(|f| f.message).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`Protocol` is a misspelling of `Protocols`")),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn wrong_locations() {
+    let a = audit(&export(&[
+        (format!("{SCH}\\Protocols\\TLS 1.2"), vec!["\"Enabled\"=dword:1".into(), "\"DisabledByDefault\"=dword:0".into()]),
+        (format!("{SCH}\\Ciphers\\TLS 1.2\\Client"), vec!["\"Enabled\"=dword:1".into()]),
+        (SCH.replace("HKEY_LOCAL_MACHINE", "HKEY_CURRENT_USER") + "\\Protocols\\TLS 1.2\\Server", vec!["\"Enabled\"=dword:1".into()]),
+        (
+            r"HKEY_LOCAL_MACHINE\SOFTWARE\Wow6432Node\Control\SecurityProviders\SCHANNEL\Protocols\TLS 1.2\Client".into(),
+            vec!["\"Enabled\"=dword:1".into()],
+        ),
+    ]));
+    assert_eq!(
+        misses(&a),
+        [
+            ("wrong-location", 4),
+            ("wrong-location", 5),
+            ("wrong-location", 7),
+            ("wrong-location", 10),
+            ("wrong-location", 13)
+        ]
+    );
+}
+
+#[test]
+fn the_fix_removes_near_misses_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    for lang in ["zh-TW", "uk-UA", "vi-VN", "he-IL"] {
+        let sample = format!(
+            "{}/samples/translated/{lang}.reg",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let plain = tlsreg(&["fix", "--encoding", "utf8", &sample]).out();
+        assert!(!plain.contains("[-"), "{lang}: deletions only on request");
+        let fix = dir.path().join(format!("{lang}.fix.reg"));
+        let run = tlsreg(&[
+            "fix",
+            "--remove-near-misses",
+            &sample,
+            "-o",
+            fix.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let run = tlsreg(&[
+            "audit",
+            "--format",
+            "json",
+            "--apply",
+            fix.to_str().unwrap(),
+            &sample,
+        ]);
+        assert_eq!(run.code, 0, "{lang}");
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let left: Vec<&serde_json::Value> = doc["inputs"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"].as_str().unwrap().starts_with("near-miss"))
+            .collect();
+        assert!(left.is_empty(), "{lang}: {left:?}");
+    }
+}
