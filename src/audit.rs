@@ -56,6 +56,11 @@ impl Audit {
         self.evaluation.compliant()
     }
 
+    /// False when a required value could not be read (see `Status::Unreadable`).
+    pub fn conclusive(&self) -> bool {
+        self.evaluation.conclusive()
+    }
+
     /// What the readers noticed, which control set was read, then what the
     /// evaluation found.
     pub fn findings(&self) -> Vec<Finding> {

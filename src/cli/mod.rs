@@ -81,7 +81,17 @@ fn load_one(input: Option<&str>, read: &ReadArgs, opts: &Options, policy: &Polic
 fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::Audit, String> {
     let opts = options(read)?;
     let loaded = input::load(Some(input), &read.apply, &opts).map_err(|e| e.to_string())?;
-    Ok(evaluate(loaded, read, policy))
+    let audit = evaluate(loaded, read, policy);
+    if !audit.conclusive() {
+        let why: Vec<String> = audit
+            .findings()
+            .into_iter()
+            .filter(|f| f.code == "unreadable-value")
+            .map(|f| f.message)
+            .collect();
+        return Err(format!("{input}: {}", why.join("; ")));
+    }
+    Ok(audit)
 }
 
 fn run_audit(a: AuditArgs) -> Result<i32, String> {
@@ -237,14 +247,17 @@ fn parse_key(key: &str) -> Result<Vec<String>, String> {
 }
 
 fn run_export(a: ExportArgs) -> Result<i32, String> {
+    use tlsreg::registry::Severity;
     use tlsreg::registry::control_set::LIVE_LINK;
     use tlsreg::registry::name;
 
     let mut opts = options(&a.read)?;
     let mut path = parse_key(&a.key)?;
     // Resolve CurrentControlSet the way an audit does, then read the key.
-    let loaded = input::load(Some(&a.input), &a.read.apply, &opts).map_err(|e| e.to_string())?;
-    if let Some(cs) = &loaded.control_set {
+    let mut loaded =
+        input::load(Some(&a.input), &a.read.apply, &opts).map_err(|e| e.to_string())?;
+    let control_set = loaded.control_set.clone();
+    if let Some(cs) = &control_set {
         let system = &cs.path[..cs.path.len() - 1];
         let live = path.len() > system.len()
             && path.iter().zip(system).all(|(x, y)| name::eq(x, y))
@@ -253,7 +266,6 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
             path.splice(..=system.len(), cs.path.iter().cloned());
         }
     }
-    let mut root = loaded.root;
     if input::sniff(&a.input) == input::Kind::Hive {
         let mount = input::hive::mount();
         let inside =
@@ -266,11 +278,18 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
         }
         // The audit read only SCHANNEL's neighbourhood; read the key asked for.
         opts.scope = input::Scope::Key(path[2..].to_vec());
-        root = input::load(Some(&a.input), &a.read.apply, &opts)
-            .map_err(|e| e.to_string())?
-            .root;
+        loaded = input::load(Some(&a.input), &a.read.apply, &opts).map_err(|e| e.to_string())?;
     }
-    let key = root
+    // Export shows what is there; what could not be read is said, not hidden.
+    for d in loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity >= Severity::Warning)
+    {
+        eprintln!("tlsreg: warning: {}: {}", a.input, d.message);
+    }
+    let key = loaded
+        .root
         .find(&path)
         .ok_or_else(|| format!("{}: there is no key {}", a.input, path.join("\\")))?;
     let mut export = regfile::Export::new();
@@ -281,7 +300,7 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
         a.out.output.as_deref(),
         a.out.force,
     )?;
-    if let Some(cs) = &loaded.control_set {
+    if let Some(cs) = &control_set {
         eprintln!("tlsreg: control set {} ({})", cs.name(), cs.reason);
     }
     Ok(0)

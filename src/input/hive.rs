@@ -260,11 +260,17 @@ impl Walker {
         })?;
         for value in values {
             match value
-                .map_err(|e| e.to_string())
+                .map_err(|e| (None, e.to_string()))
                 .and_then(|v| read_value(&v))
             {
                 Ok((name, v)) => into.set_value(&name, v, None),
-                Err(e) => self.warn(format!(
+                Err((Some(name), e)) => {
+                    into.mark_unreadable(&name, &e);
+                    self.warn(format!(
+                        "the value `{name}` of `{at}` could not be read: {e}"
+                    ));
+                }
+                Err((None, e)) => self.warn(format!(
                     "a value of `{at}` could not be read and was left out: {e}"
                 )),
             }
@@ -285,24 +291,26 @@ impl Walker {
 }
 
 /// A value's name, type and bytes. Types outside 0-11 are kept as they are
-/// (real SYSTEM hives hold thousands, such as 0xFFFF0012).
-fn read_value(v: &nt_hive::KeyValue<'_, &[u8]>) -> Result<(String, Value), String> {
-    let refused = || "its cell is malformed".to_owned();
+/// (real SYSTEM hives hold thousands, such as 0xFFFF0012). On failure, the
+/// name when it could be read, and why.
+fn read_value(
+    v: &nt_hive::KeyValue<'_, &[u8]>,
+) -> Result<(String, Value), (Option<String>, String)> {
+    let refused = || (None, "its cell is malformed".to_owned());
     let name = contain(|| v.name().map(|n| n.to_string_lossy()))
         .ok_or_else(refused)?
-        .map_err(|e| e.to_string())?;
-    let kind = match contain(|| v.data_type()).ok_or_else(refused)? {
-        Ok(t) => t as u32,
-        Err(NtHiveError::UnsupportedKeyValueDataType { actual, .. }) => actual,
-        Err(e) => return Err(format!("`{name}`: {e}")),
-    };
-    // Size 0 needs no data cell; asking nt-hive for it can trip its assert on
-    // tombstone values whose data offset is 0xFFFFFFFF.
-    if contain(|| v.data_size()).ok_or_else(refused)? == 0 {
-        return Ok((name, Value::new(kind, Vec::new())));
-    }
+        .map_err(|e| (None, e.to_string()))?;
+    let named = |why: String| (Some(name.clone()), why);
+    let kind =
+        match contain(|| v.data_type()).ok_or_else(|| named("its cell is malformed".into()))? {
+            Ok(t) => t as u32,
+            Err(NtHiveError::UnsupportedKeyValueDataType { actual, .. }) => actual,
+            Err(e) => return Err(named(e.to_string())),
+        };
+    // nt-hive asserts on a data offset of 0xFFFFFFFF (tombstone values, or
+    // corruption); contained, that is a value whose data cannot be read.
     let data = contain(|| v.data().and_then(|d| d.into_vec()))
-        .ok_or_else(|| format!("`{name}`: its data cell is malformed"))?
-        .map_err(|e| format!("`{name}`: {e}"))?;
+        .ok_or_else(|| named("its data offset points at no cell (0xFFFFFFFF)".into()))?
+        .map_err(|e| named(e.to_string()))?;
     Ok((name, Value::new(kind, data)))
 }

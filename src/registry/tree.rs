@@ -31,6 +31,9 @@ pub struct Key {
     subkeys: BTreeMap<String, Key>,
     values: Vec<Entry>,
     origin: Option<Origin>,
+    /// Values the input holds but whose data could not be read (a corrupt
+    /// cell in a hive), with why.
+    unreadable: Vec<(String, String)>,
 }
 
 impl Key {
@@ -120,6 +123,20 @@ impl Key {
                 origin,
             }),
         }
+    }
+
+    /// Records that the input holds a value `name` that could not be read.
+    pub fn mark_unreadable(&mut self, name: &str, why: &str) {
+        self.unreadable.push((name.to_owned(), why.to_owned()));
+    }
+
+    /// Why the value `name` could not be read, if it could not.
+    pub fn unreadable(&self, name: &str) -> Option<&str> {
+        let folded = fold(name);
+        self.unreadable
+            .iter()
+            .find(|(n, _)| fold(n) == folded)
+            .map(|(_, why)| why.as_str())
     }
 
     pub fn delete_value(&mut self, name: &str) -> bool {

@@ -58,7 +58,8 @@ fn audited(a: &Audit) -> Json {
         "kind": input.map(|s| s.kind.as_str()),
         "read_as": input.map(|s| s.detail.as_str()),
         "applied": a.loaded.sources.iter().skip(1).map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        "verdict": if a.compliant() { "compliant" } else { "noncompliant" },
+        "verdict": if !a.conclusive() { "error" } else if a.compliant() { "compliant" } else { "noncompliant" },
+        "error": (!a.conclusive()).then_some("a required value could not be read"),
         "policy": a.evaluation.policy,
         "control_set": a.loaded.control_set.as_ref().map(|cs| json!({
             "name": cs.name(),

@@ -28,6 +28,7 @@ impl Outcome {
 
     pub fn verdict(&self) -> &'static str {
         match self {
+            Outcome::Audited(a) if !a.conclusive() => "error",
             Outcome::Audited(a) if a.compliant() => "compliant",
             Outcome::Audited(_) => "noncompliant",
             Outcome::Failed { .. } => "error",

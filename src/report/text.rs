@@ -29,6 +29,9 @@ pub fn print(out: &mut dyn Write, policy: &Policy, outcomes: &[Outcome]) -> io::
     writeln!(out)?;
     for o in outcomes {
         let tail = match o {
+            Outcome::Audited(a) if !a.conclusive() => {
+                " (a required value could not be read)".to_owned()
+            }
             Outcome::Audited(a) => {
                 let failing = a
                     .evaluation
@@ -108,6 +111,7 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             Status::Missing => "MISSING",
             Status::WrongValue => "WRONG VALUE",
             Status::WrongType => "WRONG TYPE",
+            Status::Unreadable => "UNREADABLE",
         };
         writeln!(
             out,

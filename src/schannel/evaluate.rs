@@ -16,6 +16,8 @@ pub enum Status {
     Missing,
     WrongValue,
     WrongType,
+    /// The input holds the value, but its data could not be read.
+    Unreadable,
 }
 
 impl Status {
@@ -25,6 +27,7 @@ impl Status {
             Status::Missing => "missing",
             Status::WrongValue => "wrong-value",
             Status::WrongType => "wrong-type",
+            Status::Unreadable => "unreadable",
         }
     }
 }
@@ -70,6 +73,12 @@ pub struct Evaluation {
 impl Evaluation {
     pub fn compliant(&self) -> bool {
         self.checks.iter().all(|c| c.status == Status::Ok)
+    }
+
+    /// False when a required value exists but could not be read: then no
+    /// verdict can be given.
+    pub fn conclusive(&self) -> bool {
+        self.checks.iter().all(|c| c.status != Status::Unreadable)
     }
 
     /// What must be written to reach the required state; with `canonical`,
@@ -118,7 +127,22 @@ pub fn evaluate(root: &Key, control_set: Option<&ControlSet>, policy: &Policy) -
             });
         }
         let found = found_key.and_then(|k| k.value(&req.value)).cloned();
-        let (status, non_canonical) = judge(req, found.as_ref().map(|e| &e.value));
+        let (mut status, non_canonical) = judge(req, found.as_ref().map(|e| &e.value));
+        let unreadable = found_key.and_then(|k| k.unreadable(&req.value));
+        if let Some(why) = unreadable.filter(|_| found.is_none()) {
+            status = Status::Unreadable;
+            findings.push(Finding {
+                code: "unreadable-value",
+                severity: Severity::Error,
+                message: format!(
+                    "{}\\{} exists but could not be read ({why}): no verdict is possible until the hive is repaired",
+                    req.key[req.key.len().saturating_sub(2)..].join("\\"),
+                    req.value
+                ),
+                origin: None,
+                suggestion: None,
+            });
+        }
         let check = Check {
             key,
             requirement: req.clone(),
