@@ -10,6 +10,7 @@ pub mod audit;
 pub mod diff;
 pub mod fix;
 pub mod hive;
+pub mod image;
 pub mod input;
 pub mod regfile;
 pub mod registry;
