@@ -5,6 +5,8 @@
 //! Data flows one way: [`input`] readers build one [`registry`] view,
 //! [`schannel`] evaluates it, and [`report`], [`fix`] and [`diff`] render the
 //! result. [`regfile`] is the `.reg` format itself, read and written.
+//! [`hive`] is the hive file format on disk, so far the base block and the
+//! replay of transaction logs onto a dirty hive.
 
 pub mod audit;
 pub mod diff;
