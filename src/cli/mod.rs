@@ -252,6 +252,7 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     use tlsreg::registry::name;
 
     let mut opts = options(&a.read)?;
+    opts.require_system = false;
     let mut path = parse_key(&a.key)?;
     // Resolve CurrentControlSet the way an audit does, then read the key.
     let mut loaded =

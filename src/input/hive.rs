@@ -24,6 +24,8 @@ const MAX_KEYS: usize = 1_000_000;
 pub enum HiveError {
     #[error("not a readable hive: {0}")]
     Open(NtHiveError),
+    #[error("not a readable hive: {0}")]
+    BaseBlock(String),
     #[error("corrupt hive at key `{key}`: {source}")]
     Corrupt { key: String, source: NtHiveError },
     #[error("corrupt hive at key `{key}`: a cell is malformed and the hive reader refused it")]

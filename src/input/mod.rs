@@ -65,6 +65,8 @@ pub struct Options {
     pub scope: Scope,
     /// Read a dirty hive as it is, without replaying its logs.
     pub no_logs: bool,
+    /// Refuse a hive that is not a SYSTEM hive (audits); `export` reads any.
+    pub require_system: bool,
 }
 
 impl Default for Options {
@@ -74,6 +76,7 @@ impl Default for Options {
             control_set: None,
             scope: Scope::Audit,
             no_logs: false,
+            require_system: true,
         }
     }
 }
@@ -181,36 +184,134 @@ fn reg_layer(
     })
 }
 
-fn hive_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, InputError> {
+/// A log file found beside a hive (or in an image), by name.
+pub struct LogBytes {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+fn note(code: &'static str, severity: Severity, message: String) -> Diagnostic {
+    Diagnostic {
+        code,
+        severity,
+        message,
+        origin: None,
+        suggestion: None,
+    }
+}
+
+/// What replay did, in one line: `replayed 4 log entries from SYSTEM.LOG1, SYSTEM.LOG2`.
+fn replayed(r: &crate::hive::log::Recovered) -> String {
+    let used: Vec<&str> = r.applied.iter().map(|a| a.log.as_str()).collect();
+    let what = match r.format {
+        Some(crate::hive::log::LogFormat::Old) => {
+            let pages: usize = r.applied.iter().map(|a| a.pages).sum();
+            format!("{pages} dirty pages")
+        }
+        _ => {
+            let n: usize = r.applied.iter().map(|a| a.entries.len()).sum();
+            format!("{n} log entries")
+        }
+    };
+    let rebuilt = if r.rebuilt_base_block {
+        "; its damaged base block was rebuilt from the log"
+    } else {
+        ""
+    };
+    format!("replayed {what} from {}{rebuilt}", used.join(", "))
+}
+
+fn hive_layer(
+    name: &str,
+    bytes: &[u8],
+    logs: &[LogBytes],
+    options: &Options,
+) -> Result<Layer, InputError> {
     let fail = |e: HiveError| InputError {
         path: name.to_owned(),
         kind: e.into(),
     };
     let mut diagnostics = Vec::new();
+    let base = crate::hive::BaseBlock::new(bytes)
+        .map_err(|e| fail(HiveError::BaseBlock(e.to_string())))?;
     let mut state = "clean".to_owned();
-    let hive = match nt_hive::Hive::new(bytes) {
+    let mut recovered = None;
+    if base.is_dirty() {
+        let why = format!(
+            "sequence numbers {} and {}{}",
+            base.primary_sequence(),
+            base.secondary_sequence(),
+            if base.checksum_ok() {
+                ""
+            } else {
+                ", bad checksum"
+            }
+        );
+        let files: Vec<crate::hive::log::LogFile<'_>> = logs
+            .iter()
+            .map(|l| crate::hive::log::LogFile::new(l.name.clone(), &l.bytes))
+            .collect();
+        let outcome = match (options.no_logs, files.is_empty()) {
+            (true, _) => Err("--no-logs was given".to_owned()),
+            (false, true) => Err("no SYSTEM.LOG1 or SYSTEM.LOG2 was found beside it".to_owned()),
+            (false, false) => crate::hive::log::replay(bytes, &files).map_err(|e| e.to_string()),
+        };
+        match outcome {
+            Ok(r) if r.replayed() => {
+                state = format!("dirty ({why}); {}", replayed(&r));
+                diagnostics.push(note(
+                    "dirty-hive",
+                    Severity::Info,
+                    format!("the hive was dirty ({why}): {}", replayed(&r)),
+                ));
+                for issue in &r.issues {
+                    diagnostics.push(note(
+                        "dirty-hive",
+                        Severity::Info,
+                        format!("log not used in full: {issue}"),
+                    ));
+                }
+                recovered = Some(r.bytes);
+            }
+            Ok(r) => {
+                state = format!("dirty ({why}), nothing to replay");
+                let issues: Vec<String> = r.issues.iter().map(ToString::to_string).collect();
+                diagnostics.push(note(
+                    "dirty-hive",
+                    Severity::Warning,
+                    format!(
+                        "the hive is dirty ({why}) but its logs held nothing to replay ({}): changes made just before it was copied may be missing",
+                        issues.join("; ")
+                    ),
+                ));
+                recovered = Some(r.bytes);
+            }
+            Err(e) => {
+                state = format!("dirty ({why}), logs not replayed");
+                diagnostics.push(note(
+                    "dirty-hive",
+                    Severity::Warning,
+                    format!(
+                        "the hive is dirty ({why}) and its logs were not replayed ({e}): it was read as it is, so changes made just before it was copied, such as TLS keys someone just set, may be missing"
+                    ),
+                ));
+            }
+        }
+    }
+    let data: &[u8] = recovered.as_deref().unwrap_or(bytes);
+    let hive = match nt_hive::Hive::new(data) {
         Ok(h) => h,
         Err(
-            e @ (nt_hive::NtHiveError::SequenceNumberMismatch { .. }
-            | nt_hive::NtHiveError::InvalidChecksum { .. }),
+            nt_hive::NtHiveError::SequenceNumberMismatch { .. }
+            | nt_hive::NtHiveError::InvalidChecksum { .. },
         ) => {
-            state = "dirty".to_owned();
-            diagnostics.push(Diagnostic {
-                code: "dirty-hive",
-                severity: Severity::Warning,
-                message: format!(
-                    "the hive is dirty ({e}) and was read without its transaction logs: changes made just before it was copied, such as TLS keys someone just set, may be missing"
-                ),
-                origin: None,
-                suggestion: None,
-            });
-            check_size(bytes).map_err(fail)?;
-            nt_hive::Hive::without_validation(bytes).map_err(|e| fail(HiveError::Open(e)))?
+            check_size(data).map_err(fail)?;
+            nt_hive::Hive::without_validation(data).map_err(|e| fail(HiveError::Open(e)))?
         }
         Err(e) => return Err(fail(HiveError::Open(e))),
     };
     let view = hive::read(&hive, &options.scope).map_err(fail)?;
-    if options.scope == Scope::Audit && !view.has_control_sets {
+    if options.require_system && options.scope == Scope::Audit && !view.has_control_sets {
         return Err(fail(HiveError::NotSystem {
             root: view.root_name,
         }));
@@ -257,7 +358,7 @@ fn check_size(bytes: &[u8]) -> Result<(), HiveError> {
 /// by their first bytes), as `load` does for a file on disk.
 pub fn from_bytes(name: &str, bytes: &[u8], options: &Options) -> Result<Loaded, InputError> {
     let layer = if is_hive(bytes) {
-        hive_layer(name, bytes, options)?
+        hive_layer(name, bytes, &[], options)?
     } else {
         reg_layer(name, bytes, 0, options)?
     };
@@ -285,13 +386,32 @@ pub fn load(
                     kind: ErrorKind::HiveApplied,
                 });
             }
-            hive_layer(name, &bytes, options)?
+            let logs = if options.no_logs {
+                Vec::new()
+            } else {
+                sibling_logs(name)
+            };
+            hive_layer(name, &bytes, &logs, options)?
         } else {
             reg_layer(name, &bytes, index, options)?
         };
         layers.push(layer);
     }
     combine::build(layers, input.is_some(), options.control_set)
+}
+
+/// The transaction logs beside a hive file (`SYSTEM.LOG1`, `SYSTEM.LOG2`,
+/// `SYSTEM.LOG`, any case). Unreadable ones are skipped: replay says which
+/// logs it used.
+fn sibling_logs(path: &str) -> Vec<LogBytes> {
+    crate::hive::log::sibling_logs(Path::new(path))
+        .into_iter()
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            Some(LogBytes { name, bytes })
+        })
+        .collect()
 }
 
 /// The kind of file at `path`, by its first bytes.
