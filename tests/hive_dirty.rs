@@ -32,12 +32,11 @@ fn dirty() -> tlsreg::hive::log::write::DirtyHive {
             },
         )
         .unwrap();
-        let system = loaded
+        loaded
             .root
             .find(&["HKEY_LOCAL_MACHINE", "SYSTEM"])
             .unwrap()
-            .clone();
-        system
+            .clone()
     };
     let options = |sequence| BuildOptions {
         sequence,
