@@ -3,7 +3,7 @@
 
 use crate::input::Loaded;
 use crate::registry::control_set::{Reason, set_number};
-use crate::registry::{ControlSet, Severity};
+use crate::registry::{ControlSet, OsInfo, Severity};
 use crate::schannel::{Evaluation, Finding, Policy, evaluate};
 
 #[derive(Clone, Debug)]
@@ -16,7 +16,13 @@ pub struct Audit {
 }
 
 pub fn audit(loaded: Loaded, policy: &Policy) -> Audit {
-    let evaluation = evaluate(&loaded.root, loaded.control_set.as_ref(), policy);
+    let os = OsInfo::read(&loaded.root);
+    let evaluation = evaluate(
+        &loaded.root,
+        loaded.control_set.as_ref(),
+        os.as_ref(),
+        policy,
+    );
     Audit {
         loaded,
         evaluation,
@@ -45,7 +51,8 @@ pub fn audit_all_sets(loaded: Loaded, policy: &Policy) -> Audit {
             reason: Reason::Chosen,
             notes: Vec::new(),
         };
-        let evaluation = evaluate(&a.loaded.root, Some(&other), policy);
+        let os = OsInfo::read(&a.loaded.root);
+        let evaluation = evaluate(&a.loaded.root, Some(&other), os.as_ref(), policy);
         a.other_sets.push((other, evaluation));
     }
     a

@@ -6,14 +6,14 @@ use similar::TextDiff;
 use crate::audit::Audit;
 use crate::regfile::Export;
 use crate::registry::Key;
-use crate::schannel::{Policy, base_path};
+use crate::schannel::{Action, Policy, scope_base};
 
-/// The policy's keys as they stand in `root` below `base`, as `.reg` text.
-fn render(root: &Key, base: &[String], policy: &Policy) -> String {
+/// The policy's keys as they stand in `root`, as `.reg` text.
+fn render(root: &Key, audit: &Audit, policy: &Policy) -> String {
     let mut out = Export::new();
-    for rel in policy.keys() {
-        let mut path = base.to_vec();
-        path.extend(rel);
+    for (scope, rel) in &policy.keys {
+        let mut path = scope_base(*scope, audit.loaded.control_set.as_ref());
+        path.extend(rel.iter().cloned());
         if let Some(key) = root.find(&path) {
             out.key(&path);
             for e in key.values() {
@@ -27,18 +27,29 @@ fn render(root: &Key, base: &[String], policy: &Policy) -> String {
 /// Before and after text: the input's keys, and the same keys with the fix
 /// applied (other values untouched).
 pub fn texts(audit: &Audit, policy: &Policy) -> (String, String) {
-    let base = base_path(audit.loaded.control_set.as_ref());
     let root = &audit.loaded.root;
-    let before = render(root, &base, policy);
+    let before = render(root, audit, policy);
     let mut fixed = root.clone();
     for change in audit.evaluation.changes(false) {
-        let mut path = base.clone();
+        let mut path = scope_base(change.scope, audit.loaded.control_set.as_ref());
         path.extend(change.key);
-        fixed
-            .create(&path, None)
-            .set_value(&change.name, change.value, None);
+        match change.action {
+            Action::Set(v) => fixed.create(&path, None).set_value(&change.name, v, None),
+            Action::DeleteValue => {
+                if let Some(k) = fixed
+                    .find(&path)
+                    .is_some()
+                    .then(|| fixed.create(&path, None))
+                {
+                    k.delete_value(&change.name);
+                }
+            }
+            Action::DeleteKey => {
+                fixed.delete(&path);
+            }
+        }
     }
-    (before, render(&fixed, &base, policy))
+    (before, render(&fixed, audit, policy))
 }
 
 /// A unified diff from the input to the required state; empty when they agree.

@@ -1,57 +1,65 @@
-//! The corrective `.reg` file, in the article's layout: the `[...\TLS 1.2]`
-//! line, then each subkey with `DisabledByDefault` before `Enabled`, under
-//! `HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet` for regedit on the live machine.
+//! The corrective `.reg` file, in the policy's own layout: each key in the
+//! order the policy names it (parents such as `[...\TLS 1.2]` included, as in
+//! the article), deletions before settings, under
+//! `HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet` and `HKEY_LOCAL_MACHINE\SOFTWARE`
+//! for regedit on the live machine.
 
 use crate::regfile::Export;
 use crate::registry::control_set::{HKLM, LIVE_LINK};
-use crate::registry::name;
-use crate::schannel::{Change, Policy, Remedy, Requirement};
+use crate::registry::{Value, name};
+use crate::schannel::{Action, Change, Policy, Remedy, Scope};
 
-fn live(key: &[String]) -> Vec<String> {
-    [HKLM, "SYSTEM", LIVE_LINK]
-        .into_iter()
-        .map(str::to_owned)
+/// A value to set (`Some`) or delete (`None`), by name.
+type Item = (String, Option<Value>);
+/// A key and what the fix does to its values.
+type Section = (Vec<String>, Vec<Item>);
+
+/// The live machine's path for a key of `scope`.
+fn live(scope: Scope, key: &[String]) -> Vec<String> {
+    let base: &[&str] = match scope {
+        Scope::ControlSet => &[HKLM, "SYSTEM", LIVE_LINK],
+        Scope::Software => &[HKLM, "SOFTWARE"],
+        Scope::Absolute => &[],
+    };
+    base.iter()
+        .map(|s| s.to_string())
         .chain(key.iter().cloned())
         .collect()
 }
 
-/// Every value the policy requires, as a fix from nothing would write it.
+fn same(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| name::eq(x, y))
+}
+
+fn under(path: &[String], prefix: &[String]) -> bool {
+    path.len() >= prefix.len() && same(&path[..prefix.len()], prefix)
+}
+
+/// Every change the policy requires, as a fix from nothing would write it.
 pub fn full_changes(policy: &Policy) -> Vec<Change> {
     policy
         .requirements
         .iter()
-        .map(
-            |Requirement {
-                 key,
-                 value,
-                 expected,
-                 ..
-             }| Change {
-                key: key.clone(),
-                name: value.clone(),
-                value: expected.clone(),
-            },
-        )
+        .map(Change::for_requirement)
         .collect()
 }
 
 /// A path from the view, as the live machine names it: below the control set
 /// the audit read (`base`), `HKLM\SYSTEM\CurrentControlSet`.
 fn as_live(path: &[String], base: &[String]) -> Vec<String> {
-    let under = path.len() >= base.len() && path.iter().zip(base).all(|(a, b)| name::eq(a, b));
-    match under {
-        true => live(&path[base.len()..]),
+    match under(path, base) {
+        true => live(Scope::ControlSet, &path[base.len()..]),
         false => path.to_vec(),
     }
 }
 
-/// The fix for `changes`, and with `removals` the deletions of near misses
-/// (their paths as in the view below `base`); `None` when there is nothing
-/// to do.
+/// The fix for `changes`; `None` when there is nothing to change.
 pub fn render(policy: &Policy, changes: &[Change]) -> Option<Export> {
     render_with(policy, changes, &[], &[])
 }
 
+/// The fix for `changes`, and with `removals` the deletions of near misses
+/// (paths as in the view, with the control set at `base`).
 pub fn render_with(
     policy: &Policy,
     changes: &[Change],
@@ -61,71 +69,95 @@ pub fn render_with(
     if changes.is_empty() && removals.is_empty() {
         return None;
     }
-    let same = |a: &[String], b: &[String]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| name::eq(x, y))
-    };
-    let policy_keys: Vec<Vec<String>> = policy.keys().iter().map(|k| live(k)).collect();
+    // Whole keys to delete: the policy's, then the near misses'.
     let mut deleted: Vec<Vec<String>> = Vec::new();
-    for r in removals {
-        if let Remedy::DeleteKey(p) = r {
-            let p = as_live(p, base);
-            if !deleted.iter().any(|d| same(d, &p)) {
-                deleted.push(p);
-            }
+    let key_deletions = changes
+        .iter()
+        .filter(|c| c.action == Action::DeleteKey)
+        .map(|c| live(c.scope, &c.key));
+    let near = removals.iter().filter_map(|r| match r {
+        Remedy::DeleteKey(p) => Some(as_live(p, base)),
+        Remedy::DeleteValue(..) => None,
+    });
+    for p in key_deletions.chain(near) {
+        if !deleted.iter().any(|d| under(&p, d)) {
+            deleted.retain(|d| !under(d, &p));
+            deleted.push(p);
         }
     }
-    let inside_deleted = |p: &[String]| {
-        deleted
-            .iter()
-            .any(|d| p.len() >= d.len() && same(&p[..d.len()], d))
+    let gone = |p: &[String]| deleted.iter().any(|d| under(p, d));
+    // Per key: values to delete, then values to set.
+    let mut sections: Vec<Section> = Vec::new();
+    let mut add = |key: Vec<String>, name: String, value: Option<Value>| match sections
+        .iter_mut()
+        .find(|(k, _)| same(k, &key))
+    {
+        Some((_, items)) => {
+            if !items
+                .iter()
+                .any(|(n, v)| name::eq(n, &name) && v.is_none() == value.is_none())
+            {
+                items.push((name, value));
+            }
+        }
+        None => sections.push((key, vec![(name, value)])),
     };
-    // Value deletions by key, leaving out keys that go whole anyway.
-    let mut value_dels: Vec<(Vec<String>, String)> = Vec::new();
     for r in removals {
         if let Remedy::DeleteValue(k, v) = r {
             let k = as_live(k, base);
-            if !inside_deleted(&k)
-                && !value_dels
-                    .iter()
-                    .any(|(a, b)| same(a, &k) && name::eq(b, v))
-            {
-                value_dels.push((k, v.clone()));
+            if !gone(&k) {
+                add(k, v.clone(), None);
             }
         }
     }
+    for c in changes {
+        let k = live(c.scope, &c.key);
+        match &c.action {
+            Action::DeleteValue if !gone(&k) => add(k, c.name.clone(), None),
+            Action::Set(v) => add(k, c.name.clone(), Some(v.clone())),
+            _ => {}
+        }
+    }
+    for (_, items) in &mut sections {
+        items.sort_by_key(|(_, v)| v.is_some());
+    }
+
     let mut out = Export::new();
     for d in &deleted {
         out.delete_key(d);
     }
-    for (k, _) in value_dels
+    // The policy's keys in its order; a parent is written when something
+    // below it is; keys the policy does not name (near misses) come first.
+    let policy_keys: Vec<Vec<String>> = policy.keys.iter().map(|(s, k)| live(*s, k)).collect();
+    let unnamed: Vec<&(Vec<String>, _)> = sections
         .iter()
         .filter(|(k, _)| !policy_keys.iter().any(|p| same(p, k)))
-    {
-        out.key(k);
-        for (_, v) in value_dels.iter().filter(|(k2, _)| same(k2, k)) {
-            out.delete_value(v);
-        }
+        .collect();
+    for (k, items) in unnamed {
+        write_section(&mut out, k, items);
     }
-    for (key, live_key) in policy.keys().into_iter().zip(&policy_keys) {
-        let here: Vec<&Change> = changes.iter().filter(|c| c.key == key).collect();
-        let dels: Vec<&String> = value_dels
+    for key in &policy_keys {
+        let here = sections.iter().find(|(k, _)| same(k, key));
+        let parent_of_change = sections
             .iter()
-            .filter(|(k, _)| same(k, live_key))
-            .map(|(_, v)| v)
-            .collect();
-        let parent_of_change = changes
-            .iter()
-            .any(|c| c.key.len() > key.len() && c.key.starts_with(&key));
-        if here.is_empty() && dels.is_empty() && !parent_of_change {
-            continue;
-        }
-        out.key(live_key);
-        for v in dels {
-            out.delete_value(v);
-        }
-        for c in here {
-            out.value(&c.name, &c.value);
+            .any(|(k, _)| k.len() > key.len() && under(k, key));
+        match here {
+            Some((k, items)) => write_section(&mut out, k, items),
+            None if parent_of_change && !gone(key) => {
+                out.key(key);
+            }
+            None => {}
         }
     }
     Some(out)
+}
+
+fn write_section(out: &mut Export, key: &[String], items: &[(String, Option<Value>)]) {
+    out.key(key);
+    for (name, value) in items {
+        match value {
+            Some(v) => out.value(name, v),
+            None => out.delete_value(name),
+        };
+    }
 }

@@ -14,6 +14,7 @@ pub mod fix;
 pub mod hive;
 pub mod image;
 pub mod input;
+pub mod policies;
 pub mod regfile;
 pub mod registry;
 pub mod report;

@@ -204,7 +204,7 @@ fn sample_trees_give_the_intended_verdicts() {
     for (name, tree, compliant) in samples() {
         let root = mounted(&tree);
         let cs = resolve(&root, &system).expect("a control set");
-        let evaluation = evaluate(&root, Some(&cs), &policy);
+        let evaluation = evaluate(&root, Some(&cs), None, &policy);
         assert_eq!(evaluation.compliant(), compliant, "{name}");
         if name == "two-control-sets.hiv" {
             // Select\Current = 2 picks ControlSet002; ControlSet001 alone
@@ -212,7 +212,7 @@ fn sample_trees_give_the_intended_verdicts() {
             assert_eq!(cs.name(), "ControlSet002");
             let mut first = cs.clone();
             *first.path.last_mut().unwrap() = "ControlSet001".into();
-            assert!(evaluate(&root, Some(&first), &policy).compliant());
+            assert!(evaluate(&root, Some(&first), None, &policy).compliant());
         } else {
             assert_eq!(cs.name(), "ControlSet001", "{name}");
         }

@@ -51,7 +51,7 @@ pub enum Command {
     /// paths under HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet. When nothing must
     /// change, nothing is written and the exit status is 0.
     Fix(FixArgs),
-    /// Print the required state (the article's .reg block) in regedit's format.
+    /// Print the required state (the article's .reg block, or --policy's) in regedit's format.
     Template(TemplateArgs),
     /// Write a key of any input, with everything below it, as a regedit .reg file: the way
     /// to review a hive from a backup without booting it.
@@ -129,6 +129,16 @@ fn parse_control_set(s: &str) -> Result<ControlSetArg, String> {
 }
 
 #[derive(Args, Debug)]
+pub struct PolicyArg {
+    /// The required state: a built-in policy (article, exchange, tls12-only, stig-iis10,
+    /// cis-iis10) or a .reg file of your own, in which every value is required and every
+    /// `"name"=-` and `[-key]` must be absent. `tlsreg template --policy NAME` prints a built-in
+    /// one to start from.
+    #[arg(long, value_name = "NAME|FILE.reg", default_value = "article")]
+    pub policy: String,
+}
+
+#[derive(Args, Debug)]
 pub struct AuditArgs {
     /// The inputs to audit: exported .reg files or offline hives (a SYSTEM hive is
     /// recognised by its `regf` signature, whatever its name).
@@ -139,6 +149,9 @@ pub struct AuditArgs {
     /// {"inputs":[...],"summary":{...}}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    #[command(flatten)]
+    pub policy: PolicyArg,
 
     #[command(flatten)]
     pub read: ReadArgs,
@@ -153,6 +166,9 @@ pub struct DiffArgs {
     /// Colour the diff: `auto` colours it on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+
+    #[command(flatten)]
+    pub policy: PolicyArg,
 
     #[command(flatten)]
     pub read: ReadArgs,
@@ -202,6 +218,9 @@ pub struct FixArgs {
     pub out: OutputArgs,
 
     #[command(flatten)]
+    pub policy: PolicyArg,
+
+    #[command(flatten)]
     pub read: ReadArgs,
 }
 
@@ -209,6 +228,9 @@ pub struct FixArgs {
 pub struct TemplateArgs {
     #[command(flatten)]
     pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArg,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

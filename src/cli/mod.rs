@@ -15,7 +15,7 @@ use tlsreg::{audit, diff, fix};
 
 use args::{
     AuditArgs, Cli, Color, Command, ControlSetArg, DiffArgs, EncodingArg, ExportArgs, FixArgs,
-    Format, ReadArgs, TemplateArgs,
+    Format, PolicyArg, ReadArgs, TemplateArgs,
 };
 
 /// Exit status for an input that could not be read, or any other failure.
@@ -37,6 +37,15 @@ pub fn run() -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// The policy `--policy` names; what its reader noticed goes to standard error.
+fn policy(arg: &PolicyArg) -> Result<Policy, String> {
+    let loaded = tlsreg::policies::load(&arg.policy, None).map_err(|e| e.to_string())?;
+    for w in &loaded.warnings {
+        eprintln!("tlsreg: policy: {w}");
+    }
+    Ok(loaded.policy)
 }
 
 fn options(read: &ReadArgs) -> Result<Options, String> {
@@ -95,7 +104,7 @@ fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::
 }
 
 fn run_audit(a: AuditArgs) -> Result<i32, String> {
-    let policy = Policy::article();
+    let policy = policy(&a.policy)?;
     let opts = options(&a.read)?;
     if a.inputs.is_empty() && a.read.apply.is_empty() {
         return Err("audit needs an INPUT, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
@@ -133,7 +142,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
 }
 
 fn run_diff(a: DiffArgs) -> Result<i32, String> {
-    let policy = Policy::article();
+    let policy = policy(&a.policy)?;
     let audit = load_single(&a.input, &a.read, &policy)?;
     let text = diff::unified(&audit, &policy, &a.input);
     if text.is_empty() {
@@ -176,7 +185,7 @@ fn encoding(e: EncodingArg) -> OutputEncoding {
 }
 
 fn run_fix(a: FixArgs) -> Result<i32, String> {
-    let policy = Policy::article();
+    let policy = policy(&a.policy)?;
     let audit = load_single(&a.input, &a.read, &policy)?;
     let changes = if a.full {
         fix::full_changes(&policy)
@@ -222,9 +231,15 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
 }
 
 fn run_template(a: TemplateArgs) -> Result<i32, String> {
-    let policy = Policy::article();
-    let export =
-        fix::render(&policy, &fix::full_changes(&policy)).ok_or("the policy requires nothing")?;
+    // A built-in policy prints as shipped, comments and all; a user's file is
+    // checked, then printed as regedit would write it.
+    let export = match tlsreg::policies::template(&a.policy.policy) {
+        Some(e) => e,
+        None => {
+            let p = policy(&a.policy)?;
+            fix::render(&p, &fix::full_changes(&p)).ok_or("the policy requires nothing")?
+        }
+    };
     output::emit(
         &export,
         encoding(a.out.encoding),

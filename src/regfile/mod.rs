@@ -111,6 +111,11 @@ pub fn read(
     })
 }
 
+/// The text of a `.reg` file, decoded as `read` decodes it.
+pub fn decode_text(bytes: &[u8], ansi: Option<&'static Encoding>) -> Result<String, ReadError> {
+    decode::decode(bytes, ansi).map(|d| d.text)
+}
+
 /// Applies `ops` in order to the tree under `root`, as an import does.
 pub fn apply(root: &mut Key, ops: &[Op]) {
     for op in ops {

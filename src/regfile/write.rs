@@ -39,6 +39,19 @@ impl Export {
         }
     }
 
+    /// A file from its text (comments and all), laid out as regedit writes:
+    /// its line ends become CRLF and it ends in one blank line.
+    pub fn from_text(text: &str) -> Self {
+        let mut lines: Vec<String> = text
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_owned())
+            .collect();
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        Export { lines }
+    }
+
     /// Opens `[path]`, preceded by a blank line.
     pub fn key<S: AsRef<str>>(&mut self, path: &[S]) -> &mut Self {
         self.lines.push(String::new());

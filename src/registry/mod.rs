@@ -3,10 +3,12 @@
 
 pub mod control_set;
 pub mod name;
+pub mod os;
 mod tree;
 pub mod value;
 
 pub use control_set::ControlSet;
+pub use os::OsInfo;
 pub use tree::{Entry, Key, Origin};
 pub use value::Value;
 

@@ -27,8 +27,10 @@ fn checks(a: &Audit, evaluation: &Evaluation) -> Vec<Json> {
             json!({
                 "key": c.key.join("\\"),
                 "value": c.requirement.value,
-                "expected": c.requirement.expected.to_string(),
+                "expected": c.requirement.expected_text(),
                 "found": c.found.as_ref().map(|e| e.value.to_string()),
+                "check": c.requirement.check,
+                "note": c.note,
                 "found_type": c.found.as_ref().map(|e| e.value.type_name()),
                 "status": c.status.as_str(),
                 "non_canonical": c.non_canonical,

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::audit::Audit;
-use crate::schannel::{Policy, Status};
+use crate::schannel::{Policy, Rule, Status};
 
 use super::{Outcome, Summary, location};
 
@@ -33,15 +33,18 @@ pub fn print(out: &mut dyn Write, policy: &Policy, outcomes: &[Outcome]) -> io::
                 " (a required value could not be read)".to_owned()
             }
             Outcome::Audited(a) => {
-                let failing = a
-                    .evaluation
-                    .checks
-                    .iter()
-                    .filter(|c| c.status != Status::Ok)
-                    .count();
-                match failing {
-                    0 => String::new(),
-                    n => format!(" ({n} of {} checks fail)", a.evaluation.checks.len()),
+                let e = &a.evaluation;
+                let failing = e.checks.iter().filter(|c| c.status.fails()).count();
+                let mut parts = Vec::new();
+                if failing > 0 {
+                    parts.push(format!("{failing} of {} checks fail", e.checks.len()));
+                }
+                if e.not_evaluated() > 0 {
+                    parts.push(format!("{} not evaluated", e.not_evaluated()));
+                }
+                match parts.is_empty() {
+                    true => String::new(),
+                    false => format!(" ({})", parts.join(", ")),
                 }
             }
             Outcome::Failed { .. } => " (could not be read)".to_owned(),
@@ -98,13 +101,11 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             writeln!(out, "  [{}]", c.key.join("\\"))?;
             last_key = Some(&c.key);
         }
-        let (found, at) = match &c.found {
-            Some(e) => (
-                e.value.to_string(),
-                e.origin.map(|o| format!("  at {}", location(a, &o))),
-            ),
-            None => ("(absent)".to_owned(), None),
-        };
+        let at = c
+            .found
+            .as_ref()
+            .and_then(|e| e.origin)
+            .map(|o| format!("  at {}", location(a, &o)));
         let status = match c.status {
             Status::Ok if c.non_canonical => "ok (non-canonical)",
             Status::Ok => "ok",
@@ -112,12 +113,19 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             Status::WrongValue => "WRONG VALUE",
             Status::WrongType => "WRONG TYPE",
             Status::Unreadable => "UNREADABLE",
+            Status::Present => "MUST BE ABSENT",
+            Status::NotEvaluated => "not evaluated",
+        };
+        let name = match c.requirement.rule {
+            Rule::KeyAbsent => "(the key)",
+            _ => c.requirement.value.as_str(),
         };
         writeln!(
             out,
-            "    {:<18} found {found:<15} required {:<15} {status}{}",
-            c.requirement.value,
-            c.requirement.expected.to_string(),
+            "    {:<18} found {:<15} required {:<15} {status}{}",
+            if name.is_empty() { "@" } else { name },
+            c.found_text(),
+            c.requirement.expected_text(),
             at.unwrap_or_default()
         )?;
     }
@@ -128,7 +136,7 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             "  Other control sets (they do not change the verdict):"
         )?;
         for (cs, e) in &a.other_sets {
-            let failing = e.checks.iter().filter(|c| c.status != Status::Ok).count();
+            let failing = e.checks.iter().filter(|c| c.status.fails()).count();
             let verdict = match failing {
                 0 => "compliant".to_owned(),
                 n => format!("noncompliant ({n} of {} checks fail)", e.checks.len()),

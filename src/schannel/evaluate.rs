@@ -2,10 +2,10 @@
 
 use crate::registry::control_set::{HKLM, LIVE_LINK};
 use crate::registry::value::{REG_DWORD, type_name};
-use crate::registry::{ControlSet, Diagnostic, Entry, Key, Severity, Value};
+use crate::registry::{ControlSet, Diagnostic, Entry, Key, OsInfo, Severity, Value};
 
 use super::nearmiss::{self, NearMiss};
-use super::policy::{Policy, Requirement, Rule};
+use super::policy::{Policy, Requirement, Rule, Scope};
 
 /// A finding has the same shape as a reader's diagnostic.
 pub type Finding = Diagnostic;
@@ -18,6 +18,10 @@ pub enum Status {
     WrongType,
     /// The input holds the value, but its data could not be read.
     Unreadable,
+    /// The policy says it must not exist, and it does.
+    Present,
+    /// The input cannot answer it (no SOFTWARE hive, no OS version).
+    NotEvaluated,
 }
 
 impl Status {
@@ -28,11 +32,18 @@ impl Status {
             Status::WrongValue => "wrong-value",
             Status::WrongType => "wrong-type",
             Status::Unreadable => "unreadable",
+            Status::Present => "present",
+            Status::NotEvaluated => "not-evaluated",
         }
+    }
+
+    /// Whether the check fails the verdict.
+    pub fn fails(self) -> bool {
+        !matches!(self, Status::Ok | Status::NotEvaluated)
     }
 }
 
-/// One required value, and what the input holds for it.
+/// One rule, and what the input holds for it.
 #[derive(Clone, Debug)]
 pub struct Check {
     /// The full path where it was looked for.
@@ -42,28 +53,64 @@ pub struct Check {
     pub status: Status,
     /// Compliant, but not the canonical value (`Enabled` = 0xffffffff).
     pub non_canonical: bool,
+    /// Why the check was not evaluated.
+    pub note: Option<String>,
 }
 
 impl Check {
     /// `TLS 1.2\Client\Enabled`: the short name people use.
     pub fn short_name(&self) -> String {
-        let k = &self.requirement.key;
-        let tail = &k[k.len().saturating_sub(2)..];
-        format!("{}\\{}", tail.join("\\"), self.requirement.value)
+        self.requirement.short_name()
+    }
+
+    /// What was found, in regedit's notation.
+    pub fn found_text(&self) -> String {
+        match (&self.found, self.requirement.rule, self.status) {
+            (Some(e), ..) => e.value.to_string(),
+            (None, Rule::KeyAbsent, Status::Present) => "key present".into(),
+            (None, _, Status::NotEvaluated) => "(not evaluated)".into(),
+            (None, _, Status::Unreadable) => "(unreadable)".into(),
+            (None, ..) => "(absent)".into(),
+        }
     }
 }
 
-/// A value the fix must write, relative to the control set.
+/// What a fix does to one value or key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Set(Value),
+    DeleteValue,
+    DeleteKey,
+}
+
+/// A change the fix must make, relative to its scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
+    pub scope: Scope,
     pub key: Vec<String>,
     pub name: String,
-    pub value: Value,
+    pub action: Action,
+}
+
+impl Change {
+    /// The change that makes `r` hold.
+    pub fn for_requirement(r: &Requirement) -> Change {
+        Change {
+            scope: r.scope,
+            key: r.key.clone(),
+            name: r.value.clone(),
+            action: match r.rule {
+                Rule::Equals | Rule::NonZero => Action::Set(r.expected.clone()),
+                Rule::ValueAbsent => Action::DeleteValue,
+                Rule::KeyAbsent => Action::DeleteKey,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Evaluation {
-    pub policy: &'static str,
+    pub policy: String,
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
     /// Keys and values that were probably meant to be the required ones.
@@ -71,8 +118,9 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Every evaluated check holds.
     pub fn compliant(&self) -> bool {
-        self.checks.iter().all(|c| c.status == Status::Ok)
+        self.checks.iter().all(|c| !c.status.fails())
     }
 
     /// False when a required value exists but could not be read: then no
@@ -81,17 +129,27 @@ impl Evaluation {
         self.checks.iter().all(|c| c.status != Status::Unreadable)
     }
 
+    pub fn not_evaluated(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::NotEvaluated)
+            .count()
+    }
+
     /// What must be written to reach the required state; with `canonical`,
-    /// compliant but non-canonical values are rewritten too.
+    /// compliant but non-canonical values are rewritten too. Checks that could
+    /// not be evaluated are included: setting a required value is harmless,
+    /// and the fix is meant for the machine, which has the missing hive.
     pub fn changes(&self, canonical: bool) -> Vec<Change> {
         self.checks
             .iter()
-            .filter(|c| c.status != Status::Ok || (canonical && c.non_canonical))
-            .map(|c| Change {
-                key: c.requirement.key.clone(),
-                name: c.requirement.value.clone(),
-                value: c.requirement.expected.clone(),
+            .filter(|c| {
+                c.status.fails() && c.status != Status::Unreadable
+                    || (canonical && c.non_canonical)
+                    || (c.status == Status::NotEvaluated
+                        && matches!(c.requirement.rule, Rule::Equals | Rule::NonZero))
             })
+            .map(|c| Change::for_requirement(&c.requirement))
             .collect()
     }
 }
@@ -104,44 +162,99 @@ pub fn base_path(control_set: Option<&ControlSet>) -> Vec<String> {
     )
 }
 
-pub fn evaluate(root: &Key, control_set: Option<&ControlSet>, policy: &Policy) -> Evaluation {
-    let base = base_path(control_set);
+/// Where keys of `scope` start in the view.
+pub fn scope_base(scope: Scope, control_set: Option<&ControlSet>) -> Vec<String> {
+    match scope {
+        Scope::ControlSet => base_path(control_set),
+        Scope::Software => vec![HKLM.to_owned(), "SOFTWARE".to_owned()],
+        Scope::Absolute => Vec::new(),
+    }
+}
+
+fn short_key(key: &[String]) -> String {
+    key[key.len().saturating_sub(2)..].join("\\")
+}
+
+pub fn evaluate(
+    root: &Key,
+    control_set: Option<&ControlSet>,
+    os: Option<&OsInfo>,
+    policy: &Policy,
+) -> Evaluation {
     let mut findings = Vec::new();
     let mut checks = Vec::new();
     let mut missing_keys: Vec<Vec<String>> = Vec::new();
+    let software = root.find(&[HKLM, "SOFTWARE"]).is_some();
+    let build = os.and_then(|o| o.build);
+    let mut skipped: Vec<String> = Vec::new();
     for req in &policy.requirements {
-        let mut key = base.clone();
+        let mut key = scope_base(req.scope, control_set);
         key.extend(req.key.iter().cloned());
-        let found_key = root.find(&key);
-        if found_key.is_none() && !missing_keys.contains(&req.key) {
-            missing_keys.push(req.key.clone());
-            findings.push(Finding {
-                code: "missing-key",
-                severity: Severity::Error,
-                message: format!(
-                    "the key {} does not exist, so Windows uses its default for it; the article requires explicit values",
-                    req.key[req.key.len().saturating_sub(2)..].join("\\")
-                ),
-                origin: None,
-                suggestion: None,
-            });
+        let mut not_evaluated = None;
+        if let Some(when) = &req.when {
+            match build {
+                Some(b) if b < when.min_build => {
+                    skipped.push(format!("{} ({})", req.short_name(), when.text));
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    not_evaluated = Some(format!(
+                        "applies only {}, and the OS version is unknown",
+                        when.text
+                    ))
+                }
+            }
         }
-        let found = found_key.and_then(|k| k.value(&req.value)).cloned();
-        let (mut status, non_canonical) = judge(req, found.as_ref().map(|e| &e.value));
-        let unreadable = found_key.and_then(|k| k.unreadable(&req.value));
-        if let Some(why) = unreadable.filter(|_| found.is_none()) {
-            status = Status::Unreadable;
-            findings.push(Finding {
-                code: "unreadable-value",
-                severity: Severity::Error,
-                message: format!(
-                    "{}\\{} exists but could not be read ({why}): no verdict is possible until the hive is repaired",
-                    req.key[req.key.len().saturating_sub(2)..].join("\\"),
-                    req.value
-                ),
-                origin: None,
-                suggestion: None,
+        if req.scope == Scope::Software && !software {
+            not_evaluated = Some("needs the SOFTWARE hive, which the input does not hold".into());
+        }
+        if let Some(note) = not_evaluated {
+            checks.push(Check {
+                key,
+                requirement: req.clone(),
+                found: None,
+                status: Status::NotEvaluated,
+                non_canonical: false,
+                note: Some(note),
             });
+            continue;
+        }
+        let found_key = root.find(&key);
+        let found = match req.rule {
+            Rule::KeyAbsent => None,
+            _ => found_key.and_then(|k| k.value(&req.value)).cloned(),
+        };
+        let (mut status, non_canonical) =
+            judge(req, found_key.is_some(), found.as_ref().map(|e| &e.value));
+        let is_value_rule = matches!(req.rule, Rule::Equals | Rule::NonZero);
+        if is_value_rule && found_key.is_none() && !missing_keys.contains(&key) {
+            missing_keys.push(key.clone());
+            findings.push(finding(
+                "missing-key",
+                Severity::Error,
+                req,
+                format!(
+                    "the key {} does not exist, so Windows uses its default for it; {} requires explicit values",
+                    short_key(&req.key),
+                    policy.authority
+                ),
+                None,
+            ));
+        }
+        let unreadable = found_key.and_then(|k| k.unreadable(&req.value));
+        if let Some(why) = unreadable.filter(|_| found.is_none() && req.rule != Rule::KeyAbsent) {
+            status = Status::Unreadable;
+            findings.push(finding(
+                "unreadable-value",
+                Severity::Error,
+                req,
+                format!(
+                    "{} exists but could not be read ({why}): no verdict is possible until the hive is repaired",
+                    req.short_name()
+                ),
+                None,
+            ));
         }
         let check = Check {
             key,
@@ -149,14 +262,15 @@ pub fn evaluate(root: &Key, control_set: Option<&ControlSet>, policy: &Policy) -
             found,
             status,
             non_canonical,
+            note: None,
         };
-        if let Some(f) = explain(&check) {
+        if let Some(f) = explain(&check, &policy.authority) {
             findings.push(f);
         }
         checks.push(check);
     }
-    let compliant = checks.iter().all(|c| c.status == Status::Ok);
-    let mut near_misses = nearmiss::find(root, &base, policy);
+    let compliant = checks.iter().all(|c| !c.status.fails());
+    let mut near_misses = nearmiss::find(root, &base_path(control_set), policy);
     for m in &mut near_misses {
         // On a compliant machine a near miss is leftover clutter, not the cause.
         if compliant {
@@ -164,54 +278,144 @@ pub fn evaluate(root: &Key, control_set: Option<&ControlSet>, policy: &Policy) -
         }
         findings.push(m.finding.clone());
     }
-    if checks.iter().any(|c| c.status == Status::Missing) {
+    let tls12_missing = checks
+        .iter()
+        .any(|c| c.status == Status::Missing && c.requirement.key.iter().any(|p| p == "TLS 1.2"));
+    if tls12_missing {
         findings.push(Finding {
             code: "os-default",
             severity: Severity::Info,
-            message: "when these values are absent, Windows 8 / Server 2012 and later enable TLS 1.2 by default, while Windows 7 / Server 2008 R2 leave it off; the article requires explicit values either way".into(),
+            message: format!(
+                "when these values are absent, Windows 8 / Server 2012 and later enable TLS 1.2 by default, while Windows 7 / Server 2008 R2 leave it off; {} requires explicit values either way",
+                policy.authority
+            ),
+            origin: None,
+            suggestion: None,
+        });
+    }
+    let not_evaluated: Vec<&Check> = checks
+        .iter()
+        .filter(|c| c.status == Status::NotEvaluated)
+        .collect();
+    if !not_evaluated.is_empty() {
+        let mut why: Vec<&str> = not_evaluated
+            .iter()
+            .filter_map(|c| c.note.as_deref())
+            .collect();
+        why.dedup();
+        findings.push(Finding {
+            code: "not-evaluated",
+            severity: Severity::Warning,
+            message: format!(
+                "{} check(s) were not evaluated: {} ({})",
+                not_evaluated.len(),
+                why.join("; "),
+                not_evaluated
+                    .iter()
+                    .map(|c| c.short_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            origin: None,
+            suggestion: None,
+        });
+    }
+    if !skipped.is_empty() {
+        findings.push(Finding {
+            code: "not-applicable",
+            severity: Severity::Info,
+            message: format!("not applicable to this OS version: {}", skipped.join(", ")),
             origin: None,
             suggestion: None,
         });
     }
     Evaluation {
-        policy: policy.name,
+        policy: policy.name.clone(),
         checks,
         findings,
         near_misses,
     }
 }
 
-fn judge(req: &Requirement, found: Option<&Value>) -> (Status, bool) {
+fn finding(
+    code: &'static str,
+    severity: Severity,
+    req: &Requirement,
+    message: String,
+    entry: Option<&Entry>,
+) -> Finding {
+    let message = match &req.check {
+        Some(id) => format!("{id}: {message}"),
+        None => message,
+    };
+    Finding {
+        code,
+        severity,
+        message,
+        origin: entry.and_then(|e| e.origin),
+        suggestion: None,
+    }
+}
+
+fn judge(req: &Requirement, key_exists: bool, found: Option<&Value>) -> (Status, bool) {
+    match req.rule {
+        Rule::KeyAbsent => {
+            return (
+                if key_exists {
+                    Status::Present
+                } else {
+                    Status::Ok
+                },
+                false,
+            );
+        }
+        Rule::ValueAbsent => {
+            return (
+                if found.is_some() {
+                    Status::Present
+                } else {
+                    Status::Ok
+                },
+                false,
+            );
+        }
+        Rule::Equals | Rule::NonZero => {}
+    }
     let Some(found) = found else {
         return (Status::Missing, false);
     };
-    let (Some(want), Some(have)) = (req.expected.as_dword(), found.as_dword()) else {
+    if found.kind != req.expected.kind
+        || (req.expected.kind == REG_DWORD && found.as_dword().is_none())
+    {
         return (Status::WrongType, false);
-    };
-    match req.rule {
-        Rule::Equals if have == want => (Status::Ok, false),
-        Rule::NonZero if have != 0 => (Status::Ok, have != want),
+    }
+    match (req.rule, req.expected.as_dword(), found.as_dword()) {
+        (Rule::NonZero, Some(_), Some(have)) if have != 0 => {
+            (Status::Ok, Some(have) != req.expected.as_dword())
+        }
+        _ if found == &req.expected => (Status::Ok, false),
         _ => (Status::WrongValue, false),
     }
 }
 
-/// The sentence a busy admin needs for a check that is not simply ok or missing.
-fn explain(check: &Check) -> Option<Finding> {
-    let entry = check.found.as_ref()?;
+/// The sentence a busy admin needs for a check that is not simply ok.
+fn explain(check: &Check, authority: &str) -> Option<Finding> {
+    let req = &check.requirement;
     let name = check.short_name();
-    let want = &check.requirement.expected;
-    let (code, severity, message) = match check.status {
-        Status::Ok if check.non_canonical => (
+    let want = &req.expected;
+    let entry = check.found.as_ref();
+    let (code, severity, message) = match (check.status, entry) {
+        (Status::Ok, Some(e)) if check.non_canonical => (
             "non-canonical",
             Severity::Warning,
             format!(
                 "{name} is {}: SCHANNEL treats any non-zero value as enabled, so this counts as compliant, but STIG and CIS checks and tools that compare with 1 (SChannelDsc's Test-TlsProtocol) will flag it; `tlsreg fix --canonical` rewrites it to {want}",
-                entry.value
+                e.value
             ),
         ),
-        Status::WrongType => {
-            let size = if entry.value.kind == REG_DWORD {
-                format!(" of {} bytes", entry.value.data.len())
+        (Status::WrongType, Some(e)) => {
+            let size = if e.value.kind == REG_DWORD {
+                format!(" of {} bytes", e.value.data.len())
             } else {
                 String::new()
             };
@@ -219,31 +423,61 @@ fn explain(check: &Check) -> Option<Finding> {
                 "wrong-type",
                 Severity::Error,
                 format!(
-                    "{name} is a {}{size} ({}), not a 4-byte REG_DWORD: SCHANNEL's settings are DWORDs, the article, STIG and CIS require one, and Windows cannot be counted on to honour this value; it must be {want}",
-                    type_name(entry.value.kind),
-                    entry.value
+                    "{name} is a {}{size} ({}), not a {}{}: SCHANNEL's settings are DWORDs, {authority} requires one, and Windows cannot be counted on to honour this value; it must be {want}",
+                    type_name(e.value.kind),
+                    e.value,
+                    if want.kind == REG_DWORD {
+                        "4-byte "
+                    } else {
+                        ""
+                    },
+                    type_name(want.kind),
                 ),
             )
         }
-        Status::WrongValue => {
-            let effect = match (check.requirement.value.as_str(), entry.value.as_dword()) {
-                ("Enabled", Some(0)) => "the protocol is disabled on this side and can never be negotiated".to_owned(),
-                ("DisabledByDefault", Some(_)) => "the protocol is left out of what Windows offers unless an application asks for it explicitly".to_owned(),
-                _ => "this is not the required value".to_owned(),
+        (Status::WrongValue, Some(e)) => {
+            let effect = match (req.value.as_str(), e.value.as_dword(), want.as_dword()) {
+                ("Enabled", Some(0), _) => {
+                    "the protocol is disabled on this side and can never be negotiated"
+                }
+                ("Enabled", Some(_), Some(0)) => {
+                    "the protocol is enabled on this side, and the policy requires it off"
+                }
+                ("DisabledByDefault", Some(0), Some(_)) => {
+                    "the protocol is offered by default, and the policy requires it off"
+                }
+                ("DisabledByDefault", Some(_), _) => {
+                    "the protocol is left out of what Windows offers unless an application asks for it explicitly"
+                }
+                _ => "this is not the required value",
             };
             (
                 "wrong-value",
                 Severity::Error,
-                format!("{name} is {}: {effect}; it must be {want}", entry.value),
+                format!("{name} is {}: {effect}; it must be {want}", e.value),
             )
         }
+        (Status::Present, Some(e)) => (
+            "must-be-absent",
+            Severity::Error,
+            format!(
+                "{name} is {}, and {authority} requires it absent: the fix deletes it",
+                e.value
+            ),
+        ),
+        (Status::Present, None) => (
+            "must-be-absent",
+            Severity::Error,
+            format!(
+                "the key {name} exists, and {authority} requires it absent: the fix deletes it"
+            ),
+        ),
+        (Status::Missing, _) if req.check.is_some() => (
+            "missing-value",
+            Severity::Error,
+            format!("{name} is absent; it must be {want}"),
+        ),
         _ => return None,
     };
-    Some(Finding {
-        code,
-        severity,
-        message,
-        origin: entry.origin,
-        suggestion: None,
-    })
+    Some(finding(code, severity, req, message, entry))
 }

@@ -6,6 +6,8 @@ pub mod nearmiss;
 mod policy;
 pub mod translations;
 
-pub use evaluate::{Change, Check, Evaluation, Finding, Status, base_path, evaluate};
+pub use evaluate::{
+    Action, Change, Check, Evaluation, Finding, Status, base_path, evaluate, scope_base,
+};
 pub use nearmiss::{NearMiss, Remedy};
-pub use policy::{PROTOCOLS, Policy, Requirement, Rule};
+pub use policy::{Condition, PROTOCOLS, Policy, Requirement, Rule, Scope};

@@ -6,7 +6,7 @@ use crate::registry::name::{self, fold};
 use crate::registry::{Key, Origin, Severity};
 
 use super::evaluate::Finding;
-use super::policy::{PROTOCOLS, Policy};
+use super::policy::{PROTOCOLS, Policy, Rule, Scope};
 use super::translations::{self, squash};
 
 /// What the fix can do about a near miss.
@@ -147,6 +147,17 @@ fn language(code: &str) -> &'static str {
     }
 }
 
+/// The policy's keys below `...\SCHANNEL\Protocols`, relative to the control set.
+fn protocol_keys(policy: &Policy) -> Vec<Vec<String>> {
+    policy
+        .control_set_keys()
+        .filter(|k| {
+            k.len() > PROTOCOLS.len() && k.iter().zip(PROTOCOLS).all(|(a, b)| name::eq(a, b))
+        })
+        .cloned()
+        .collect()
+}
+
 fn show(path: &[&str]) -> String {
     path.join("\\")
 }
@@ -155,6 +166,10 @@ fn show(path: &[&str]) -> String {
 /// and values below the control set at `base`.
 pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
     let mut out = Vec::new();
+    let keys = protocol_keys(policy);
+    if keys.is_empty() {
+        return out;
+    }
     for (path, key) in root.walk() {
         // Where SCHANNEL stands in this path, allowing a typo.
         let Some(s) = path.iter().position(|p| distance(p, "SCHANNEL") <= 2) else {
@@ -172,11 +187,7 @@ pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
             && matches!(here(), Some(Where::Same))
             && compare(tail[0], "Protocols").is_some()
         {
-            for want in policy
-                .keys()
-                .iter()
-                .filter(|k| k.len() == PROTOCOLS.len() + 1)
-            {
+            for want in keys.iter().filter(|k| k.len() == PROTOCOLS.len() + 1) {
                 let proto = &want[PROTOCOLS.len()];
                 let Some(why) = compare_protocol(tail[1], proto).filter(|w| !w.is_empty()) else {
                     continue;
@@ -200,11 +211,7 @@ pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
                 ));
             }
         }
-        for req_key in policy
-            .keys()
-            .iter()
-            .filter(|k| k.len() == PROTOCOLS.len() + 2)
-        {
+        for req_key in keys.iter().filter(|k| k.len() == PROTOCOLS.len() + 2) {
             let want = &req_key[PROTOCOLS.len() - 1..]; // Protocols, TLS 1.2, Client
             if tail.len() != 3 {
                 continue;
@@ -279,7 +286,7 @@ pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
         }
         // Values that mean Enabled or DisabledByDefault, on the required keys,
         // on near-miss keys, or on `TLS 1.2` itself.
-        out.extend(value_misses(&path, key, s, policy));
+        out.extend(value_misses(&path, key, s, policy, &keys));
     }
     let mut out = dedupe(out);
     out.sort_by_key(|m| m.finding.origin.map(|o| (o.source, o.line, o.column)));
@@ -391,22 +398,29 @@ fn miss(code: &'static str, origin: Option<Origin>, message: String, remedy: Rem
 }
 
 /// Near-miss value names in a key below SCHANNEL (`tail` starts after it).
-fn value_misses(path: &[&str], key: &Key, s: usize, policy: &Policy) -> Vec<NearMiss> {
+fn value_misses(
+    path: &[&str],
+    key: &Key,
+    s: usize,
+    policy: &Policy,
+    keys: &[Vec<String>],
+) -> Vec<NearMiss> {
     let tail = &path[s + 1..];
     let mut out = Vec::new();
     let names: Vec<&str> = policy
         .requirements
         .iter()
+        .filter(|r| r.scope == Scope::ControlSet && matches!(r.rule, Rule::Equals | Rule::NonZero))
+        .filter(|r| !r.value.is_empty())
         .map(|r| r.value.as_str())
         .collect();
     let on_protocol_key = tail.len() == 2
-        && policy.keys().iter().any(|k| {
+        && keys.iter().any(|k| {
             k.len() == PROTOCOLS.len() + 1
                 && compare_protocol(tail[1], &k[PROTOCOLS.len()]).is_some()
         });
     let on_side_key = tail.len() == 3
-        && policy
-            .keys()
+        && keys
             .iter()
             .filter(|k| k.len() == PROTOCOLS.len() + 2)
             .any(|k| {
