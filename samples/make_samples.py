@@ -160,3 +160,23 @@ write("translated/he-IL.reg", utf16(pasted([
 # hand gives the article's state; saved as REGEDIT4 in the ANSI code page.
 write("translated/pl-PL.reg", ("REGEDIT4\r\n" + article.split("\n", 1)[1].replace("\n", "\r\n")
                                ).encode("cp1252"))
+
+# For the protocol matrix: 0xffffffff, missing, contradicting and mismatched
+# values, with the OS version in the same export (Windows Server 2019).
+CV = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+write("matrix.reg", utf16(export([
+    (CV, ['"CurrentBuildNumber"="17763"', '"InstallationType"="Server"',
+          '"ProductName"="Windows Server 2019 Standard"', '"UBR"=dword:00001aed']),
+    (P + r"\SSL 3.0\Server", ['"DisabledByDefault"=dword:00000001', '"Enabled"=dword:00000000']),
+    (P + r"\TLS 1.0\Client", ['"DisabledByDefault"=dword:00000001', '"Enabled"=dword:00000001']),
+    (P + r"\TLS 1.0\Server", ['"DisabledByDefault"=dword:00000000', '"Enabled"=dword:00000000']),
+    (P + r"\TLS 1.1\Client", ['"Enabled"=dword:00000001']),
+    (P + r"\TLS 1.1\Server", ['"Enabled"=dword:00000000']),
+    (P + r"\TLS 1.2\Client", ['"DisabledByDefault"=dword:00000000', '"Enabled"=dword:ffffffff']),
+    (P + r"\TLS 1.2\Server", ['"DisabledByDefault"=dword:00000000', '"Enabled"=dword:ffffffff']),
+])))
+# Applied on top of matrix.reg: the same machine said to be Windows 7 SP1.
+write("os-windows7.reg", utf16(export([
+    (CV, ['"CurrentBuildNumber"="7601"', '"InstallationType"="Client"', '"ProductName"="Windows 7 Professional"',
+          '"UBR"=-']),
+])))

@@ -4,12 +4,16 @@
 use crate::input::Loaded;
 use crate::registry::control_set::{Reason, set_number};
 use crate::registry::{ControlSet, OsInfo, Severity};
-use crate::schannel::{Evaluation, Finding, Policy, evaluate};
+use crate::schannel::{Evaluation, Finding, Matrix, Policy, base_path, evaluate, matrix};
 
 #[derive(Clone, Debug)]
 pub struct Audit {
     pub loaded: Loaded,
+    /// The OS version, when the view holds the SOFTWARE hive.
+    pub os: Option<OsInfo>,
     pub evaluation: Evaluation,
+    /// Every protocol on each side, for `--matrix` and the JSON report.
+    pub matrix: Matrix,
     /// The other `ControlSetNNN` keys, each evaluated on its own, when asked
     /// for (`--control-set all`). They do not change the verdict.
     pub other_sets: Vec<(ControlSet, Evaluation)>,
@@ -23,9 +27,16 @@ pub fn audit(loaded: Loaded, policy: &Policy) -> Audit {
         os.as_ref(),
         policy,
     );
+    let matrix = matrix(
+        &loaded.root,
+        &base_path(loaded.control_set.as_ref()),
+        os.as_ref(),
+    );
     Audit {
         loaded,
+        os,
         evaluation,
+        matrix,
         other_sets: Vec::new(),
     }
 }
@@ -51,8 +62,7 @@ pub fn audit_all_sets(loaded: Loaded, policy: &Policy) -> Audit {
             reason: Reason::Chosen,
             notes: Vec::new(),
         };
-        let os = OsInfo::read(&a.loaded.root);
-        let evaluation = evaluate(&a.loaded.root, Some(&other), os.as_ref(), policy);
+        let evaluation = evaluate(&a.loaded.root, Some(&other), a.os.as_ref(), policy);
         a.other_sets.push((other, evaluation));
     }
     a

@@ -282,3 +282,85 @@ fn unknown_policies_and_bad_files_are_clear_errors() {
         .unwrap()
     );
 }
+
+#[test]
+fn the_protocol_matrix_and_its_os_defaults() {
+    let run = tlsreg(&["audit", "--matrix", "samples/matrix.reg"]);
+    assert_eq!(run.code, 0, "TLS 1.2 is enabled (0xffffffff)");
+    snapshot!("matrix-server2019", run.out());
+    // The same values on Windows 7: the OS-default column changes.
+    let win7 = tlsreg(&[
+        "audit",
+        "--matrix",
+        "--apply",
+        "samples/os-windows7.reg",
+        "samples/matrix.reg",
+    ])
+    .out();
+    snapshot!("matrix-windows7", win7);
+    let (_, doc) = json(&["audit", "--format", "json", "samples/matrix.reg"]);
+    let row = |doc: &serde_json::Value, p: &str, s: &str| {
+        doc["inputs"][0]["matrix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["protocol"] == p && r["side"] == s)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        row(&doc, "TLS 1.3", "Client")["os_default"],
+        "not supported"
+    );
+    assert_eq!(row(&doc, "TLS 1.2", "Client")["effective"], "enabled");
+    assert_eq!(
+        row(&doc, "TLS 1.0", "Client")["effective"],
+        "enabled, not by default"
+    );
+    assert_eq!(
+        row(&doc, "SSL 3.0", "Client")["effective"],
+        "OS default: disabled"
+    );
+    let flags: Vec<&str> = doc["inputs"][0]["matrix_flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        flags
+            .iter()
+            .any(|f| f.starts_with("TLS 1.1: Client and Server differ")),
+        "{flags:?}"
+    );
+    assert!(
+        flags
+            .iter()
+            .any(|f| f.starts_with("TLS 1.0 Server: Enabled=0 with DisabledByDefault=0")),
+        "{flags:?}"
+    );
+    let (_, doc7) = json(&[
+        "audit",
+        "--format",
+        "json",
+        "--apply",
+        "samples/os-windows7.reg",
+        "samples/matrix.reg",
+    ]);
+    assert_eq!(
+        row(&doc7, "SSL 3.0", "Client")["effective"],
+        "OS default: enabled"
+    );
+    assert_eq!(
+        row(&doc7, "DTLS 1.2", "Server")["os_default"],
+        "not supported"
+    );
+    assert_eq!(doc7["inputs"][0]["os"]["build"], 7601);
+    // Without SOFTWARE, the OS is unknown, and said to be.
+    let text = tlsreg(&["audit", "--matrix", "samples/compliant.reg"]).out();
+    assert!(
+        text.contains("OS           unknown (the input holds no SOFTWARE hive)"),
+        "{text}"
+    );
+    assert!(text.contains("OS default (OS unknown)"), "{text}");
+}

@@ -150,6 +150,12 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
+    /// Also show every protocol SCHANNEL knows (PCT 1.0 to TLS 1.3 and DTLS) on each side:
+    /// the values found, what they add up to, and the OS default where they are absent
+    /// (known when the input holds the SOFTWARE hive). Always in the JSON report.
+    #[arg(long)]
+    pub matrix: bool,
+
     #[command(flatten)]
     pub policy: PolicyArg,
 

@@ -120,7 +120,12 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let printed = match a.format {
-        Format::Text => report::text::print(&mut out, &policy, &outcomes),
+        Format::Text => report::text::print(
+            &mut out,
+            &policy,
+            &outcomes,
+            report::text::Options { matrix: a.matrix },
+        ),
         Format::Json => {
             let doc = report::json::document(&outcomes);
             serde_json::to_writer_pretty(&mut out, &doc)

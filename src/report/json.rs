@@ -68,6 +68,22 @@ fn audited(a: &Audit) -> Json {
             "path": cs.path.join("\\"),
             "reason": cs.reason.to_string(),
         })),
+        "os": a.os.as_ref().map(|os| json!({
+            "product_name": os.product_name,
+            "build": os.build,
+            "ubr": os.ubr,
+            "display_version": os.display_version,
+            "installation_type": os.installation_type,
+        })),
+        "matrix": a.matrix.rows.iter().map(|r| json!({
+            "protocol": r.protocol,
+            "side": r.side,
+            "enabled": r.enabled.as_ref().map(|e| e.value.to_string()),
+            "disabled_by_default": r.disabled_by_default.as_ref().map(|e| e.value.to_string()),
+            "effective": r.effective.describe(),
+            "os_default": r.os_default.map(|d| d.as_str()),
+        })).collect::<Vec<_>>(),
+        "matrix_flags": a.matrix.flags.iter().map(|f| f.message.as_str()).collect::<Vec<_>>(),
         "checks": checks(a, &a.evaluation),
         "findings": findings,
         "other_control_sets": a.other_sets.iter().map(|(cs, e)| json!({

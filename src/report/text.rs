@@ -14,12 +14,29 @@ without TLS 1.2 fails with `421 4.4.2 Connection dropped due to SocketError`,
 command first`. Import the fix with regedit, then restart the server: SCHANNEL reads
 these values at startup.";
 
-pub fn print(out: &mut dyn Write, policy: &Policy, outcomes: &[Outcome]) -> io::Result<()> {
+/// What the text report shows beyond the checks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Every protocol on each side, with the OS default.
+    pub matrix: bool,
+}
+
+pub fn print(
+    out: &mut dyn Write,
+    policy: &Policy,
+    outcomes: &[Outcome],
+    options: Options,
+) -> io::Result<()> {
     writeln!(out, "Required: {}", policy.title)?;
     for o in outcomes {
         writeln!(out)?;
         match o {
-            Outcome::Audited(a) => input(out, a)?,
+            Outcome::Audited(a) => {
+                input(out, a)?;
+                if options.matrix {
+                    print_matrix(out, a)?;
+                }
+            }
             Outcome::Failed { path, error, .. } => {
                 writeln!(out, "{path}")?;
                 writeln!(out, "  could not be read: {error}")?;
@@ -94,6 +111,11 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             "control set"
         )?,
     }
+    let os = match &a.os {
+        Some(os) => os.describe(),
+        None => "unknown (the input holds no SOFTWARE hive)".into(),
+    };
+    writeln!(out, "  {:<12} {os}", "OS")?;
     let mut last_key: Option<&[String]> = None;
     for c in &a.evaluation.checks {
         if last_key != Some(c.key.as_slice()) {
@@ -169,6 +191,39 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
                 writeln!(out, "             did you mean: {s}")?;
             }
         }
+    }
+    Ok(())
+}
+
+fn print_matrix(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "  Protocol matrix:")?;
+    writeln!(
+        out,
+        "    {:<28} {:<7} {:<15} {:<18} {:<26} {}",
+        "protocol", "side", "Enabled", "DisabledByDefault", "effective", "OS default"
+    )?;
+    let show = |e: &Option<crate::registry::Entry>| {
+        e.as_ref().map_or("-".to_owned(), |e| e.value.to_string())
+    };
+    for r in &a.matrix.rows {
+        let os_default = match (&a.os, r.os_default) {
+            (_, Some(d)) => d.as_str().to_owned(),
+            (Some(os), None) if os.build.is_some() => "(no data)".to_owned(),
+            _ => "(OS unknown)".to_owned(),
+        };
+        writeln!(
+            out,
+            "    {:<28} {:<7} {:<15} {:<18} {:<26} {os_default}",
+            r.protocol,
+            r.side,
+            show(&r.enabled),
+            show(&r.disabled_by_default),
+            r.effective.describe()
+        )?;
+    }
+    for f in &a.matrix.flags {
+        writeln!(out, "    ! {}", f.message)?;
     }
     Ok(())
 }

@@ -286,7 +286,8 @@ pub fn evaluate(
             code: "os-default",
             severity: Severity::Info,
             message: format!(
-                "when these values are absent, Windows 8 / Server 2012 and later enable TLS 1.2 by default, while Windows 7 / Server 2008 R2 leave it off; {} requires explicit values either way",
+                "{}; {} requires explicit values either way",
+                super::defaults::tls12_absent(build),
                 policy.authority
             ),
             origin: None,
