@@ -200,8 +200,8 @@ fn print_matrix(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     writeln!(out, "  Protocol matrix:")?;
     writeln!(
         out,
-        "    {:<28} {:<7} {:<15} {:<18} {:<26} {}",
-        "protocol", "side", "Enabled", "DisabledByDefault", "effective", "OS default"
+        "    {:<28} {:<7} {:<15} {:<18} {:<26} OS default",
+        "protocol", "side", "Enabled", "DisabledByDefault", "effective"
     )?;
     let show = |e: &Option<crate::registry::Entry>| {
         e.as_ref().map_or("-".to_owned(), |e| e.value.to_string())
