@@ -266,13 +266,27 @@ impl Parser {
     /// `[path]` or `[-path]`; `open` is the byte after `[`.
     fn key_line(&mut self, n: u32, line: &str, open: usize) {
         let inner = &line[open..];
+        // regedit drops a key line it cannot read without closing the key
+        // that is open, so the values below it still land in that key.
         if inner.starts_with(WS) {
-            self.key = None;
-            return self.skipped(n, line, skip(open, "a key name cannot start with a space"));
+            return self.skipped(
+                n,
+                line,
+                skip(
+                    open,
+                    "a key name cannot start with a blank; the values below it still go to the key opened before",
+                ),
+            );
         }
         let Some(close) = inner.rfind(']') else {
-            self.key = None;
-            return self.skipped(n, line, skip(line.len(), "the key name has no closing ]"));
+            return self.skipped(
+                n,
+                line,
+                skip(
+                    line.len(),
+                    "the key name has no closing ]; the values below it still go to the key opened before",
+                ),
+            );
         };
         let after = inner[close + 1..].trim_matches(WS);
         if !after.is_empty() {
@@ -287,9 +301,19 @@ impl Parser {
         let mut name = &inner[..close];
         let delete = name.starts_with('-');
         if delete {
+            // Unlike `[ key]`, any `[-...]` line closes the open key first,
+            // even one whose name regedit then cannot use.
+            self.key = None;
             name = &name[1..];
             if name.starts_with(WS) {
-                return self.skipped(n, line, skip(open + 1, "a space follows `[-`"));
+                return self.skipped(
+                    n,
+                    line,
+                    skip(
+                        open + 1,
+                        "a blank follows `[-`, so nothing is deleted, and the values below it are dropped",
+                    ),
+                );
             }
         }
         let name_at = open + usize::from(delete);
@@ -334,7 +358,6 @@ impl Parser {
         path.extend(rest);
         let at = self.origin(n, column(line, name_at));
         if delete {
-            self.key = None;
             if path.len() == 1 {
                 return self.skipped(n, line, skip(name_at, "a whole root cannot be deleted"));
             }
@@ -346,10 +369,16 @@ impl Parser {
     }
 
     fn value_line(&mut self, n: u32, line: &str, start: usize, more: &mut Lines<'_>) {
-        let (name, after_name) = match parse_name(line, start) {
+        let mut escapes = Vec::new();
+        let parsed = parse_name(line, start, &mut |c, col| escapes.push((c, col)));
+        let (name, after_name) = match parsed {
             Ok(v) => v,
             Err(s) => return self.skipped(n, line, s),
         };
+        for (c, col) in escapes {
+            let d = unknown_escape(self.origin(n, col), c);
+            self.diagnostics.push(d);
+        }
         let data_at = match expect_equals(line, after_name) {
             Ok(at) => at,
             Err(s) => return self.skipped(n, line, s),
@@ -406,22 +435,21 @@ impl Parser {
             };
         }
         if data.starts_with('"') {
+            let source = self.source;
+            let diagnostics = &mut self.diagnostics;
             let (s, end) = unescape(line, at + 1, &mut |c, col| {
-                self.diagnostics.push(Diagnostic {
-                    code: "unknown-escape",
-                    severity: Severity::Warning,
-                    message: format!("`\\{c}` is not an escape regedit knows: it stores `{c}`"),
-                    origin: Some(Origin {
-                        source: self.source,
-                        line: n,
-                        column: col,
-                    }),
-                    suggestion: None,
-                });
+                let at = Origin {
+                    source,
+                    line: n,
+                    column: col,
+                };
+                diagnostics.push(unknown_escape(at, c));
             })
             .map_err(here)?;
-            if !only_comment(&line[end..at + data.len()]) {
-                return Err(here(skip(end, "text follows the closing quote")));
+            let tail = &line[end..at + data.len()];
+            if !only_comment(tail) {
+                let text_at = end + tail.len() - tail.trim_start_matches(WS).len();
+                return Err(here(skip(text_at, "text follows the closing quote")));
             }
             return Ok(Data::Set(Value::string(&s)));
         }
@@ -483,14 +511,28 @@ impl Parser {
                 }
                 HexList::Continue(after) => {
                     if !only_comment(after) {
-                        return Err(vec![(
+                        let mut skips = vec![(
                             cur_n,
                             cur_line.to_owned(),
                             skip(
                                 base,
                                 "only a ; comment may follow the `\\` that continues hex data",
                             ),
-                        )]);
+                        )];
+                        if cur_n != n {
+                            skips.insert(
+                                0,
+                                (
+                                    n,
+                                    line.to_owned(),
+                                    skip(
+                                        list_at,
+                                        "its hex data is malformed on a continuation line below",
+                                    ),
+                                ),
+                            );
+                        }
+                        return Err(skips);
                     }
                 }
             }
@@ -573,6 +615,15 @@ impl Parser {
             return;
         }
         let key_end = line.find(char::is_whitespace).unwrap_or(line.len());
+        // The key runs to the first blank and must be the root itself or a
+        // path below it: `HKEY_CLASSES_ROOTX\a` names no root.
+        if !matches!(line[HKCR.len()..key_end].chars().next(), None | Some('\\')) {
+            return self.skipped(
+                n,
+                line,
+                skip(0, "the key must be HKEY_CLASSES_ROOT or a path below it"),
+            );
+        }
         let mut value = line[key_end..].trim_start_matches(WS);
         value = value.strip_prefix('=').unwrap_or(value);
         value = value.strip_prefix(' ').unwrap_or(value);
@@ -598,12 +649,26 @@ impl Parser {
 }
 
 /// The value name at `start` (`@` or a quoted name) and the byte after it.
-fn parse_name(line: &str, start: usize) -> Result<(String, usize), Skip> {
+/// Names are unescaped like string data; `warn` hears about unknown escapes.
+fn parse_name(
+    line: &str,
+    start: usize,
+    warn: &mut dyn FnMut(char, u32),
+) -> Result<(String, usize), Skip> {
     if line[start..].starts_with('@') {
         return Ok((String::new(), start + 1));
     }
-    unescape(line, start + 1, &mut |_, _| {})
-        .map_err(|s| skip(s.at, format!("the value name {}", s.why)))
+    unescape(line, start + 1, warn).map_err(|s| skip(s.at, format!("the value name {}", s.why)))
+}
+
+fn unknown_escape(at: Origin, c: char) -> Diagnostic {
+    Diagnostic {
+        code: "unknown-escape",
+        severity: Severity::Warning,
+        message: format!("`\\{c}` is not an escape regedit knows: it stores `{c}`"),
+        origin: Some(at),
+        suggestion: None,
+    }
 }
 
 /// Skips blanks, `=`, blanks; returns where the data starts.
@@ -657,9 +722,17 @@ fn only_comment(rest: &str) -> bool {
 
 fn parse_dword(rest: &str) -> Option<u32> {
     let digits_at = rest.trim_start_matches(WS);
-    let count = digits_at.bytes().take_while(u8::is_ascii_hexdigit).count();
-    if count == 0 || count > 8 || !only_comment(&digits_at[count..]) {
+    // regedit needs something after `dword:`, yet a `;` comment with no digits
+    // before it stores 0: `wcstoul` reads no digits as 0.
+    if digits_at.is_empty() {
         return None;
+    }
+    let count = digits_at.bytes().take_while(u8::is_ascii_hexdigit).count();
+    if count > 8 || !only_comment(&digits_at[count..]) {
+        return None;
+    }
+    if count == 0 {
+        return Some(0);
     }
     u32::from_str_radix(&digits_at[..count], 16).ok()
 }
@@ -670,7 +743,8 @@ fn parse_hex_type(rest: &str) -> Option<(u32, usize)> {
     if rest.is_empty() || second.next().is_some_and(|c| c.eq_ignore_ascii_case(&'x')) {
         return None;
     }
-    let (value, used) = strtoul16(rest)?;
+    // No digits at all reads as type 0, as `strtoul` does: `hex():` is REG_NONE.
+    let (value, used) = strtoul16(rest).unwrap_or((0, 0));
     let kind = u32::try_from(value).ok()?;
     rest[used..].starts_with("):").then_some((kind, used + 2))
 }
