@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod diff;
 pub mod fix;
+pub mod fleet;
 pub mod hive;
 pub mod image;
 pub mod input;

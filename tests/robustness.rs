@@ -76,7 +76,14 @@ fn unreadable_inputs_exit_2_with_a_message() {
         std::fs::write(&path, bytes).unwrap();
         args.push(path.to_str().unwrap().to_owned());
     }
-    args.push(dir.path().to_str().unwrap().to_owned());
+    // Folders are searched (tests/fleet.rs); a path that does not exist is an error.
+    args.push(
+        dir.path()
+            .join("no-such-file.reg")
+            .to_str()
+            .unwrap()
+            .to_owned(),
+    );
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = tlsreg(&argv);
     assert_eq!(run.code, 2);
@@ -92,7 +99,7 @@ fn unreadable_inputs_exit_2_with_a_message() {
             "{name}: {line}"
         );
     }
-    assert!(out.contains("is a directory"), "{out}");
+    assert!(out.contains("no-such-file.reg: No such file"), "{out}");
     // Each alone: exit 2, and the JSON form says why.
     for (name, _, _) in &cases {
         let path = dir.path().join(name);

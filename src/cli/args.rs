@@ -140,15 +140,22 @@ pub struct PolicyArg {
 
 #[derive(Args, Debug)]
 pub struct AuditArgs {
-    /// The inputs to audit: exported .reg files or offline hives (a SYSTEM hive is
-    /// recognised by its `regf` signature, whatever its name).
+    /// The inputs to audit: exported .reg files, offline SYSTEM hives (recognised by their
+    /// `regf` signature, whatever their name; SYSTEM.LOG1/.LOG2 beside them are replayed),
+    /// or folders, searched recursively for every file that is one of these (by content,
+    /// not name; the rest is skipped quietly, see -v).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
-    /// Output format: `text` for people, `json` for one machine-readable document
-    /// {"inputs":[...],"summary":{...}}.
+    /// Output format: `text` for people; `json` for one document {"inputs":[...],
+    /// "summary":{...}}; `jsonl` for one JSON object per input, written as each finishes
+    /// (for pipelines over large fleets).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// List on standard error the files in folders that were skipped, and why.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Also show every protocol SCHANNEL knows (PCT 1.0 to TLS 1.3 and DTLS) on each side:
     /// the values found, what they add up to, and the OS default where they are absent
@@ -243,6 +250,7 @@ pub struct TemplateArgs {
 pub enum Format {
     Text,
     Json,
+    Jsonl,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

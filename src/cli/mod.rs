@@ -104,22 +104,61 @@ fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::
 }
 
 fn run_audit(a: AuditArgs) -> Result<i32, String> {
+    use rayon::prelude::*;
+    use std::sync::Mutex;
+
     let policy = policy(&a.policy)?;
     let opts = options(&a.read)?;
     if a.inputs.is_empty() && a.read.apply.is_empty() {
         return Err("audit needs an INPUT, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }
-    let outcomes: Vec<Outcome> = if a.inputs.is_empty() {
-        vec![load_one(None, &a.read, &opts, &policy)]
-    } else {
-        a.inputs
-            .iter()
-            .map(|i| load_one(Some(i), &a.read, &opts, &policy))
-            .collect()
+    let found = input::discover::discover(&a.inputs);
+    if a.verbose {
+        for (path, why) in &found.skipped {
+            eprintln!("tlsreg: skipped {path}: {why}");
+        }
+    }
+    if !a.inputs.is_empty() && found.inputs.is_empty() {
+        return Err(format!(
+            "no .reg file, hive or disk image found in {} ({} file(s) skipped; -v lists them)",
+            a.inputs.join(", "),
+            found.skipped.len()
+        ));
+    }
+    let names: Vec<Option<&str>> = match found.inputs.is_empty() {
+        true => vec![None],
+        false => found.inputs.iter().map(|s| Some(s.as_str())).collect(),
     };
-    let stdout = io::stdout();
+    let progress = Progress::new(names.len(), a.format == Format::Text);
+    let lines = Mutex::new(io::stdout());
+    let printed = Mutex::new(Ok(()));
+    // Audits run in parallel; text and json keep the input order, jsonl
+    // writes each input as it finishes.
+    let outcomes: Vec<Outcome> = names
+        .par_iter()
+        .map(|name| {
+            let o = load_one(*name, &a.read, &opts, &policy);
+            if a.format == Format::Jsonl {
+                let line = report::json::input(&o);
+                let mut out = lines.lock().unwrap_or_else(|e| e.into_inner());
+                let text = line.to_string();
+                let r = writeln!(out, "{text}").and_then(|()| out.flush());
+                if let Err(e) = r {
+                    *printed.lock().unwrap_or_else(|e| e.into_inner()) = Err(e);
+                }
+            }
+            progress.tick();
+            o
+        })
+        .collect();
+    progress.finish();
+    printed
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .map_err(|e| format!("standard output: {e}"))?;
+    let stdout = lines.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut out = stdout.lock();
-    let printed = match a.format {
+    let result = match a.format {
         Format::Text => report::text::print(
             &mut out,
             &policy,
@@ -132,11 +171,12 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
                 .map_err(io::Error::other)
                 .and_then(|()| writeln!(out))
         }
+        Format::Jsonl => Ok(()),
     };
-    printed
+    result
         .and_then(|()| out.flush())
         .map_err(|e| format!("standard output: {e}"))?;
-    if a.format == Format::Json {
+    if a.format != Format::Text {
         for o in &outcomes {
             if let Outcome::Failed { error, .. } = o {
                 eprintln!("tlsreg: {error}");
@@ -144,6 +184,50 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         }
     }
     Ok(Summary::of(&outcomes).exit_code())
+}
+
+/// A progress bar on standard error, for text runs on a terminal that take
+/// more than a moment; nothing otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: usize, text: bool) -> Progress {
+        let show = text && total > 1 && io::stderr().is_terminal();
+        let bar = show.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total as u64),
+                indicatif::ProgressDrawTarget::hidden(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} inputs, {per_sec}, {eta} left",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress {
+            bar,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            if bar.is_hidden() && self.start.elapsed() > std::time::Duration::from_millis(500) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            bar.inc(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn run_diff(a: DiffArgs) -> Result<i32, String> {

@@ -316,3 +316,31 @@ fn read_value(
         .map_err(|e| named(e.to_string()))?;
     Ok((name, Value::new(kind, data)))
 }
+
+/// Whether the hive file at `path` is a SYSTEM hive (its root holds a
+/// `ControlSetNNN` or `Select`), read without copying it.
+pub fn looks_like_system(path: &std::path::Path) -> Result<bool, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    // SAFETY: read-only private map of an input file; see input::read_bytes.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
+    let bytes: &[u8] = &map;
+    let hive = nt_hive::Hive::without_validation(bytes).map_err(|e| e.to_string())?;
+    let found = contain(|| -> Result<bool, NtHiveError> {
+        let root = hive.root_key_node()?;
+        let Some(subkeys) = root.subkeys() else {
+            return Ok(false);
+        };
+        for k in subkeys? {
+            let name = k?.name()?.to_string_lossy();
+            if set_number(&name).is_some() || name.eq_ignore_ascii_case("Select") {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    });
+    match found {
+        Some(Ok(b)) => Ok(b),
+        // A damaged hive: let the audit say what is wrong with it.
+        _ => Ok(true),
+    }
+}

@@ -2,6 +2,7 @@
 //! that stands for `CurrentControlSet`, and what the readers noticed).
 
 mod combine;
+pub mod discover;
 mod guard;
 pub mod hive;
 
@@ -412,6 +413,12 @@ fn sibling_logs(path: &str) -> Vec<LogBytes> {
             Some(LogBytes { name, bytes })
         })
         .collect()
+}
+
+/// Whether the file is a disk image or WIM this build reads (`head`: its
+/// first bytes). Images arrive with the image readers.
+pub fn image_kind(_path: &Path, _head: &[u8]) -> Option<Kind> {
+    None
 }
 
 /// The kind of file at `path`, by its first bytes.

@@ -95,20 +95,39 @@ fn audited(a: &Audit) -> Json {
     })
 }
 
+/// The object for one input, as in `inputs` (and each line of `jsonl`).
+pub fn input(o: &Outcome) -> Json {
+    match o {
+        Outcome::Audited(a) => audited(a),
+        Outcome::Failed { path, kind, error } => json!({
+            "path": path,
+            "kind": kind,
+            "verdict": "error",
+            "error": error,
+            "control_set": null,
+            "checks": [],
+            "findings": [],
+        }),
+    }
+}
+
 pub fn document(outcomes: &[Outcome]) -> Json {
-    let inputs: Vec<Json> = outcomes
+    let inputs: Vec<Json> = outcomes.iter().map(input).collect();
+    let audited: Vec<&Audit> = outcomes
         .iter()
-        .map(|o| match o {
-            Outcome::Audited(a) => audited(a),
-            Outcome::Failed { path, kind, error } => json!({
-                "path": path,
-                "kind": kind,
-                "verdict": "error",
-                "error": error,
-                "control_set": null,
-                "checks": [],
-                "findings": [],
-            }),
+        .filter_map(|o| match o {
+            Outcome::Audited(a) if a.conclusive() => Some(a.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let configurations: Vec<Json> = crate::fleet::group(&audited)
+        .iter()
+        .map(|g| {
+            json!({
+                "label": g.label,
+                "inputs": g.members.iter().map(|&i| audited[i].loaded.sources.first().map(|s| s.name.as_str())).collect::<Vec<_>>(),
+                "settings": g.description,
+            })
         })
         .collect();
     let s = Summary::of(outcomes);
@@ -119,6 +138,7 @@ pub fn document(outcomes: &[Outcome]) -> Json {
             "compliant": s.compliant,
             "noncompliant": s.noncompliant,
             "error": s.error,
+            "configurations": configurations,
         },
     })
 }

@@ -69,6 +69,9 @@ pub fn print(
         writeln!(out, "{:<13} {}{tail}", o.verdict().to_uppercase(), o.path())?;
     }
     let summary = Summary::of(outcomes);
+    if outcomes.len() > 1 {
+        fleet(out, outcomes, &summary)?;
+    }
     if summary.noncompliant > 0 {
         writeln!(out)?;
         writeln!(out, "{WHY}")?;
@@ -224,6 +227,66 @@ fn print_matrix(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     }
     for f in &a.matrix.flags {
         writeln!(out, "    ! {}", f.message)?;
+    }
+    Ok(())
+}
+
+/// The fleet view: counts, then inputs grouped by identical protocol values.
+fn fleet(out: &mut dyn Write, outcomes: &[Outcome], s: &Summary) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Summary: {} inputs: {} compliant, {} noncompliant, {} could not be read",
+        s.inputs, s.compliant, s.noncompliant, s.error
+    )?;
+    let audited: Vec<&Audit> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Audited(a) if a.conclusive() => Some(a.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let groups = crate::fleet::group(&audited);
+    if groups.len() < 2 && audited.len() < 2 {
+        return Ok(());
+    }
+    match groups.len() {
+        1 => writeln!(
+            out,
+            "All {} readable inputs share one configuration: {}",
+            audited.len(),
+            groups[0].description
+        )?,
+        n => writeln!(
+            out,
+            "Configurations ({n}; SCHANNEL protocol values, largest group first):"
+        )?,
+    }
+    if groups.len() == 1 {
+        return Ok(());
+    }
+    for g in &groups {
+        let names: Vec<&str> = g
+            .members
+            .iter()
+            .map(|&i| {
+                audited[i]
+                    .loaded
+                    .sources
+                    .first()
+                    .map_or("-", |s| s.name.as_str())
+            })
+            .collect();
+        let shown = match names.len() {
+            0..=4 => names.join(", "),
+            n => format!("{}, ... ({} more)", names[..3].join(", "), n - 3),
+        };
+        let count = match g.members.len() {
+            1 => "1 input ".to_owned(),
+            n => format!("{n} inputs"),
+        };
+        writeln!(out, "  {:<3} {count:<11} {}", g.label, g.description)?;
+        writeln!(out, "      {shown}")?;
     }
     Ok(())
 }

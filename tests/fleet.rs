@@ -1,0 +1,129 @@
+//! Fleet mode: folders of mixed inputs, audited in parallel, reported in a
+//! stable order with the inputs grouped by identical configuration.
+
+mod common;
+
+use common::tlsreg_in;
+
+/// A share as an admin might have it: exports, hives with logs, a broken
+/// hive, a broken export, and files that are not inputs.
+fn fleet() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("fleet");
+    let sample =
+        |p: &str| std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let put = |p: &str, bytes: &[u8]| {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    put("web01/SYSTEM", &sample("hives/compliant.hiv"));
+    put("web02/SYSTEM", &sample("hives/compliant.hiv"));
+    put("web03/SYSTEM", &sample("hives/dirty/SYSTEM"));
+    put("web03/SYSTEM.LOG1", &sample("hives/dirty/SYSTEM.LOG1"));
+    put("web03/SYSTEM.LOG2", &sample("hives/dirty/SYSTEM.LOG2"));
+    put("mail01/SYSTEM", &sample("hives/two-control-sets.hiv"));
+    put("mail02/SYSTEM", &sample("hives/not-set.hiv"));
+    let broken = sample("hives/compliant.hiv");
+    put("mail03/SYSTEM", &broken[..broken.len() / 2]);
+    put("exports/dc01.reg", &sample("compliant.reg"));
+    put("exports/dc02.reg", &sample("noncompliant.reg"));
+    let export = sample("noncompliant.reg");
+    put("exports/dc03-cut.reg", &export[..export.len() - 1]);
+    put("exports/notes.txt", b"exported on Monday\n");
+    put("exports/README.md", b"# exports\n");
+    dir
+}
+
+#[test]
+fn a_folder_of_mixed_inputs() {
+    let dir = fleet();
+    let run = tlsreg_in(dir.path(), &["audit", "fleet"]);
+    assert_eq!(run.code, 2, "one input is unreadable");
+    assert!(run.stderr.is_empty(), "no noise without -v: {}", run.stderr);
+    let out = run.out();
+    let verdicts: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.starts_with("COMPLIANT") || l.starts_with("NONCOMPLIANT") || l.starts_with("ERROR")
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "COMPLIANT     fleet/exports/dc01.reg",
+            "NONCOMPLIANT  fleet/exports/dc02.reg (2 of 4 checks fail)",
+            "ERROR         fleet/exports/dc03-cut.reg (could not be read)",
+            "NONCOMPLIANT  fleet/mail01/SYSTEM (4 of 4 checks fail)",
+            "NONCOMPLIANT  fleet/mail02/SYSTEM (4 of 4 checks fail)",
+            "ERROR         fleet/mail03/SYSTEM (could not be read)",
+            "COMPLIANT     fleet/web01/SYSTEM",
+            "COMPLIANT     fleet/web02/SYSTEM",
+            "COMPLIANT     fleet/web03/SYSTEM",
+        ]
+    );
+    let summary = &out[out.find("Summary:").unwrap()..out.find("Why it matters").unwrap()];
+    snapshot!("fleet-summary", summary);
+    // -v says what was skipped and why.
+    let run = tlsreg_in(dir.path(), &["audit", "-v", "fleet"]);
+    for skipped in [
+        "notes.txt: not a .reg file",
+        "README.md: not a .reg file",
+        "SYSTEM.LOG1: a hive's transaction log",
+    ] {
+        assert!(run.stderr.contains(skipped), "{skipped}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn json_and_jsonl_for_pipelines() {
+    let dir = fleet();
+    let run = tlsreg_in(dir.path(), &["audit", "--format", "json", "fleet"]);
+    assert_eq!(run.code, 2);
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(doc["summary"]["inputs"], 9);
+    assert_eq!(
+        (
+            doc["summary"]["compliant"].as_u64(),
+            doc["summary"]["error"].as_u64()
+        ),
+        (Some(4), Some(2))
+    );
+    let configs = doc["summary"]["configurations"].as_array().unwrap();
+    assert_eq!(
+        configs[0]["inputs"].as_array().unwrap().len(),
+        3,
+        "the three web servers: {configs:#?}"
+    );
+    // Only the failures reach standard error in a json run.
+    assert_eq!(run.stderr.lines().count(), 2, "{}", run.stderr);
+    let run = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "fleet"]);
+    assert_eq!(run.code, 2);
+    let mut paths: Vec<String> = run
+        .out()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["path"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(paths.len(), 9, "one object per input");
+    paths.sort();
+    assert_eq!(paths[0], "fleet/exports/dc01.reg");
+}
+
+#[test]
+fn an_empty_folder_is_an_error_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"nothing here").unwrap();
+    let run = tlsreg_in(dir.path(), &["audit", "."]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("no .reg file, hive or disk image found"),
+        "{}",
+        run.stderr
+    );
+}
