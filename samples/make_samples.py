@@ -155,11 +155,23 @@ write("translated/he-IL.reg", utf16(pasted([
     (P + r"\TLS 1.2 \ Server", ['"DisabledByDefault" = dword: 00000000', '"זמין" = dword: 00000001']),
 ])))
 
-# pl-PL (seed 004) has no .reg block: it lists the three keys correctly and says
-# to set DisabledByDefault to 0 and Enabled to 1 in regedit. Following it by
-# hand gives the article's state; saved as REGEDIT4 in the ANSI code page.
-write("translated/pl-PL.reg", ("REGEDIT4\r\n" + article.split("\n", 1)[1].replace("\n", "\r\n")
-                               ).encode("cp1252"))
+# pl-PL (seed 004) is the newer article: its key and value names are right, but
+# it gives no .reg block, only the three keys as a bulleted list and the values
+# in prose ("Kliknij dwukrotnie DisabledByDefault wartość, wprowadź wartość 0").
+# What a user pastes is the bullets with the values below them: regedit skips
+# every bullet line, so no key is open and the values go nowhere.
+bullet = "  \u2022 "
+write("translated/pl-PL.reg", "\r\n".join([
+    H5, "",
+    bullet + P + "\\TLS 1.2",
+    bullet + P + "\\TLS 1.2\\Client",
+    '"DisabledByDefault"=dword:00000000',
+    '"Enabled"=dword:00000001',
+    bullet + P + "\\TLS 1.2\\Server",
+    '"DisabledByDefault"=dword:00000000',
+    '"Enabled"=dword:00000001',
+    "",
+]).encode("utf-8"))
 
 # For the protocol matrix: 0xffffffff, missing, contradicting and mismatched
 # values, with the OS version in the same export (Windows Server 2019).

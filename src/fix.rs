@@ -77,7 +77,7 @@ pub fn render_with(
         .map(|c| live(c.scope, &c.key));
     let near = removals.iter().filter_map(|r| match r {
         Remedy::DeleteKey(p) => Some(as_live(p, base)),
-        Remedy::DeleteValue(..) => None,
+        Remedy::DeleteValue(..) | Remedy::Nothing => None,
     });
     for p in key_deletions.chain(near) {
         if !deleted.iter().any(|d| under(&p, d)) {

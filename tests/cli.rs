@@ -13,7 +13,7 @@ const SAMPLES: &[(&str, i32)] = &[
     ("samples/wrong-type.reg", 1),
     ("samples/golden-mounted.reg", 1),
     ("samples/translated/en-US.reg", 0),
-    ("samples/translated/pl-PL.reg", 0),
+    ("samples/translated/pl-PL.reg", 1),
     ("samples/translated/zh-TW.reg", 1),
     ("samples/translated/uk-UA.reg", 1),
     ("samples/translated/vi-VN.reg", 1),

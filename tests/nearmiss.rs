@@ -173,7 +173,7 @@ fn no_false_alarms_on_a_large_export() {
         "compliant.reg",
         "enabled-ffffffff.reg",
         "translated/en-US.reg",
-        "translated/pl-PL.reg",
+        "matrix.reg",
     ] {
         let path = format!("samples/{sample}");
         let run = tlsreg(&["audit", "--format", "json", &path]);
@@ -317,4 +317,148 @@ fn the_fix_removes_near_misses_only_when_asked() {
             .collect();
         assert!(left.is_empty(), "{lang}: {left:?}");
     }
+}
+
+/// (code, line) of every finding about what the user meant.
+fn meant(path: &str) -> (i32, Vec<(String, u64)>) {
+    let run = tlsreg(&["audit", "--format", "json", "--apply", path]);
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let list = doc["inputs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            matches!(
+                f["code"].as_str().unwrap(),
+                "near-miss-key"
+                    | "near-miss-value"
+                    | "wrong-location"
+                    | "skipped-line"
+                    | "skipped-value"
+            )
+        })
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_owned(),
+                f["location"]["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    (run.code, list)
+}
+
+#[test]
+fn each_seed_language_as_pasted_names_every_mistake_with_its_line() {
+    let expect: [(&str, &[(&str, u64)]); 5] = [
+        // 用戶端 / 伺服器 for Client / Server; full-width colons in `dword： 0`.
+        (
+            "zh-TW",
+            &[
+                ("skipped-line", 6),
+                ("skipped-line", 7),
+                ("skipped-line", 10),
+                ("skipped-line", 11),
+                ("near-miss-key", 5),
+                ("near-miss-key", 9),
+            ],
+        ),
+        // TLS 1,2; клієнт; Disablebydefault; увімкнено; `DWORD: 0`.
+        (
+            "uk-UA",
+            &[
+                ("skipped-line", 6),
+                ("skipped-line", 7),
+                ("skipped-line", 10),
+                ("skipped-line", 11),
+                ("near-miss-key", 3),
+                ("near-miss-key", 5),
+                ("near-miss-value", 6),
+                ("near-miss-value", 7),
+                ("near-miss-key", 9),
+                ("near-miss-value", 10),
+                ("near-miss-value", 11),
+            ],
+        ),
+        // TLS 1,2; máy khách / máy chủ; bật; `DWORD: 0`.
+        (
+            "vi-VN",
+            &[
+                ("skipped-line", 6),
+                ("skipped-line", 7),
+                ("skipped-line", 10),
+                ("skipped-line", 11),
+                ("near-miss-key", 3),
+                ("near-miss-key", 5),
+                ("near-miss-value", 7),
+                ("near-miss-key", 9),
+            ],
+        ),
+        // לקוח; ` Server` with spaces; זמין.
+        (
+            "he-IL",
+            &[
+                ("near-miss-key", 5),
+                ("near-miss-key", 9),
+                ("near-miss-value", 11),
+            ],
+        ),
+        // The Polish article's names are right, but its keys are a bulleted
+        // list: pasted, every bullet is skipped and the values have no key.
+        (
+            "pl-PL",
+            &[
+                ("skipped-line", 3),
+                ("skipped-line", 4),
+                ("skipped-line", 5),
+                ("skipped-line", 6),
+                ("skipped-line", 7),
+                ("skipped-line", 8),
+                ("skipped-line", 9),
+            ],
+        ),
+    ];
+    for (lang, want) in expect {
+        let path = format!("samples/translated/{lang}.reg");
+        let (code, got) = meant(&path);
+        assert_eq!(code, 1, "{lang} is noncompliant");
+        let want: Vec<(String, u64)> = want.iter().map(|(c, l)| (c.to_string(), *l)).collect();
+        assert_eq!(got, want, "{lang}");
+        snapshot!(
+            format!("apply-translated-{lang}"),
+            tlsreg(&["audit", "--apply", &path]).out()
+        );
+    }
+    let (code, got) = meant("samples/translated/en-US.reg");
+    assert_eq!(
+        (code, got),
+        (0, vec![]),
+        "the English original is compliant"
+    );
+}
+
+#[test]
+fn skipped_lines_offer_the_corrected_line() {
+    let run = tlsreg(&[
+        "audit",
+        "--format",
+        "json",
+        "--apply",
+        "samples/translated/zh-TW.reg",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let suggestions: Vec<&str> = doc["inputs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["suggestion"].as_str())
+        .collect();
+    assert_eq!(
+        suggestions,
+        [
+            "\"DisabledByDefault\"=dword:00000000",
+            "\"Enabled\"=dword:00000001",
+            "\"DisabledByDefault\"=dword:00000000",
+            "\"Enabled\"=dword:00000001"
+        ]
+    );
 }

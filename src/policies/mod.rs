@@ -235,6 +235,7 @@ fn from_bytes(
                 add_key(scope, &key);
                 continue;
             }
+            Op::Skipped { .. } => continue,
             Op::SetValue {
                 name: value,
                 value: v,

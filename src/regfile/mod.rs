@@ -4,6 +4,7 @@
 mod decode;
 mod parse;
 mod roots;
+mod suggest;
 mod write;
 
 pub use decode::{TextEncoding, codepage};
@@ -137,6 +138,12 @@ pub fn apply(root: &mut Key, ops: &[Op]) {
             }
             Op::DeleteValue { key, name, at } => {
                 root.create(key, Some(*at)).delete_value(name);
+            }
+            Op::Skipped { key, name, at } => {
+                // The key line itself was fine, so the key exists.
+                if let Some(k) = root.find_mut(key) {
+                    k.mark_skipped(name, Some(*at));
+                }
             }
         }
     }

@@ -51,20 +51,27 @@ pub enum Op {
         name: String,
         at: Origin,
     },
+    /// A value line regedit skips (its data is malformed): nothing changes,
+    /// but what it meant to set is kept for the audit to explain.
+    Skipped {
+        key: Vec<String>,
+        name: String,
+        at: Origin,
+    },
 }
 
 impl Op {
     pub fn key(&self) -> &[String] {
         match self {
             Op::CreateKey { path, .. } | Op::DeleteKey { path, .. } => path,
-            Op::SetValue { key, .. } | Op::DeleteValue { key, .. } => key,
+            Op::SetValue { key, .. } | Op::DeleteValue { key, .. } | Op::Skipped { key, .. } => key,
         }
     }
 
     pub fn key_mut(&mut self) -> &mut Vec<String> {
         match self {
             Op::CreateKey { path, .. } | Op::DeleteKey { path, .. } => path,
-            Op::SetValue { key, .. } | Op::DeleteValue { key, .. } => key,
+            Op::SetValue { key, .. } | Op::DeleteValue { key, .. } | Op::Skipped { key, .. } => key,
         }
     }
 }
@@ -237,12 +244,13 @@ impl Parser {
 
     fn skipped(&mut self, n: u32, line: &str, s: Skip) {
         let at = self.origin(n, column(line, s.at));
-        self.note(
-            "skipped-line",
-            Severity::Warning,
-            at,
-            format!("regedit skips this line: {}", s.why),
-        );
+        self.diagnostics.push(Diagnostic {
+            code: "skipped-line",
+            severity: Severity::Warning,
+            message: format!("regedit skips this line: {}", s.why),
+            origin: Some(at),
+            suggestion: super::suggest::line(line),
+        });
     }
 
     fn line(&mut self, n: u32, line: &str, more: &mut Lines<'_>) {
@@ -388,6 +396,9 @@ impl Parser {
         let data = match self.parse_data(n, line, data_at, more) {
             Ok(d) => d,
             Err(skips) => {
+                if let Some(key) = self.key.clone() {
+                    self.ops.push(Op::Skipped { key, name, at });
+                }
                 for (m, text, s) in skips {
                     self.skipped(m, &text, s);
                 }
@@ -832,7 +843,11 @@ fn hex_list<'a>(s: &'a str, out: &mut Vec<u8>) -> HexList<'a> {
 /// Why data that matched no type was skipped, with what it probably meant.
 fn unknown_type(data: &str) -> String {
     let lower = data.to_lowercase();
-    let head: String = data.chars().take(12).collect();
+    // The type word as written: `DWORD:`, `dword：`, `hex (2)`.
+    let head: String = match data.find([':', '：']) {
+        Some(i) if i <= 12 => data[..i].chars().chain(data[i..].chars().take(1)).collect(),
+        _ => data.chars().take(12).collect(),
+    };
     if lower.starts_with("dword") || lower.starts_with("hex") {
         if data.starts_with("dword") || data.starts_with("hex") {
             format!("`{head}`: the type must be followed directly by `:` (not `：` or a space)")

@@ -34,6 +34,9 @@ pub struct Key {
     /// Values the input holds but whose data could not be read (a corrupt
     /// cell in a hive), with why.
     unreadable: Vec<(String, String)>,
+    /// Values a line of the input meant to set, but which its reader skipped
+    /// (a `.reg` line regedit would not import), with where.
+    skipped: Vec<(String, Option<Origin>)>,
 }
 
 impl Key {
@@ -78,6 +81,14 @@ impl Key {
     pub fn find<S: AsRef<str>>(&self, path: &[S]) -> Option<&Key> {
         path.iter()
             .try_fold(self, |key, part| key.subkey(part.as_ref()))
+    }
+
+    pub fn find_mut<S: AsRef<str>>(&mut self, path: &[S]) -> Option<&mut Key> {
+        let mut key = self;
+        for part in path {
+            key = key.subkeys.get_mut(&fold(part.as_ref()))?;
+        }
+        Some(key)
     }
 
     /// Opens `path`, creating every missing key on the way (RegCreateKeyEx).
@@ -128,6 +139,16 @@ impl Key {
     /// Records that the input holds a value `name` that could not be read.
     pub fn mark_unreadable(&mut self, name: &str, why: &str) {
         self.unreadable.push((name.to_owned(), why.to_owned()));
+    }
+
+    /// Records a value a skipped line meant to set here.
+    pub fn mark_skipped(&mut self, name: &str, origin: Option<Origin>) {
+        self.skipped.push((name.to_owned(), origin));
+    }
+
+    /// Values skipped lines meant to set here, in input order.
+    pub fn skipped(&self) -> &[(String, Option<Origin>)] {
+        &self.skipped
     }
 
     /// Why the value `name` could not be read, if it could not.

@@ -256,6 +256,27 @@ pub fn evaluate(
                 None,
             ));
         }
+        // The value was on a line regedit skips: say so where it was meant.
+        let skipped_at = found_key
+            .filter(|_| status == Status::Missing)
+            .and_then(|k| {
+                k.skipped()
+                    .iter()
+                    .find(|(n, _)| crate::registry::name::eq(n, &req.value))
+            })
+            .map(|(_, o)| *o);
+        if let Some(origin) = skipped_at {
+            findings.push(Finding {
+                code: "skipped-value",
+                severity: Severity::Error,
+                message: format!(
+                    "{} is set on a line regedit skips (see its warning), so it stays absent",
+                    req.short_name()
+                ),
+                origin,
+                suggestion: None,
+            });
+        }
         let check = Check {
             key,
             requirement: req.clone(),

@@ -16,6 +16,8 @@ pub enum Remedy {
     DeleteKey(Vec<String>),
     /// Delete this value of the key at the path.
     DeleteValue(Vec<String>, String),
+    /// Nothing to undo (the line was never imported).
+    Nothing,
 }
 
 #[derive(Clone, Debug)]
@@ -431,36 +433,47 @@ fn value_misses(
         return out;
     }
     let key_path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
-    for entry in key.values() {
-        for want in names
-            .iter()
-            .copied()
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            let Some(why) = compare(&entry.name, want) else {
+    // Values set, then values on lines regedit skips (still what the user meant).
+    let seen = key
+        .values()
+        .iter()
+        .map(|e| (e.name.as_str(), e.origin, false))
+        .chain(key.skipped().iter().map(|(n, o)| (n.as_str(), *o, true)));
+    let wanted: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    for (value, origin, skipped) in seen {
+        let also = if skipped {
+            " (regedit also skips this line: see its warning)"
+        } else {
+            ""
+        };
+        // A skipped line deletes nothing, so the fix need not either.
+        let remedy = |v: &str| match skipped {
+            true => Remedy::Nothing,
+            false => Remedy::DeleteValue(key_path.clone(), v.to_owned()),
+        };
+        for want in wanted.iter().copied() {
+            let Some(why) = compare(value, want) else {
                 continue;
             };
             if on_protocol_key {
                 out.push(miss(
                     "wrong-location",
-                    entry.origin,
+                    origin,
                     format!(
-                        "`{}` is set on `{}` itself, but SCHANNEL reads it only on its `Client` and `Server` subkeys: Windows ignores it here",
-                        entry.name,
+                        "`{value}` is set on `{}` itself, but SCHANNEL reads it only on its `Client` and `Server` subkeys: Windows ignores it here{also}",
                         tail[1]
                     ),
-                    Remedy::DeleteValue(key_path.clone(), entry.name.clone()),
+                    remedy(value),
                 ));
             } else if !why.is_empty() {
                 out.push(miss(
                     "near-miss-value",
-                    entry.origin,
+                    origin,
                     format!(
-                        "`{}` is not a value SCHANNEL reads ({}): Windows reads only a value named exactly `{want}`, so this one has no effect",
-                        entry.name,
+                        "`{value}` is not a value SCHANNEL reads ({}): Windows reads only a value named exactly `{want}`, so this one has no effect{also}",
                         tidy(why, &[]).join("; ")
                     ),
-                    Remedy::DeleteValue(key_path.clone(), entry.name.clone()),
+                    remedy(value),
                 ));
             }
         }
@@ -471,9 +484,13 @@ fn value_misses(
 /// One finding per key or value, and no finding for a key whose parent is
 /// already to be deleted for the same reason.
 fn dedupe(mut out: Vec<NearMiss>) -> Vec<NearMiss> {
-    let mut seen: Vec<(String, Remedy)> = Vec::new();
+    let mut seen: Vec<(String, Option<crate::registry::Origin>, Remedy)> = Vec::new();
     out.retain(|m| {
-        let k = (m.finding.message.clone(), m.remedy.clone());
+        let k = (
+            m.finding.message.clone(),
+            m.finding.origin,
+            m.remedy.clone(),
+        );
         if seen.contains(&k) {
             return false;
         }
