@@ -88,7 +88,8 @@ fn load_one(input: Option<&str>, read: &ReadArgs, opts: &Options, policy: &Polic
 
 /// Loads one input for `diff` and `fix`, where an unreadable input ends the run.
 fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::Audit, String> {
-    let opts = options(read)?;
+    let mut opts = options(read)?;
+    opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(policy)));
     let loaded = input::load(Some(input), &read.apply, &opts).map_err(|e| e.to_string())?;
     let audit = evaluate(loaded, read, policy);
     if !audit.conclusive() {
@@ -108,7 +109,9 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     use std::sync::Mutex;
 
     let policy = policy(&a.policy)?;
-    let opts = options(&a.read)?;
+    let mut opts = options(&a.read)?;
+    // Only what the audit reads is read from .reg exports.
+    opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(&policy)));
     if a.inputs.is_empty() && a.read.apply.is_empty() {
         return Err("audit needs an INPUT, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }

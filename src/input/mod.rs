@@ -68,6 +68,18 @@ pub struct Options {
     pub no_logs: bool,
     /// Refuse a hive that is not a SYSTEM hive (audits); `export` reads any.
     pub require_system: bool,
+    /// Which keys of a `.reg` file to read; all when `None`.
+    pub keep: Option<KeepKeys>,
+}
+
+/// A key filter for `.reg` inputs (an audit's comes from `schannel::relevant`).
+#[derive(Clone)]
+pub struct KeepKeys(pub crate::registry::KeyFilter);
+
+impl std::fmt::Debug for KeepKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeepKeys(..)")
+    }
 }
 
 impl Default for Options {
@@ -78,6 +90,7 @@ impl Default for Options {
             scope: Scope::Audit,
             no_logs: false,
             require_system: true,
+            keep: None,
         }
     }
 }
@@ -119,7 +132,13 @@ impl Deref for Bytes {
     }
 }
 
-fn read_bytes(path: &str) -> Result<Bytes, InputError> {
+/// An input opened by what its first bytes say it is.
+enum Opened {
+    Hive(Bytes),
+    Stream(Box<dyn Read>),
+}
+
+fn open(path: &str) -> Result<Opened, InputError> {
     let wrap = |e: std::io::Error| InputError {
         path: path.to_owned(),
         kind: ErrorKind::Io(e),
@@ -127,22 +146,30 @@ fn read_bytes(path: &str) -> Result<Bytes, InputError> {
     if path == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).map_err(wrap)?;
-        return Ok(Bytes::Owned(buf));
+        return Ok(match is_hive(&buf) {
+            true => Opened::Hive(Bytes::Owned(buf)),
+            false => Opened::Stream(Box::new(std::io::Cursor::new(buf))),
+        });
     }
     if Path::new(path).is_dir() {
         return Err(wrap(std::io::Error::other("is a directory")));
     }
-    let file = File::open(path).map_err(wrap)?;
-    let len = file.metadata().map_err(wrap)?.len();
-    if len == 0 {
-        return Ok(Bytes::Owned(Vec::new()));
+    let mut file = File::open(path).map_err(wrap)?;
+    let mut head = [0u8; 4];
+    let n = file.read(&mut head).map_err(wrap)?;
+    if !is_hive(&head[..n]) {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(0)).map_err(wrap)?;
+        return Ok(Opened::Stream(Box::new(file)));
     }
     // SAFETY: the map is read-only and private to this process. Inputs are
     // offline copies; if another process truncates one while we read it, the
     // worst case is a SIGBUS, as for any reader of a shrinking file.
     match unsafe { memmap2::Mmap::map(&file) } {
-        Ok(m) => Ok(Bytes::Mapped(m)),
-        Err(_) => std::fs::read(path).map(Bytes::Owned).map_err(wrap),
+        Ok(m) => Ok(Opened::Hive(Bytes::Mapped(m))),
+        Err(_) => std::fs::read(path)
+            .map(|b| Opened::Hive(Bytes::Owned(b)))
+            .map_err(wrap),
     }
 }
 
@@ -162,14 +189,20 @@ pub fn is_hive(bytes: &[u8]) -> bool {
 
 fn reg_layer(
     name: &str,
-    bytes: &[u8],
+    reader: impl Read,
     index: usize,
     options: &Options,
 ) -> Result<Layer, InputError> {
-    let file = crate::regfile::read(bytes, index, options.codepage).map_err(|e| InputError {
-        path: name.to_owned(),
-        kind: e.into(),
-    })?;
+    let keep = options.keep.as_ref().map(|k| k.0.clone());
+    let keep_ref: Option<crate::regfile::Keep<'_>> =
+        keep.as_deref().map(|f| f as crate::regfile::Keep<'_>);
+    let file =
+        crate::regfile::read_stream(reader, index, options.codepage, keep_ref).map_err(|e| {
+            InputError {
+                path: name.to_owned(),
+                kind: e.into(),
+            }
+        })?;
     Ok(Layer {
         source: Source {
             name: name.to_owned(),
@@ -379,22 +412,24 @@ pub fn load(
         .collect();
     let mut layers = Vec::new();
     for (index, name) in names.iter().enumerate() {
-        let bytes = read_bytes(name)?;
-        let layer = if is_hive(&bytes) {
-            if index > 0 || input.is_none() {
-                return Err(InputError {
-                    path: (*name).to_owned(),
-                    kind: ErrorKind::HiveApplied,
-                });
+        let layer = match open(name)? {
+            Opened::Hive(bytes) => {
+                if index > 0 || input.is_none() {
+                    return Err(InputError {
+                        path: (*name).to_owned(),
+                        kind: ErrorKind::HiveApplied,
+                    });
+                }
+                let logs = if options.no_logs {
+                    Vec::new()
+                } else {
+                    sibling_logs(name)
+                };
+                hive_layer(name, &bytes, &logs, options)?
             }
-            let logs = if options.no_logs {
-                Vec::new()
-            } else {
-                sibling_logs(name)
-            };
-            hive_layer(name, &bytes, &logs, options)?
-        } else {
-            reg_layer(name, &bytes, index, options)?
+            // A .reg file is streamed, not mapped: a 1 GiB export must not
+            // cost 1 GiB of memory.
+            Opened::Stream(reader) => reg_layer(name, reader, index, options)?,
         };
         layers.push(layer);
     }

@@ -38,8 +38,10 @@ impl TextEncoding {
 #[derive(Debug)]
 pub struct Decoded {
     pub text: String,
+    #[cfg_attr(not(test), allow(dead_code))]
     pub encoding: TextEncoding,
     /// Set when bytes did not decode and were replaced by U+FFFD.
+    #[allow(dead_code)]
     pub had_errors: bool,
 }
 
@@ -66,47 +68,55 @@ pub fn codepage(label: &str) -> Option<&'static Encoding> {
     Encoding::for_label(label.as_bytes())
 }
 
-/// Decodes `bytes`. `ansi` is the code page for files without a BOM; `None`
-/// means "Windows-1252, or UTF-8 when the bytes are clearly UTF-8".
-pub fn decode(bytes: &[u8], ansi: Option<&'static Encoding>) -> Result<Decoded, ReadError> {
-    if bytes.is_empty() {
+/// The encoding of a file from its first bytes (`head`; `complete` when it
+/// is the whole file), and how many bytes its byte-order mark takes.
+pub fn detect(
+    head: &[u8],
+    complete: bool,
+    ansi: Option<&'static Encoding>,
+) -> Result<(TextEncoding, usize), ReadError> {
+    if head.is_empty() {
         return Err(ReadError::Empty);
     }
-    if let Some(body) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        if body.len() % 2 != 0 {
-            return Err(ReadError::Utf16Truncated { len: bytes.len() });
-        }
-        let (text, had_errors) = UTF_16LE.decode_without_bom_handling(body);
-        return Ok(Decoded {
-            text: text.into_owned(),
-            encoding: TextEncoding::Utf16Le,
-            had_errors,
-        });
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Ok((TextEncoding::Utf16Le, 2));
     }
-    if bytes.starts_with(&[0xFE, 0xFF]) {
+    if head.starts_with(&[0xFE, 0xFF]) {
         return Err(ReadError::Utf16BigEndian);
     }
-    if let Some(body) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        let (text, had_errors) = UTF_8.decode_without_bom_handling(body);
-        return Ok(Decoded {
-            text: text.into_owned(),
-            encoding: TextEncoding::Utf8Bom,
-            had_errors,
-        });
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Ok((TextEncoding::Utf8Bom, 3));
     }
     // "W\0i\0n\0" or "R\0E\0G\0": UTF-16 that lost its BOM; regedit refuses it.
-    if bytes.len() >= 4 && bytes[0] != 0 && bytes[1] == 0 && bytes[3] == 0 {
+    if head.len() >= 4 && head[0] != 0 && head[1] == 0 && head[3] == 0 {
         return Err(ReadError::Utf16WithoutBom);
     }
+    let utf8 = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A character cut at the end of the head is no evidence against UTF-8.
+        Err(e) => !complete && e.error_len().is_none(),
+    };
     let encoding = match ansi {
         Some(e) if e == UTF_8 => TextEncoding::Utf8,
         Some(e) => TextEncoding::Ansi(e),
-        None if !bytes.is_ascii() && std::str::from_utf8(bytes).is_ok() => TextEncoding::Utf8,
+        None if !head.is_ascii() && utf8 => TextEncoding::Utf8,
         None => TextEncoding::Ansi(WINDOWS_1252),
     };
+    Ok((encoding, 0))
+}
+
+/// Decodes `bytes` whole. `ansi` is the code page for files without a BOM;
+/// `None` means "Windows-1252, or UTF-8 when the bytes are clearly UTF-8".
+pub fn decode(bytes: &[u8], ansi: Option<&'static Encoding>) -> Result<Decoded, ReadError> {
+    let (encoding, bom) = detect(bytes, true, ansi)?;
+    let body = &bytes[bom..];
     let (text, had_errors) = match encoding {
-        TextEncoding::Ansi(e) => e.decode_without_bom_handling(bytes),
-        _ => UTF_8.decode_without_bom_handling(bytes),
+        TextEncoding::Utf16Le if body.len() % 2 != 0 => {
+            return Err(ReadError::Utf16Truncated { len: bytes.len() });
+        }
+        TextEncoding::Utf16Le => UTF_16LE.decode_without_bom_handling(body),
+        TextEncoding::Ansi(e) => e.decode_without_bom_handling(body),
+        TextEncoding::Utf8 | TextEncoding::Utf8Bom => UTF_8.decode_without_bom_handling(body),
     };
     Ok(Decoded {
         text: text.into_owned(),

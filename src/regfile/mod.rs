@@ -4,11 +4,12 @@
 mod decode;
 mod parse;
 mod roots;
+mod stream;
 mod suggest;
 mod write;
 
 pub use decode::{TextEncoding, codepage};
-pub use parse::{Document, HEADER_V4, HEADER_V5, Op, Version};
+pub use parse::{Document, HEADER_V4, HEADER_V5, Keep, LineSource, Op, Version};
 pub use roots::{Root, parse_root};
 pub use write::{Export, OutputEncoding, escape};
 
@@ -33,6 +34,8 @@ pub enum ReadError {
         "not a registry file: {reason} (a .reg file starts with `Windows Registry Editor Version 5.00` or `REGEDIT4`)"
     )]
     NoHeader { reason: String },
+    #[error("{0}")]
+    Io(std::io::Error),
 }
 
 /// A parsed `.reg` file.
@@ -63,31 +66,53 @@ pub fn read(
     source: usize,
     ansi: Option<&'static Encoding>,
 ) -> Result<RegFile, ReadError> {
-    let decoded = decode::decode(bytes, ansi)?;
-    let file_ansi = match decoded.encoding {
+    read_stream(bytes, source, ansi, None)
+}
+
+/// Reads a `.reg` file from a stream, in constant memory. With `keep`, only
+/// the keys it accepts are read (their values, and the diagnostics of their
+/// lines); key deletions are always kept.
+pub fn read_stream<R: std::io::Read>(
+    reader: R,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Option<Keep<'_>>,
+) -> Result<RegFile, ReadError> {
+    let mut lines = stream::ByteLines::open(reader, ansi, keep)?;
+    let encoding = lines.encoding();
+    let file_ansi = match encoding {
         TextEncoding::Ansi(e) => Some(e),
         _ => None,
     };
-    let mut document = parse::parse(&decoded.text, source, file_ansi)?;
+    let parsed = parse::parse_from(&mut lines, source, file_ansi, keep);
+    if let Some(e) = lines.io_error.take() {
+        return Err(ReadError::Io(e));
+    }
+    if lines.truncated {
+        return Err(ReadError::Utf16Truncated {
+            len: usize::try_from(lines.total).unwrap_or(usize::MAX),
+        });
+    }
+    let mut document = parsed?;
     let at = Origin {
         source,
         line: 1,
         column: 1,
     };
     let mut notes = Vec::new();
-    if decoded.had_errors {
+    if lines.had_errors {
         notes.push(Diagnostic {
             code: "encoding",
             severity: Severity::Warning,
             message: format!(
                 "some bytes are not valid {}; they were read as U+FFFD",
-                decoded.encoding.label()
+                encoding.label()
             ),
             origin: Some(at),
             suggestion: None,
         });
     }
-    match decoded.encoding {
+    match encoding {
         TextEncoding::Utf8Bom => notes.push(Diagnostic {
             code: "encoding",
             severity: Severity::Info,
@@ -106,10 +131,7 @@ pub fn read(
     }
     notes.append(&mut document.diagnostics);
     document.diagnostics = notes;
-    Ok(RegFile {
-        encoding: decoded.encoding,
-        document,
-    })
+    Ok(RegFile { encoding, document })
 }
 
 /// The text of a `.reg` file, decoded as `read` decodes it.

@@ -91,28 +91,49 @@ pub fn parse(
     source: usize,
     ansi: Option<&'static Encoding>,
 ) -> Result<Document, ReadError> {
-    let mut lines = Lines {
-        rest: text,
-        number: 0,
-    };
-    let (_, first) = lines.next().unwrap_or((1, ""));
-    let version = parse_header(first)?;
+    parse_from(
+        &mut TextLines {
+            rest: text,
+            number: 0,
+        },
+        source,
+        ansi,
+        None,
+    )
+}
+
+/// Which keys to keep: the others' values are not read (a whole `HKLM`
+/// export is hundreds of MB; an audit needs a few keys of it).
+pub type Keep<'a> = &'a dyn Fn(&[&str]) -> bool;
+
+/// Parses lines from `lines`, keeping only the keys `keep` accepts (all
+/// when `None`; key deletions are always kept, as they may remove kept keys).
+pub fn parse_from(
+    lines: &mut dyn LineSource,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Option<Keep<'_>>,
+) -> Result<Document, ReadError> {
+    let (_, first) = lines.next_line().unwrap_or((1, String::new()));
+    let version = parse_header(&first)?;
     let mut parser = Parser {
         source,
         ansi,
         key: None,
         ops: Vec::new(),
         diagnostics: Vec::new(),
+        keep,
+        kept: true,
     };
     match version {
         Version::Regedit4 | Version::Regedit5 => {
-            while let Some((n, line)) = lines.next() {
-                parser.line(n, line, &mut lines);
+            while let Some((n, line)) = lines.next_line() {
+                parser.line(n, &line, lines);
             }
         }
         Version::Win31 => {
-            for (n, line) in lines {
-                parser.win31_line(n, line);
+            while let Some((n, line)) = lines.next_line() {
+                parser.win31_line(n, &line);
             }
         }
         Version::Fuzzy => parser.diagnostics.push(Diagnostic {
@@ -158,16 +179,37 @@ fn parse_header(first: &str) -> Result<Version, ReadError> {
     Err(ReadError::NoHeader { reason })
 }
 
-/// Lines end at `\r\n`, `\r` or `\n`, as in regedit.
-struct Lines<'a> {
+/// Where the parser gets its lines: the text of a small file, or a stream.
+pub trait LineSource {
+    /// The next line, without its end, and its 1-based number. Lines end at
+    /// `\r\n`, `\r` or `\n`, as in regedit.
+    fn next_line(&mut self) -> Option<(u32, String)>;
+
+    /// Told `true` when the open key is one the caller does not keep: a
+    /// source may then pass over its value lines (and their continuations)
+    /// without decoding them, up to the next key line.
+    fn skip_values(&mut self, _skip: bool) {}
+
+    /// True once after the source passed over a key line its caller does not
+    /// keep: that key is now the open one, and nothing of it is to be read.
+    fn take_dropped_key(&mut self) -> bool {
+        false
+    }
+
+    /// Told `true` while the parser reads a value's continuation lines: a
+    /// key line there is data to regedit (and swallowed), so it must come
+    /// through as it is.
+    fn in_continuation(&mut self, _on: bool) {}
+}
+
+/// The lines of text in memory.
+struct TextLines<'a> {
     rest: &'a str,
     number: u32,
 }
 
-impl<'a> Iterator for Lines<'a> {
-    type Item = (u32, &'a str);
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl LineSource for TextLines<'_> {
+    fn next_line(&mut self) -> Option<(u32, String)> {
         if self.rest.is_empty() {
             return None;
         }
@@ -180,11 +222,11 @@ impl<'a> Iterator for Lines<'a> {
             .or_else(|| tail.strip_prefix('\r'))
             .or_else(|| tail.strip_prefix('\n'))
             .unwrap_or(tail);
-        Some((self.number, line))
+        Some((self.number, line.to_owned()))
     }
 }
 
-struct Parser {
+struct Parser<'a> {
     source: usize,
     ansi: Option<&'static Encoding>,
     /// The open key; `None` after `[-key]` or a key line that failed, when
@@ -192,6 +234,10 @@ struct Parser {
     key: Option<Vec<String>>,
     ops: Vec<Op>,
     diagnostics: Vec<Diagnostic>,
+    keep: Option<Keep<'a>>,
+    /// False while the open key is one `keep` rejects: its lines change and
+    /// report nothing.
+    kept: bool,
 }
 
 /// Why a value line was skipped, and where in the line.
@@ -223,7 +269,7 @@ fn column(line: &str, byte: usize) -> u32 {
     u32::try_from(chars + 1).unwrap_or(u32::MAX)
 }
 
-impl Parser {
+impl Parser<'_> {
     fn origin(&self, line: u32, column: u32) -> Origin {
         Origin {
             source: self.source,
@@ -243,6 +289,9 @@ impl Parser {
     }
 
     fn skipped(&mut self, n: u32, line: &str, s: Skip) {
+        if !self.kept {
+            return;
+        }
         let at = self.origin(n, column(line, s.at));
         self.diagnostics.push(Diagnostic {
             code: "skipped-line",
@@ -253,12 +302,32 @@ impl Parser {
         });
     }
 
-    fn line(&mut self, n: u32, line: &str, more: &mut Lines<'_>) {
+    fn line(&mut self, n: u32, line: &str, more: &mut dyn LineSource) {
+        if more.take_dropped_key() {
+            self.key = None;
+            self.kept = false;
+        }
         let start = line.len() - line.trim_start_matches(WS).len();
         let body = &line[start..];
         match body.chars().next() {
             None | Some(';') => {}
-            Some('[') => self.key_line(n, line, start + 1),
+            Some('[') => {
+                let before = self.key.clone();
+                self.key_line(n, line, start + 1);
+                // A key line regedit cannot read leaves the open key, and
+                // whether it is kept, as they were.
+                if self.key == before && !line[start..].starts_with("[-") {
+                    more.skip_values(!self.kept);
+                    return;
+                }
+                self.kept = match (&self.key, self.keep) {
+                    (Some(k), Some(keep)) => {
+                        keep(&k.iter().map(String::as_str).collect::<Vec<_>>())
+                    }
+                    _ => true,
+                };
+                more.skip_values(!self.kept);
+            }
             Some('@') | Some('"') => self.value_line(n, line, start, more),
             Some(_) => self.skipped(
                 n,
@@ -372,18 +441,23 @@ impl Parser {
             self.ops.push(Op::DeleteKey { path, at });
         } else {
             self.key = Some(path.clone());
-            self.ops.push(Op::CreateKey { path, at });
+            if self
+                .keep
+                .is_none_or(|keep| keep(&path.iter().map(String::as_str).collect::<Vec<_>>()))
+            {
+                self.ops.push(Op::CreateKey { path, at });
+            }
         }
     }
 
-    fn value_line(&mut self, n: u32, line: &str, start: usize, more: &mut Lines<'_>) {
+    fn value_line(&mut self, n: u32, line: &str, start: usize, more: &mut dyn LineSource) {
         let mut escapes = Vec::new();
         let parsed = parse_name(line, start, &mut |c, col| escapes.push((c, col)));
         let (name, after_name) = match parsed {
             Ok(v) => v,
             Err(s) => return self.skipped(n, line, s),
         };
-        for (c, col) in escapes {
+        for (c, col) in escapes.into_iter().filter(|_| self.kept) {
             let d = unknown_escape(self.origin(n, col), c);
             self.diagnostics.push(d);
         }
@@ -394,7 +468,9 @@ impl Parser {
         let at = self.origin(n, column(line, start));
         // Continuation lines are read even when the value will be dropped.
         let data = match self.parse_data(n, line, data_at, more) {
+            Ok(_) if !self.kept => return,
             Ok(d) => d,
+            Err(_) if !self.kept => return,
             Err(skips) => {
                 if let Some(key) = self.key.clone() {
                     self.ops.push(Op::Skipped { key, name, at });
@@ -434,7 +510,7 @@ impl Parser {
         n: u32,
         line: &str,
         at: usize,
-        more: &mut Lines<'_>,
+        more: &mut dyn LineSource,
     ) -> Result<Data, Vec<Skipped>> {
         let here = |s: Skip| vec![(n, line.to_owned(), s)];
         // regedit trims trailing blanks of the first data line only.
@@ -446,7 +522,7 @@ impl Parser {
             };
         }
         if data.starts_with('"') {
-            let source = self.source;
+            let (source, kept) = (self.source, self.kept);
             let diagnostics = &mut self.diagnostics;
             let (s, end) = unescape(line, at + 1, &mut |c, col| {
                 let at = Origin {
@@ -454,7 +530,9 @@ impl Parser {
                     line: n,
                     column: col,
                 };
-                diagnostics.push(unknown_escape(at, c));
+                if kept {
+                    diagnostics.push(unknown_escape(at, c));
+                }
             })
             .map_err(here)?;
             let tail = &line[end..at + data.len()];
@@ -490,76 +568,62 @@ impl Parser {
             return Err(here(skip(at, unknown_type(data))));
         };
         let mut bytes = Vec::new();
-        let mut text = &line[list_at..at + data.len()];
-        // The line being read, and where `text` starts in it.
-        let (mut cur_n, mut cur_line, mut base) = (n, line, list_at);
+        // The continuation line being read (none: the value's own line), and
+        // where its hex data starts.
+        let mut cont: Option<(u32, String)> = None;
+        let mut base = list_at;
         loop {
+            let (cur_n, cur_line) = match &cont {
+                Some((m, l)) => (*m, l.as_str()),
+                None => (n, line),
+            };
+            let text = match cont {
+                Some(_) => &cur_line[base..],
+                None => &line[list_at..at + data.len()],
+            };
+            let broken = |why: &str, at: usize| {
+                let mut skips = vec![(cur_n, cur_line.to_owned(), skip(at, why))];
+                if cur_n != n {
+                    let first = skip(
+                        list_at,
+                        "its hex data is malformed on a continuation line below",
+                    );
+                    skips.insert(0, (n, line.to_owned(), first));
+                }
+                skips
+            };
             match hex_list(text, &mut bytes) {
                 HexList::Done => break,
                 HexList::Invalid(off) => {
-                    let mut skips = vec![(
-                        cur_n,
-                        cur_line.to_owned(),
-                        skip(
-                            base + off,
-                            "the hex data is malformed (bytes are 00-ff separated by commas; a line break needs `,\\`)",
-                        ),
-                    )];
-                    if cur_n != n {
-                        skips.insert(
-                            0,
-                            (
-                                n,
-                                line.to_owned(),
-                                skip(
-                                    list_at,
-                                    "its hex data is malformed on a continuation line below",
-                                ),
-                            ),
-                        );
-                    }
-                    return Err(skips);
+                    return Err(broken(
+                        "the hex data is malformed (bytes are 00-ff separated by commas; a line break needs `,\\`)",
+                        base + off,
+                    ));
                 }
-                HexList::Continue(after) => {
-                    if !only_comment(after) {
-                        let mut skips = vec![(
-                            cur_n,
-                            cur_line.to_owned(),
-                            skip(
-                                base,
-                                "only a ; comment may follow the `\\` that continues hex data",
-                            ),
-                        )];
-                        if cur_n != n {
-                            skips.insert(
-                                0,
-                                (
-                                    n,
-                                    line.to_owned(),
-                                    skip(
-                                        list_at,
-                                        "its hex data is malformed on a continuation line below",
-                                    ),
-                                ),
-                            );
-                        }
-                        return Err(skips);
-                    }
+                HexList::Continue(after) if !only_comment(after) => {
+                    return Err(broken(
+                        "only a ; comment may follow the `\\` that continues hex data",
+                        base,
+                    ));
                 }
+                HexList::Continue(_) => {}
             }
             // The next data line: blank and comment lines are passed over.
+            more.in_continuation(true);
             let next = loop {
-                match more.next() {
+                match more.next_line() {
                     None => break None,
                     Some((m, l)) => {
                         let t = l.trim_start_matches(WS);
                         if t.is_empty() || t.starts_with(';') {
                             continue;
                         }
-                        break Some((m, l, l.len() - t.len()));
+                        let off = l.len() - t.len();
+                        break Some((m, l, off));
                     }
                 }
             };
+            more.in_continuation(false);
             let Some((m, l, off)) = next else { break };
             if !l[off..].starts_with(|c: char| c.is_ascii_hexdigit()) {
                 // regedit drops the value, and this line with it.
@@ -574,7 +638,7 @@ impl Parser {
                     ),
                     (
                         m,
-                        l.to_owned(),
+                        l.clone(),
                         skip(
                             off,
                             "the hex data above expected a continuation here, so regedit consumed this line",
@@ -582,8 +646,8 @@ impl Parser {
                     ),
                 ]);
             }
-            text = &l[off..];
-            (cur_n, cur_line, base) = (m, l, off);
+            cont = Some((m, l));
+            base = off;
         }
         Ok(Data::Set(Value::new(
             kind,

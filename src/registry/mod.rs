@@ -12,6 +12,10 @@ pub use os::OsInfo;
 pub use tree::{Entry, Key, Origin};
 pub use value::Value;
 
+/// A predicate over full key paths (`HKEY_LOCAL_MACHINE\...`): which keys a
+/// reader should keep.
+pub type KeyFilter = std::sync::Arc<dyn Fn(&[&str]) -> bool + Send + Sync>;
+
 /// How much a note about an input matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {

@@ -23,7 +23,10 @@ fn fold_char(c: char) -> char {
 
 /// True when Windows would treat `a` and `b` as the same name.
 pub fn eq(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || fold(a) == fold(b)
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    fold(a) == fold(b)
 }
 
 #[cfg(test)]

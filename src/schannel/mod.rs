@@ -6,6 +6,7 @@ mod evaluate;
 pub mod matrix;
 pub mod nearmiss;
 mod policy;
+mod relevance;
 pub mod translations;
 
 pub use evaluate::{
@@ -14,3 +15,4 @@ pub use evaluate::{
 pub use matrix::{Matrix, matrix};
 pub use nearmiss::{NearMiss, Remedy};
 pub use policy::{Condition, PROTOCOLS, Policy, Requirement, Rule, Scope};
+pub use relevance::{KeyFilter, relevant};

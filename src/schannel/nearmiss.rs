@@ -33,26 +33,58 @@ const BRANCHES: [&str; 4] = ["Ciphers", "CipherSuites", "Hashes", "KeyExchangeAl
 fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = fold(a).chars().collect();
     let b: Vec<char> = fold(b).chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
+    // Three rows are all the recurrence needs.
+    let mut before = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0usize; b.len() + 1];
     for i in 1..=a.len() {
+        cur[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
+                v = v.min(before[j - 2] + 1);
             }
-            d[i][j] = v;
+            cur[j] = v;
+        }
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Whether a key name is SCHANNEL or a misspelling of it (cheap: most
+/// names are told apart by their length alone).
+pub fn schannel_like(name: &str) -> bool {
+    let n = if name.is_ascii() {
+        name.len()
+    } else {
+        name.chars().count()
+    };
+    if !(6..=10).contains(&n) {
+        return false;
+    }
+    // Within two edits, at least six of SCHANNEL's eight letters remain:
+    // most names (Services, Parameters, SYSTEM) fail this without the
+    // distance being computed.
+    if name.is_ascii() {
+        let mut left = [0u8; 26];
+        for c in b"SCHANNEL" {
+            left[usize::from(c - b'A')] += 1;
+        }
+        let mut common = 0;
+        for c in name.bytes().filter(u8::is_ascii_alphabetic) {
+            let slot = &mut left[usize::from(c.to_ascii_uppercase() - b'A')];
+            if *slot > 0 {
+                *slot -= 1;
+                common += 1;
+            }
+        }
+        if common < 6 {
+            return false;
         }
     }
-    d[a.len()][b.len()]
+    distance(name, "SCHANNEL") <= 2
 }
 
 /// Typos allowed for a name of this length.
@@ -174,7 +206,7 @@ pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
     }
     for (path, key) in root.walk() {
         // Where SCHANNEL stands in this path, allowing a typo.
-        let Some(s) = path.iter().position(|p| distance(p, "SCHANNEL") <= 2) else {
+        let Some(s) = path.iter().position(|p| schannel_like(p)) else {
             continue;
         };
         let tail = &path[s + 1..];
