@@ -832,26 +832,148 @@ fn parents_and_encryption_are_refused() {
     expect_error(&luks, "qcow2", "LUKS encryption");
 }
 
-/// A VHDX whose header names a log (the VM was running): its log GUID is set
-/// in the active header, with a fresh CRC.
-#[test]
-fn dirty_vhdx_is_reported() {
-    let f = fixture();
-    let d = f.dir.path();
-    let x = d.join("x.vhdx");
-    convert(&f.raw, &x, "vhdx", &[]);
-    let mut b = fs::read(&x).unwrap();
+/// Sets the log GUID in the active VHDX header (fresh CRC); returns the
+/// header's offset.
+fn vhdx_set_log_guid(b: &mut [u8], guid: [u8; 16]) -> usize {
     let (a, c) = (64 * 1024, 128 * 1024);
-    let active = if le64(&b, a + 8) >= le64(&b, c + 8) {
+    let active = if le64(b, a + 8) >= le64(b, c + 8) {
         a
     } else {
         c
     };
-    b[active + 48..active + 64].copy_from_slice(&[0xAB; 16]);
+    b[active + 48..active + 64].copy_from_slice(&guid);
     b[active + 4..active + 8].fill(0);
     let crc = crc32c(&b[active..active + 4096]);
     b[active + 4..active + 8].copy_from_slice(&crc.to_le_bytes());
-    expect_error(&write(d, "dirty.vhdx", &b), "VHDX", "log");
+    active
+}
+
+/// One log entry (at the start of the log): a data descriptor writing
+/// `sector` at `write_at` and a zero descriptor clearing 4 KiB at `zero_at`.
+fn vhdx_log_entry(
+    guid: [u8; 16],
+    seq: u64,
+    file_len: u64,
+    sector: &[u8],
+    write_at: u64,
+    zero_at: u64,
+) -> Vec<u8> {
+    let mut e = vec![0u8; 8192];
+    e[0..4].copy_from_slice(b"loge");
+    e[8..12].copy_from_slice(&8192u32.to_le_bytes());
+    e[16..24].copy_from_slice(&seq.to_le_bytes());
+    e[24..28].copy_from_slice(&2u32.to_le_bytes());
+    e[32..48].copy_from_slice(&guid);
+    put_le64(&mut e, 48, file_len);
+    put_le64(&mut e, 56, file_len);
+    let d = 64;
+    e[d..d + 4].copy_from_slice(b"desc");
+    e[d + 4..d + 8].copy_from_slice(&sector[4092..4096]);
+    e[d + 8..d + 16].copy_from_slice(&sector[..8]);
+    put_le64(&mut e, d + 16, write_at);
+    put_le64(&mut e, d + 24, seq);
+    let z = 96;
+    e[z..z + 4].copy_from_slice(b"zero");
+    put_le64(&mut e, z + 8, 4096);
+    put_le64(&mut e, z + 16, zero_at);
+    put_le64(&mut e, z + 24, seq);
+    e[4096..4100].copy_from_slice(b"data");
+    e[4100..4104].copy_from_slice(&((seq >> 32) as u32).to_le_bytes());
+    e[4104..8188].copy_from_slice(&sector[8..4092]);
+    e[8188..8192].copy_from_slice(&(seq as u32).to_le_bytes());
+    let crc = crc32c(&e);
+    e[4..8].copy_from_slice(&crc.to_le_bytes());
+    e
+}
+
+/// A VHDX not closed cleanly (the VM was running): its header names a log.
+/// A valid log entry is replayed in memory; a log with no valid entry
+/// changes nothing, and says so.
+#[test]
+fn dirty_vhdx_logs_are_replayed() {
+    let f = fixture();
+    let d = f.dir.path();
+    let x = d.join("x.vhdx");
+    convert(&f.raw, &x, "vhdx", &[]);
+    let clean = fs::read(&x).unwrap();
+    let guid = [0xAB; 16];
+
+    // A log GUID, but an empty log.
+    let mut b = clean.clone();
+    let header = vhdx_set_log_guid(&mut b, guid);
+    let o = open(&write(d, "dirty-empty.vhdx", &b)).unwrap();
+    assert!(
+        o.notes.iter().any(|n| n.contains("no valid sequence")),
+        "{:?}",
+        o.notes
+    );
+    assert!(read_all(&*o.disk).unwrap() == f.bytes);
+
+    // One entry: virtual bytes 8192..12288 rewritten, 65536..69632 zeroed
+    // (block 0's payload is where the BAT says).
+    let bat = vhdx_region(&b, VHDX_BAT);
+    let payload = le64(&b, bat) & !0xF_FFFF;
+    assert_eq!(le64(&b, bat) & 7, 6, "block 0 present");
+    let log_len = u64::from(le32(&b, header + 68));
+    let log_at = le64(&b, header + 72) as usize;
+    assert!(log_len >= 8192);
+    let mut sector = vec![0u8; 4096];
+    Rng(77).fill(&mut sector);
+    let entry = vhdx_log_entry(
+        guid,
+        5,
+        b.len() as u64,
+        &sector,
+        payload + 8192,
+        payload + 65536,
+    );
+    b[log_at..log_at + 8192].copy_from_slice(&entry);
+    let o = open(&write(d, "dirty.vhdx", &b)).unwrap();
+    assert!(
+        o.notes.iter().any(|n| n.contains("replayed 1 log entries")),
+        "{:?}",
+        o.notes
+    );
+    let mut expect = f.bytes.clone();
+    expect[8192..12288].copy_from_slice(&sector);
+    expect[65536..69632].fill(0);
+    assert!(read_all(&*o.disk).unwrap() == expect, "replayed bytes");
+    // QEMU as the oracle: it replays the log when it opens the image for
+    // writing (`check -r all`), then reads it back.
+    let q = write(d, "dirty-qemu.vhdx", &b);
+    qemu_img(&["check", "-q", "-r", "all", q.to_str().unwrap()]);
+    let back = d.join("dirty-qemu.raw");
+    qemu_img(&[
+        "convert",
+        "-q",
+        "-f",
+        "vhdx",
+        "-O",
+        "raw",
+        q.to_str().unwrap(),
+        back.to_str().unwrap(),
+    ]);
+    assert!(fs::read(&back).unwrap() == expect, "QEMU's replay agrees");
+
+    // The same entry with a damaged CRC: not replayed.
+    b[log_at + 5000] ^= 1;
+    let o = open(&write(d, "dirty-badcrc.vhdx", &b)).unwrap();
+    assert!(
+        o.notes.iter().any(|n| n.contains("no valid sequence")),
+        "{:?}",
+        o.notes
+    );
+    assert!(read_all(&*o.disk).unwrap() == f.bytes);
+
+    // A log that claims to need a longer file than there is.
+    b[log_at + 5000] ^= 1;
+    let entry = vhdx_log_entry(guid, 5, 1 << 40, &sector, payload + 8192, payload + 65536);
+    b[log_at..log_at + 8192].copy_from_slice(&entry);
+    expect_error(
+        &write(d, "dirty-short.vhdx", &b),
+        "VHDX",
+        "the log (sequence 5) needs",
+    );
 }
 
 fn crc32c(data: &[u8]) -> u32 {
@@ -867,4 +989,104 @@ fn crc32c(data: &[u8]) -> u32 {
         }
     }
     !c
+}
+
+/// Peak resident memory (VmHWM) of this process, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+const MEMORY_DIR: &str = "TLSREG_CONTAINER_MEMORY_DIR";
+
+/// A 4 GiB disk holding 256 MiB of data, as sparse raw, dynamic VHDX and
+/// compressed qcow2: each opened and read (300 MiB at scattered places) in a
+/// child process of its own, whose peak RSS must stay well under 100 MiB.
+#[test]
+#[cfg(target_os = "linux")]
+fn images_open_in_little_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("big.raw");
+    {
+        let mut file = fs::File::create(&raw).unwrap();
+        file.set_len(4 << 30).unwrap();
+        let mut mbr = [0u8; 512];
+        mbr[510] = 0x55;
+        mbr[511] = 0xAA;
+        file.write_all(&mbr).unwrap();
+        let mut rng = Rng(0x4_6161);
+        let mut chunk = vec![0u8; 1 << 20];
+        for i in 0..256u64 {
+            rng.fill(&mut chunk[..4096]);
+            let (head, tail) = chunk.split_at_mut(4096);
+            for piece in tail.chunks_mut(4096) {
+                piece.copy_from_slice(head); // compressible, not trivially
+            }
+            file.seek(SeekFrom::Start(i * (16 << 20) + rng.below(8 << 20)))
+                .unwrap();
+            file.write_all(&chunk).unwrap();
+        }
+    }
+    convert(
+        &raw,
+        &dir.path().join("big.vhdx"),
+        "vhdx",
+        &["-o", "subformat=dynamic"],
+    );
+    convert(&raw, &dir.path().join("big.qcow2"), "qcow2", &["-c"]);
+    let exe = std::env::current_exe().unwrap();
+    for name in ["big.raw", "big.vhdx", "big.qcow2"] {
+        let out = Command::new(&exe)
+            .args([
+                "--exact",
+                "memory_child",
+                "--include-ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(MEMORY_DIR, dir.path().join(name))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {text}");
+        let line = text
+            .lines()
+            .find_map(|l| l.split_once("peak-rss ").map(|(_, figure)| figure))
+            .unwrap_or_else(|| panic!("{name}: no figure in {text}"));
+        eprintln!("{name}: peak RSS {line}");
+        let kib: u64 = line.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(kib < 100 * 1024, "{name}: {line}");
+    }
+}
+
+/// Run by `images_open_in_little_memory` in a process of its own.
+#[test]
+#[ignore = "run by images_open_in_little_memory"]
+fn memory_child() {
+    let Some(path) = std::env::var_os(MEMORY_DIR) else {
+        return;
+    };
+    let before = peak_rss_kib();
+    let opened = open(Path::new(&path)).unwrap();
+    let disk = &*opened.disk;
+    assert_eq!(disk.size(), 4 << 30);
+    let mut rng = Rng(99);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut nonzero = 0usize;
+    for _ in 0..300 {
+        let at = rng.below((4 << 30) - (1 << 20));
+        disk.read_exact_at(at, &mut buf).unwrap();
+        nonzero += buf.iter().filter(|&&b| b != 0).count();
+    }
+    assert!(nonzero > 1 << 20, "the reads met the data");
+    println!(
+        "peak-rss {} KiB for {} (test process before opening: {before} KiB; read 300 MiB)",
+        peak_rss_kib(),
+        opened.format
+    );
 }

@@ -17,6 +17,7 @@ pub mod qcow2;
 pub mod raw;
 pub mod vhd;
 pub mod vhdx;
+mod vhdx_log;
 pub mod vmdk;
 
 use std::fmt;

@@ -10,7 +10,8 @@
 //! `chunk_ratio` payload entries comes one sector-bitmap entry.
 //!
 //! A header with a non-zero log GUID means the image was not closed cleanly
-//! (a running or crashed VM).
+//! (a running or crashed VM): its log is replayed in memory
+//! ([`super::vhdx_log`]), never written back.
 
 use std::io;
 use std::sync::Arc;
@@ -201,14 +202,12 @@ fn active_header(file: &dyn Disk) -> Result<Header> {
 
 pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<dyn Disk>> {
     let header = active_header(&*file)?;
+    let mut file = file;
     if header.log_guid != [0u8; 16] {
-        return Err(unsupported(
-            FORMAT,
-            header.at + 48,
-            "VHDX log not replayed: the image was in use (its header names an active log); shut the VM down cleanly or attach and detach the disk in Hyper-V first",
-        ));
+        if let Some(replayed) = super::vhdx_log::replay(file.clone(), &header, notes)? {
+            file = Arc::new(replayed);
+        }
     }
-    let _ = (header.log_length, header.log_offset);
     let (bat, metadata) = regions(&*file, notes)?;
     let meta = Metadata::read(&*file, metadata)?;
     if meta.logical_sector_size == 4096 {
