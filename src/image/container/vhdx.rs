@@ -304,11 +304,20 @@ fn region_table(file: &dyn Disk, at: u64) -> Result<(Region, Region)> {
         } else {
             continue;
         }
-        if region.offset % MIB != 0
-            || region
-                .offset
-                .checked_add(region.length)
-                .is_none_or(|end| end > file.size())
+        if region.offset % MIB != 0 || region.length % MIB != 0 {
+            return Err(invalid(
+                FORMAT,
+                entry_at,
+                format!(
+                    "region at byte {} of {} bytes is not aligned to 1 MiB",
+                    region.offset, region.length
+                ),
+            ));
+        }
+        if region
+            .offset
+            .checked_add(region.length)
+            .is_none_or(|end| end > file.size())
         {
             return Err(truncated(
                 FORMAT,

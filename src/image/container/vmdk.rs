@@ -558,7 +558,9 @@ pub(crate) fn open_descriptor(
                 ));
             }
         };
-        parts.push(Part { start, len, source });
+        if len > 0 {
+            parts.push(Part { start, len, source });
+        }
         start = start
             .checked_add(len)
             .ok_or_else(|| invalid(FORMAT, e.line_at, "the extents add up to over 2^64 bytes"))?;
