@@ -1,6 +1,7 @@
 //! Disk images: containers turn a file into a [`Disk`], partitions and file
 //! systems find the hives on it. Knows nothing of SCHANNEL.
 
+pub mod container;
 pub mod disk;
 
 pub use disk::{Cursor, Disk, FileDisk, Slice};

@@ -1,0 +1,410 @@
+//! Virtual disk containers: a file (raw, VHD, VHDX, VMDK, qcow2) becomes a
+//! [`Disk`] of its virtual size.
+//!
+//! The format is chosen by signature, never by file name. Each reader keeps
+//! only small metadata in memory (headers, plus a bounded page cache over the
+//! allocation tables and one decompressed cluster); payload is read on demand,
+//! so a 60 GB image costs the blocks that are actually read.
+//!
+//! Every header field is checked before use: sizes and offsets with checked
+//! arithmetic, tables against the file's length. A malformed image is a
+//! [`ContainerError`] naming the format and the byte offset, never a panic.
+//! Errors found while reading (a grain past the end, a bad compressed
+//! cluster) are `io::Error`s that wrap a `ContainerError`.
+
+mod cache;
+pub mod qcow2;
+pub mod raw;
+pub mod vhd;
+pub mod vhdx;
+mod vhdx_log;
+pub mod vmdk;
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::disk::{Disk, FileDisk, check_range};
+
+/// The container formats this module reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// A plain disk or volume image (`dd`, `.img`, `.raw`, `-flat.vmdk`).
+    Raw,
+    /// VHD with the data followed by a `conectix` footer.
+    VhdFixed,
+    /// VHD with a `cxsparse` dynamic header and a block allocation table.
+    VhdDynamic,
+    /// VHDX (Hyper-V).
+    Vhdx,
+    /// A hosted sparse VMDK extent (`KDMV`), monolithicSparse.
+    VmdkSparse,
+    /// A streamOptimized VMDK (`KDMV`, grain directory in the footer,
+    /// compressed grains).
+    VmdkStreamOptimized,
+    /// A VMDK text descriptor naming FLAT, SPARSE or ZERO extent files.
+    VmdkDescriptor,
+    /// qcow2, versions 2 and 3.
+    Qcow2,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Raw => "raw image",
+            Format::VhdFixed => "VHD (fixed)",
+            Format::VhdDynamic => "VHD (dynamic)",
+            Format::Vhdx => "VHDX",
+            Format::VmdkSparse => "VMDK (monolithicSparse)",
+            Format::VmdkStreamOptimized => "VMDK (streamOptimized)",
+            Format::VmdkDescriptor => "VMDK (descriptor)",
+            Format::Qcow2 => "qcow2",
+        })
+    }
+}
+
+/// An opened container: its format, the virtual disk, and remarks worth
+/// showing (a dirty flag, a damaged copy of a header that was skipped).
+pub struct Opened {
+    pub format: Format,
+    pub disk: Arc<dyn Disk>,
+    pub notes: Vec<String>,
+}
+
+impl fmt::Debug for Opened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opened")
+            .field("format", &self.format)
+            .field("size", &self.disk.size())
+            .field("notes", &self.notes)
+            .finish()
+    }
+}
+
+/// Why a file could not be opened as a disk image.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// The file itself (or an extent file it names) could not be opened.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// No container signature, no partition table, no NTFS/BitLocker boot
+    /// sector.
+    #[error(
+        "not a disk image: no VHD, VHDX, VMDK or qcow2 signature, no partition table (0x55AA at byte 510) and no NTFS or BitLocker boot sector"
+    )]
+    NotAnImage,
+    /// A structure lies (partly) past the end of the file.
+    #[error("{format}: truncated: {what} at byte {offset} lies past the end of the file")]
+    Truncated {
+        format: Format,
+        offset: u64,
+        what: String,
+    },
+    /// A structure is malformed.
+    #[error("{format}: {what} (at byte {offset})")]
+    Invalid {
+        format: Format,
+        offset: u64,
+        what: String,
+    },
+    /// A well-formed feature this reader does not handle.
+    #[error("{format}: not supported: {what} (at byte {offset})")]
+    Unsupported {
+        format: Format,
+        offset: u64,
+        what: String,
+    },
+    /// The file could not be read at that offset.
+    #[error("{format}: cannot read byte {offset}: {source}")]
+    Read {
+        format: Format,
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ContainerError {
+    /// The format named by the error, if any.
+    pub fn format(&self) -> Option<Format> {
+        match self {
+            ContainerError::Truncated { format, .. }
+            | ContainerError::Invalid { format, .. }
+            | ContainerError::Unsupported { format, .. }
+            | ContainerError::Read { format, .. } => Some(*format),
+            ContainerError::Io { .. } | ContainerError::NotAnImage => None,
+        }
+    }
+}
+
+impl From<ContainerError> for io::Error {
+    fn from(e: ContainerError) -> io::Error {
+        let kind = match &e {
+            ContainerError::Truncated { .. } => io::ErrorKind::UnexpectedEof,
+            ContainerError::Read { source, .. } | ContainerError::Io { source, .. } => {
+                source.kind()
+            }
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+type Result<T, E = ContainerError> = std::result::Result<T, E>;
+
+pub(crate) fn invalid(format: Format, offset: u64, what: impl Into<String>) -> ContainerError {
+    ContainerError::Invalid {
+        format,
+        offset,
+        what: what.into(),
+    }
+}
+
+pub(crate) fn unsupported(format: Format, offset: u64, what: impl Into<String>) -> ContainerError {
+    ContainerError::Unsupported {
+        format,
+        offset,
+        what: what.into(),
+    }
+}
+
+pub(crate) fn truncated(format: Format, offset: u64, what: impl Into<String>) -> ContainerError {
+    ContainerError::Truncated {
+        format,
+        offset,
+        what: what.into(),
+    }
+}
+
+/// Opens a disk image. The format is found from the bytes; a VMDK text
+/// descriptor's extents are opened relative to the descriptor's folder.
+pub fn open(path: &Path) -> Result<Opened> {
+    let file = File::open(path).map_err(|source| ContainerError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let disk = FileDisk::new(file).map_err(|source| ContainerError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let dir = path.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
+    open_with(Arc::new(disk), dir)
+}
+
+/// Opens the image held by `file` (any [`Disk`]: a file, bytes in memory).
+/// A VMDK descriptor has no folder here, so its extents cannot be opened.
+pub fn open_disk(file: Arc<dyn Disk>) -> Result<Opened> {
+    open_with(file, None)
+}
+
+/// The format of the file at `path` from its signatures, without parsing it
+/// further; `None` when it is no disk image (or cannot be read).
+pub fn detect(path: &Path) -> Option<Format> {
+    let file = File::open(path).ok()?;
+    let disk = FileDisk::new(file).ok()?;
+    sniff(&disk).ok().flatten()
+}
+
+fn open_with(file: Arc<dyn Disk>, dir: Option<&Path>) -> Result<Opened> {
+    let format = sniff(&*file)
+        .map_err(|source| ContainerError::Read {
+            format: Format::Raw,
+            offset: 0,
+            source,
+        })?
+        .ok_or(ContainerError::NotAnImage)?;
+    let mut notes = Vec::new();
+    let (format, disk) = match format {
+        Format::VhdFixed | Format::VhdDynamic => vhd::open(file, format, &mut notes)?,
+        _ => (format, open_other(format, file, dir, &mut notes)?),
+    };
+    Ok(Opened {
+        format,
+        disk,
+        notes,
+    })
+}
+
+fn open_other(
+    format: Format,
+    file: Arc<dyn Disk>,
+    dir: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<Arc<dyn Disk>> {
+    Ok(match format {
+        Format::Raw => raw::open(file),
+        Format::VhdFixed | Format::VhdDynamic => vhd::open(file, format, notes)?.1,
+        Format::Vhdx => vhdx::open(file, notes)?,
+        Format::VmdkSparse | Format::VmdkStreamOptimized => vmdk::open_sparse(file, format, notes)?,
+        Format::VmdkDescriptor => vmdk::open_descriptor(&*file, dir, notes)?,
+        Format::Qcow2 => qcow2::open(file, notes)?,
+    })
+}
+
+/// How many bytes of a file are looked at to find its format.
+const SNIFF: usize = 4096;
+
+/// The format from the first 4 KiB and the last 512 bytes.
+fn sniff(file: &dyn Disk) -> io::Result<Option<Format>> {
+    let size = file.size();
+    let mut head = vec![0u8; usize::try_from(size).unwrap_or(SNIFF).min(SNIFF)];
+    file.read_exact_at(0, &mut head)?;
+    if head.starts_with(qcow2::MAGIC) {
+        return Ok(Some(Format::Qcow2));
+    }
+    if head.starts_with(vhdx::MAGIC) {
+        return Ok(Some(Format::Vhdx));
+    }
+    if head.starts_with(vmdk::MAGIC) {
+        return Ok(Some(if vmdk::is_stream_optimized(&head) {
+            Format::VmdkStreamOptimized
+        } else {
+            Format::VmdkSparse
+        }));
+    }
+    if head.starts_with(vhd::COOKIE) {
+        return Ok(Some(Format::VhdDynamic));
+    }
+    if size >= 512 {
+        let mut tail = [0u8; 512];
+        file.read_exact_at(size - 512, &mut tail)?;
+        if tail.starts_with(vhd::COOKIE) {
+            return Ok(Some(if be32(&tail, 60) == vhd::TYPE_FIXED {
+                Format::VhdFixed
+            } else {
+                Format::VhdDynamic
+            }));
+        }
+    }
+    if vmdk::is_descriptor(&head) && size <= vmdk::MAX_DESCRIPTOR {
+        return Ok(Some(Format::VmdkDescriptor));
+    }
+    if raw::looks_like_disk(&head) {
+        return Ok(Some(Format::Raw));
+    }
+    Ok(None)
+}
+
+/// Reads `buf` at `offset` of the container file, for parsing: a short file
+/// is [`ContainerError::Truncated`] naming `what`.
+pub(crate) fn read_at(
+    file: &dyn Disk,
+    format: Format,
+    offset: u64,
+    buf: &mut [u8],
+    what: &str,
+) -> Result<()> {
+    if check_range(file.size(), offset, buf.len()).is_err() {
+        return Err(truncated(format, offset, what));
+    }
+    file.read_exact_at(offset, buf)
+        .map_err(|source| ContainerError::Read {
+            format,
+            offset,
+            source,
+        })
+}
+
+/// Splits a read at `offset` into pieces that do not cross a multiple of
+/// `unit` (a block, a cluster, a grain) and hands each to `f` with its
+/// virtual offset. The caller has checked that the read fits the disk.
+pub(crate) fn for_each_unit(
+    offset: u64,
+    buf: &mut [u8],
+    unit: u64,
+    mut f: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut pos = offset;
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let left_in_unit = unit - pos % unit;
+        let n = usize::try_from(left_in_unit).map_or(rest.len(), |l| l.min(rest.len()));
+        let (piece, tail) = std::mem::take(&mut rest).split_at_mut(n);
+        f(pos, piece)?;
+        pos += n as u64;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// Reads payload bytes at `offset` of the container file; a failure names the
+/// format and the offset.
+pub(crate) fn read_payload(
+    file: &dyn Disk,
+    format: Format,
+    offset: u64,
+    buf: &mut [u8],
+    what: &str,
+) -> io::Result<()> {
+    read_at(file, format, offset, buf, what).map_err(io::Error::from)
+}
+
+fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(src) = at.checked_add(N).and_then(|end| b.get(at..end)) {
+        out.copy_from_slice(src);
+    }
+    out
+}
+
+// Field readers for fixed-size header buffers: a field past the end of the
+// buffer (a bug, never input) reads as zero rather than panicking.
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(array(b, at))
+}
+pub(crate) fn be64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(array(b, at))
+}
+pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(array(b, at))
+}
+pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(array(b, at))
+}
+pub(crate) fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(array(b, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_split_at_boundaries() {
+        let mut buf = vec![0u8; 10];
+        let mut seen = Vec::new();
+        for_each_unit(6, &mut buf, 4, |pos, piece| {
+            seen.push((pos, piece.len()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [(6, 2), (8, 4), (12, 4)]);
+    }
+
+    #[test]
+    fn field_readers_never_panic() {
+        assert_eq!(be32(&[1, 2], 0), 0);
+        assert_eq!(le16(&[1, 2, 3], usize::MAX), 0);
+        assert_eq!(le16(&[1, 2], 0), 0x0201);
+    }
+
+    #[test]
+    fn garbage_is_not_an_image() {
+        let d: Arc<dyn Disk> = Arc::new(vec![7u8; 4096]);
+        assert!(matches!(open_disk(d), Err(ContainerError::NotAnImage)));
+        let empty: Arc<dyn Disk> = Arc::new(Vec::new());
+        assert!(matches!(open_disk(empty), Err(ContainerError::NotAnImage)));
+    }
+}
