@@ -3,5 +3,6 @@
 
 pub mod container;
 pub mod disk;
+pub mod volume;
 
 pub use disk::{Cursor, Disk, FileDisk, Slice};
