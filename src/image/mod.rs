@@ -2,5 +2,6 @@
 //! systems find the hives on it. Knows nothing of SCHANNEL.
 
 pub mod disk;
+pub mod wim;
 
 pub use disk::{Cursor, Disk, FileDisk, Slice};
