@@ -246,8 +246,9 @@ impl Ctx<'_> {
             size: res.original_size,
             limit: usize::MAX as u64,
         })?;
-        let mut out = vec![0u8; len];
         if !res.is_compressed() {
+            // Stored whole in the file, so no larger than it.
+            let mut out = vec![0u8; len];
             self.read_at(res.offset, &mut out, what)?;
             return Ok(out);
         }
@@ -255,9 +256,15 @@ impl Ctx<'_> {
         let mut decoder = Decoder::new(self.compression, self.chunk_size)
             .map_err(|problem| Self::corrupt(res.offset, what, problem.into()))?;
         let mut stored = Vec::new();
+        // Reserved for a compression ratio of up to 8, then grown chunk by
+        // chunk: a corrupt resource claiming much more than its stored bytes
+        // can hold fails before it costs that memory.
+        let guess = res.size_in_wim.saturating_mul(8).max(1 << 20);
+        let mut out = Vec::with_capacity(len.min(usize::try_from(guess).unwrap_or(usize::MAX)));
         let mut at = 0usize;
         for (i, c) in chunks.iter().enumerate() {
-            let dst = &mut out[at..at + c.original as usize];
+            out.resize(at + c.original as usize, 0);
+            let dst = &mut out[at..];
             if c.is_raw() {
                 self.read_at(c.offset, dst, what)?;
             } else {
