@@ -11,7 +11,9 @@ use tlsreg::image::wim::Wim;
 /// exercised through `Wim::open`, with positioned reads from a real file.
 fn path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| std::env::temp_dir().join(format!("tlsreg-fuzz-wim-{}.wim", std::process::id())))
+    PATH.get_or_init(|| {
+        std::env::temp_dir().join(format!("tlsreg-fuzz-wim-{}.wim", std::process::id()))
+    })
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

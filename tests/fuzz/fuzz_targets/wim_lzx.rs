@@ -11,7 +11,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     let order = 15 + u32::from(data[0] % 7);
     let window = 1usize << order;
-    let size = (usize::from(data[1]) | usize::from(data[2]) << 8 | usize::from(data[3]) << 16) % window + 1;
+    let size = (usize::from(data[1]) | usize::from(data[2]) << 8 | usize::from(data[3]) << 16)
+        % window
+        + 1;
     let Ok(mut lzx) = Lzx::new(1 << order) else {
         return;
     };
