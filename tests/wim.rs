@@ -237,6 +237,8 @@ fn image_list_and_xml_properties() {
 
 #[test]
 fn detection() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Wim>();
     for name in ["none.wim", "lzx.wim", "lzms-solid.esd"] {
         assert!(is_wim(&bytes(name)[..16]), "{name}");
     }

@@ -2,17 +2,19 @@
 //! read one file out of one image, without extracting anything else.
 //!
 //! The format, from Microsoft's "Windows Imaging File Format (WIM)" paper
-//! and wimlib's documentation: a [header](header) points at the
-//! [blob table](blob_table), the [XML data](xml) and, through the blob
-//! table, each image's [metadata](metadata) (security data and directory
-//! tree). A file's content is the blob named by the SHA-1 in its directory
-//! entry; every [resource](resource) is stored raw or in independently
-//! compressed chunks ([XPRESS](xpress), [LZX](lzx)).
+//! and wimlib's documentation, one file per structure: a header
+//! (`header.rs`) points at the blob table (`blob_table.rs`), the XML data
+//! (`xml.rs`) and, through the blob table, each image's metadata
+//! (`metadata.rs`: security data and directory tree). A file's content is
+//! the blob named by the SHA-1 in its directory entry; every resource
+//! (`resource.rs`) is stored raw or in independently compressed chunks
+//! ([XPRESS](xpress), [LZX](lzx)).
 //!
 //! Reads are positioned: opening reads the header, the blob table and the
 //! XML; reading a file decompresses that image's metadata resource and the
-//! chunks of that file, and checks the file's SHA-1. A 5 GB `install.wim`
-//! costs a few megabytes.
+//! chunks of that file, and checks both against their SHA-1s. Memory use
+//! is the blob table, one image's uncompressed metadata (tens of megabytes
+//! for a full Windows image) and the file itself, whatever the WIM's size.
 //!
 //! Not read, with an error that says so and how to convert the image: LZMS
 //! compression and solid resources (`install.esd`, WIM version 0xE00),
