@@ -4,5 +4,6 @@
 pub mod container;
 pub mod disk;
 pub mod volume;
+pub mod wim;
 
 pub use disk::{Cursor, Disk, FileDisk, Slice};
