@@ -107,6 +107,12 @@ pub struct ReadArgs {
     /// (SYSTEM.LOG1, SYSTEM.LOG2 beside it).
     #[arg(long)]
     pub no_logs: bool,
+
+    /// The SOFTWARE hive that goes with a loose SYSTEM hive: it gives the OS version (for
+    /// what Windows does when values are absent) and the .NET values some policies check.
+    /// Disk images need no such option: their SOFTWARE is read with their SYSTEM.
+    #[arg(long, value_name = "FILE")]
+    pub software: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,8 +148,9 @@ pub struct PolicyArg {
 pub struct AuditArgs {
     /// The inputs to audit: exported .reg files, offline SYSTEM hives (recognised by their
     /// `regf` signature, whatever their name; SYSTEM.LOG1/.LOG2 beside them are replayed),
-    /// or folders, searched recursively for every file that is one of these (by content,
-    /// not name; the rest is skipped quietly, see -v).
+    /// disk images (raw, VHD, VHDX, VMDK, qcow2: every Windows installation on them is
+    /// audited, read-only, without mounting), or folders, searched recursively for every
+    /// file that is one of these (by content, not name; the rest is skipped quietly, see -v).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 

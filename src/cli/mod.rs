@@ -63,8 +63,19 @@ fn options(read: &ReadArgs) -> Result<Options, String> {
         codepage,
         control_set,
         no_logs: read.no_logs,
+        software: read.software.clone(),
         ..Options::default()
     })
+}
+
+/// The keys of the SOFTWARE hive a policy reads.
+fn software_keys(policy: &Policy) -> Vec<Vec<String>> {
+    policy
+        .keys
+        .iter()
+        .filter(|(s, _)| *s == tlsreg::schannel::Scope::Software)
+        .map(|(_, k)| k.clone())
+        .collect()
 }
 
 /// Audits a loaded view: the current control set, or every one with `--control-set all`.
@@ -75,22 +86,50 @@ fn evaluate(loaded: input::Loaded, read: &ReadArgs, policy: &Policy) -> tlsreg::
     }
 }
 
-fn load_one(input: Option<&str>, read: &ReadArgs, opts: &Options, policy: &Policy) -> Outcome {
-    match input::load(input, &read.apply, opts) {
-        Ok(loaded) => Outcome::Audited(Box::new(evaluate(loaded, read, policy))),
-        Err(e) => Outcome::Failed {
-            path: input.unwrap_or("-").to_owned(),
-            kind: input.map_or("reg", |i| input::sniff(i).as_str()),
-            error: e.to_string(),
-        },
-    }
+/// Audits one input: one outcome, or one per Windows installation of a disk
+/// image. With no input, the applied files alone.
+fn load_outcomes(
+    input: Option<&str>,
+    read: &ReadArgs,
+    opts: &Options,
+    policy: &Policy,
+) -> Vec<Outcome> {
+    let targets = match input {
+        Some(i) => input::load_targets(i, &read.apply, opts),
+        None => vec![input::Target {
+            name: "-".into(),
+            kind: input::Kind::Reg,
+            loaded: input::load(None, &read.apply, opts),
+        }],
+    };
+    targets
+        .into_iter()
+        .map(|t| match t.loaded {
+            Ok(loaded) => Outcome::Audited(Box::new(evaluate(loaded, read, policy))),
+            Err(e) => Outcome::Failed {
+                path: t.name,
+                kind: t.kind.as_str(),
+                error: e.to_string(),
+            },
+        })
+        .collect()
 }
 
 /// Loads one input for `diff` and `fix`, where an unreadable input ends the run.
 fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::Audit, String> {
     let mut opts = options(read)?;
     opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(policy)));
-    let loaded = input::load(Some(input), &read.apply, &opts).map_err(|e| e.to_string())?;
+    opts.software_keys = software_keys(policy);
+    let mut targets = input::load_targets(input, &read.apply, &opts);
+    if targets.len() > 1 {
+        let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+        return Err(format!(
+            "{input} holds {} Windows installations ({}); `tlsreg audit` reports each, diff and fix take one: export its SYSTEM hive first",
+            names.len(),
+            names.join(", ")
+        ));
+    }
+    let loaded = targets.remove(0).loaded.map_err(|e| e.to_string())?;
     let audit = evaluate(loaded, read, policy);
     if !audit.conclusive() {
         let why: Vec<String> = audit
@@ -112,6 +151,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     let mut opts = options(&a.read)?;
     // Only what the audit reads is read from .reg exports.
     opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(&policy)));
+    opts.software_keys = software_keys(&policy);
     if a.inputs.is_empty() && a.read.apply.is_empty() {
         return Err("audit needs an INPUT, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }
@@ -140,19 +180,23 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     let outcomes: Vec<Outcome> = names
         .par_iter()
         .map(|name| {
-            let o = load_one(*name, &a.read, &opts, &policy);
+            let outcomes = load_outcomes(*name, &a.read, &opts, &policy);
             if a.format == Format::Jsonl {
-                let line = report::json::input(&o);
                 let mut out = lines.lock().unwrap_or_else(|e| e.into_inner());
-                let text = line.to_string();
-                let r = writeln!(out, "{text}").and_then(|()| out.flush());
-                if let Err(e) = r {
-                    *printed.lock().unwrap_or_else(|e| e.into_inner()) = Err(e);
+                for o in &outcomes {
+                    let text = report::json::input(o).to_string();
+                    let r = writeln!(out, "{text}").and_then(|()| out.flush());
+                    if let Err(e) = r {
+                        *printed.lock().unwrap_or_else(|e| e.into_inner()) = Err(e);
+                    }
                 }
             }
             progress.tick();
-            o
+            outcomes
         })
+        .collect::<Vec<Vec<Outcome>>>()
+        .into_iter()
+        .flatten()
         .collect();
     progress.finish();
     printed

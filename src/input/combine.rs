@@ -33,7 +33,7 @@ fn tree_of(layers: &[Layer]) -> Key {
     let mut root = Key::new("");
     for layer in layers {
         match &layer.content {
-            Content::Tree(t) => root = t.clone(),
+            Content::Tree(t) => root.merge_from(t),
             Content::Ops(ops) => regfile::apply(&mut root, ops),
         }
     }

@@ -53,6 +53,9 @@ pub enum Scope {
     Audit,
     /// One key (a path below the hive root) and everything under it.
     Key(Vec<String>),
+    /// The values of these keys (paths below the hive root), mounted at
+    /// `HKEY_LOCAL_MACHINE\SOFTWARE`: what an audit reads of SOFTWARE.
+    Values(Vec<Vec<String>>),
 }
 
 /// What was read.
@@ -69,6 +72,11 @@ pub struct HiveView {
 /// The path in the view where the hive is mounted.
 pub fn mount() -> [String; 2] {
     [HKLM.to_owned(), "SYSTEM".to_owned()]
+}
+
+/// Where a SOFTWARE hive is mounted.
+pub fn software_mount() -> [String; 2] {
+    [HKLM.to_owned(), "SOFTWARE".to_owned()]
 }
 
 /// Reads `hive` (already opened, validated or not) into a view.
@@ -133,6 +141,36 @@ pub fn read(hive: &Hive<&[u8]>, scope: &Scope) -> Result<HiveView, HiveError> {
                 }
                 if found {
                     walker.copy(&here, target, &path, 0, true)?;
+                }
+            }
+        }
+        Scope::Values(keys) => {
+            let base = software_mount();
+            for key in keys {
+                let mut here = root_node.clone();
+                let mut target_path: Vec<String> = base.to_vec();
+                let mut shown = String::new();
+                let mut found = true;
+                for part in key {
+                    shown = if shown.is_empty() {
+                        part.clone()
+                    } else {
+                        format!("{shown}\\{part}")
+                    };
+                    match walker.child(&here, part, &shown)? {
+                        Some(n) => {
+                            target_path
+                                .push(walker.name(&n, &shown)?.unwrap_or_else(|| part.clone()));
+                            here = n;
+                        }
+                        None => {
+                            found = false;
+                            break;
+                        }
+                    }
+                }
+                if found {
+                    walker.copy(&here, tree.create(&target_path, None), &shown, 0, false)?;
                 }
             }
         }
@@ -317,6 +355,21 @@ fn read_value(
     Ok((name, Value::new(kind, data)))
 }
 
+/// Opens `bytes` with nt-hive, validating the base block or not. nt-hive
+/// asserts while it describes some errors (a bad signature at offset 0), so
+/// the call is contained like every other.
+pub fn open_hive(bytes: &[u8], validate: bool) -> Result<Hive<&[u8]>, HiveError> {
+    let opened = contain(|| match validate {
+        true => Hive::new(bytes),
+        false => Hive::without_validation(bytes),
+    });
+    match opened {
+        Some(Ok(h)) => Ok(h),
+        Some(Err(e)) => Err(HiveError::Open(e)),
+        None => Err(HiveError::BaseBlock("the base block is malformed".into())),
+    }
+}
+
 /// Whether the hive file at `path` is a SYSTEM hive (its root holds a
 /// `ControlSetNNN` or `Select`), read without copying it.
 pub fn looks_like_system(path: &std::path::Path) -> Result<bool, String> {
@@ -324,7 +377,7 @@ pub fn looks_like_system(path: &std::path::Path) -> Result<bool, String> {
     // SAFETY: read-only private map of an input file; see input::read_bytes.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
     let bytes: &[u8] = &map;
-    let hive = nt_hive::Hive::without_validation(bytes).map_err(|e| e.to_string())?;
+    let hive = open_hive(bytes, false).map_err(|e| e.to_string())?;
     let found = contain(|| -> Result<bool, NtHiveError> {
         let root = hive.root_key_node()?;
         let Some(subkeys) = root.subkeys() else {

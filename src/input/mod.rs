@@ -24,6 +24,8 @@ pub use hive::{HiveError, Scope};
 pub enum Kind {
     Reg,
     Hive,
+    /// A disk image or WIM holding Windows installations.
+    Image,
 }
 
 impl Kind {
@@ -31,13 +33,26 @@ impl Kind {
         match self {
             Kind::Reg => "reg",
             Kind::Hive => "hive",
+            Kind::Image => "image",
         }
     }
+}
+
+/// What a file is to the view it went into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The machine being audited.
+    Input,
+    /// The SOFTWARE hive read with a SYSTEM hive.
+    Software,
+    /// A `.reg` file applied on top (`--apply`).
+    Applied,
 }
 
 /// One file that went into a view.
 #[derive(Clone, Debug)]
 pub struct Source {
+    pub role: Role,
     /// The path as the user gave it (`-` for standard input).
     pub name: String,
     pub kind: Kind,
@@ -70,6 +85,11 @@ pub struct Options {
     pub require_system: bool,
     /// Which keys of a `.reg` file to read; all when `None`.
     pub keep: Option<KeepKeys>,
+    /// Keys of the SOFTWARE hive whose values an audit reads (paths below
+    /// its root), besides the OS version, which is always read.
+    pub software_keys: Vec<Vec<String>>,
+    /// A SOFTWARE hive to read beside a loose SYSTEM hive.
+    pub software: Option<String>,
 }
 
 /// A key filter for `.reg` inputs (an audit's comes from `schannel::relevant`).
@@ -91,6 +111,8 @@ impl Default for Options {
             no_logs: false,
             require_system: true,
             keep: None,
+            software_keys: Vec::new(),
+            software: None,
         }
     }
 }
@@ -114,6 +136,14 @@ pub enum ErrorKind {
     ControlSet(String),
     #[error("a hive cannot be applied like a .reg file; give it as the INPUT")]
     HiveApplied,
+    #[error("disk image: {0}")]
+    Container(#[from] crate::image::container::ContainerError),
+    #[error("{0}")]
+    Volume(#[from] crate::image::volume::VolumeError),
+    #[error("{0}")]
+    NoWindows(String),
+    #[error("WIM: {0}")]
+    Wim(#[from] crate::image::wim::WimError),
 }
 
 /// File bytes: mapped from disk, or read (standard input, replayed hives).
@@ -205,6 +235,10 @@ fn reg_layer(
         })?;
     Ok(Layer {
         source: Source {
+            role: match index {
+                0 => Role::Input,
+                _ => Role::Applied,
+            },
             name: name.to_owned(),
             kind: Kind::Reg,
             detail: format!(
@@ -333,16 +367,18 @@ fn hive_layer(
         }
     }
     let data: &[u8] = recovered.as_deref().unwrap_or(bytes);
-    let hive = match nt_hive::Hive::new(data) {
+    // Validated when clean; a dirty hive that could not be replayed is read
+    // as it is, once its size is known to be whole.
+    let hive = match hive::open_hive(data, true) {
         Ok(h) => h,
-        Err(
+        Err(HiveError::Open(
             nt_hive::NtHiveError::SequenceNumberMismatch { .. }
             | nt_hive::NtHiveError::InvalidChecksum { .. },
-        ) => {
+        )) => {
             check_size(data).map_err(fail)?;
-            nt_hive::Hive::without_validation(data).map_err(|e| fail(HiveError::Open(e)))?
+            hive::open_hive(data, false).map_err(fail)?
         }
-        Err(e) => return Err(fail(HiveError::Open(e))),
+        Err(e) => return Err(fail(e)),
     };
     let view = hive::read(&hive, &options.scope).map_err(fail)?;
     if options.require_system && options.scope == Scope::Audit && !view.has_control_sets {
@@ -353,6 +389,7 @@ fn hive_layer(
     diagnostics.extend(view.diagnostics);
     Ok(Layer {
         source: Source {
+            role: Role::Input,
             name: name.to_owned(),
             kind: Kind::Hive,
             detail: format!(
@@ -425,12 +462,26 @@ pub fn load(
                 } else {
                     sibling_logs(name)
                 };
-                hive_layer(name, &bytes, &logs, options)?
+                let layer = hive_layer(name, &bytes, &logs, options)?;
+                if let Some(sw) = options.software.as_deref().filter(|_| index == 0) {
+                    layers.push(layer);
+                    let bytes = std::fs::read(sw).map_err(|e| InputError {
+                        path: sw.to_owned(),
+                        kind: ErrorKind::Io(e),
+                    })?;
+                    software_layer(sw, &bytes, options)?
+                } else {
+                    layer
+                }
             }
             // A .reg file is streamed, not mapped: a 1 GiB export must not
             // cost 1 GiB of memory.
             Opened::Stream(reader) => reg_layer(name, reader, index, options)?,
         };
+        let mut layer = layer;
+        if input.is_none() || index > 0 {
+            layer.source.role = Role::Applied;
+        }
         layers.push(layer);
     }
     combine::build(layers, input.is_some(), options.control_set)
@@ -450,18 +501,331 @@ fn sibling_logs(path: &str) -> Vec<LogBytes> {
         .collect()
 }
 
-/// Whether the file is a disk image or WIM this build reads (`head`: its
-/// first bytes). Images arrive with the image readers.
-pub fn image_kind(_path: &Path, _head: &[u8]) -> Option<Kind> {
-    None
+/// Whether the file is a disk image this build reads, by its signatures.
+pub fn image_kind(path: &Path, head: &[u8]) -> Option<Kind> {
+    if crate::image::wim::is_wim(head) {
+        return Some(Kind::Image);
+    }
+    crate::image::container::detect(path).map(|_| Kind::Image)
 }
 
 /// The kind of file at `path`, by its first bytes.
 pub fn sniff(path: &str) -> Kind {
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 8];
     let read = File::open(path).and_then(|mut f| f.read_exact(&mut head));
     match read {
         Ok(()) if is_hive(&head) => Kind::Hive,
+        _ if path != "-" && image_kind(Path::new(path), &head).is_some() => Kind::Image,
         _ => Kind::Reg,
     }
+}
+
+/// A SOFTWARE hive's layer: the OS version and the keys an audit reads,
+/// mounted at `HKEY_LOCAL_MACHINE\SOFTWARE`.
+fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, InputError> {
+    let fail = |e: HiveError| InputError {
+        path: name.to_owned(),
+        kind: e.into(),
+    };
+    let mut keys: Vec<Vec<String>> = vec![
+        crate::registry::os::CURRENT_VERSION_KEY
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    ];
+    keys.extend(options.software_keys.iter().cloned());
+    let mut diagnostics = Vec::new();
+    let hive = match hive::open_hive(bytes, true) {
+        Ok(h) => h,
+        Err(HiveError::Open(
+            nt_hive::NtHiveError::SequenceNumberMismatch { .. }
+            | nt_hive::NtHiveError::InvalidChecksum { .. },
+        )) => {
+            check_size(bytes).map_err(fail)?;
+            diagnostics.push(note(
+                "dirty-hive",
+                Severity::Warning,
+                format!("{name}: the SOFTWARE hive is dirty and was read as it is; recent changes may be missing"),
+            ));
+            hive::open_hive(bytes, false).map_err(fail)?
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let view = hive::read(&hive, &Scope::Values(keys)).map_err(fail)?;
+    diagnostics.extend(view.diagnostics);
+    Ok(Layer {
+        source: Source {
+            role: Role::Software,
+            name: name.to_owned(),
+            kind: Kind::Hive,
+            detail: format!("SOFTWARE hive, root key {}", view.root_name),
+        },
+        diagnostics,
+        content: Content::Tree(view.root),
+    })
+}
+
+/// One thing an input holds that is audited on its own: the input itself,
+/// or one Windows installation in a disk image.
+pub struct Target {
+    pub name: String,
+    pub kind: Kind,
+    pub loaded: Result<Loaded, InputError>,
+}
+
+/// Loads `input` as one target, or a disk image as one target per Windows
+/// installation on it, each with `applied` on top.
+pub fn load_targets(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
+    use crate::image::volume::Found;
+    let kind = if input == "-" {
+        Kind::Reg
+    } else {
+        sniff(input)
+    };
+    if kind != Kind::Image {
+        return vec![Target {
+            name: input.to_owned(),
+            kind,
+            loaded: load(Some(input), applied, options),
+        }];
+    }
+    let fail = |kind: ErrorKind| {
+        vec![Target {
+            name: input.to_owned(),
+            kind: Kind::Image,
+            loaded: Err(InputError {
+                path: input.to_owned(),
+                kind,
+            }),
+        }]
+    };
+    let mut head = [0u8; 8];
+    if File::open(input)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && crate::image::wim::is_wim(&head)
+    {
+        return load_wim(input, applied, options);
+    }
+    let opened = match crate::image::container::open(Path::new(input)) {
+        Ok(o) => o,
+        Err(e) => return fail(e.into()),
+    };
+    let found = match crate::image::volume::find_windows(opened.disk.clone()) {
+        Ok(f) => f,
+        Err(e) => return fail(e.into()),
+    };
+    let skipped: Vec<String> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Skipped { volume, reason } => Some(format!("{}: {reason}", volume.description)),
+            Found::Windows(_) => None,
+        })
+        .collect();
+    let installs: Vec<&crate::image::volume::Install> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Windows(i) => Some(i.as_ref()),
+            Found::Skipped { .. } => None,
+        })
+        .collect();
+    if installs.is_empty() {
+        let why = match skipped.is_empty() {
+            true => "no volume at all".to_owned(),
+            false => skipped.join("; "),
+        };
+        return fail(ErrorKind::NoWindows(format!(
+            "no Windows installation found in this {} ({why})",
+            image_name(opened.format)
+        )));
+    }
+    installs
+        .iter()
+        .map(|install| {
+            let name = format!("{input} [{}]", install.volume.description);
+            let loaded = load_install(&name, &opened, install, &skipped, applied, options);
+            Target {
+                name,
+                kind: Kind::Image,
+                loaded,
+            }
+        })
+        .collect()
+}
+
+/// `VHDX image`, `raw image`, `VMDK (streamOptimized) image`.
+fn image_name(format: crate::image::container::Format) -> String {
+    let f = format.to_string();
+    match f.ends_with("image") {
+        true => f,
+        false => format!("{f} image"),
+    }
+}
+
+/// What an image holds for one installation.
+struct Found<'a> {
+    /// `VHDX image, GPT partition 3 (...), Windows\System32\config\SYSTEM`.
+    from: String,
+    system: &'a [u8],
+    logs: Vec<LogBytes>,
+    software: Option<&'a [u8]>,
+    notes: Vec<String>,
+}
+
+fn load_install(
+    name: &str,
+    opened: &crate::image::container::Opened,
+    install: &crate::image::volume::Install,
+    skipped: &[String],
+    applied: &[String],
+    options: &Options,
+) -> Result<Loaded, InputError> {
+    let logs = install
+        .system_logs
+        .iter()
+        .map(|(n, b)| LogBytes {
+            name: n.clone(),
+            bytes: b.clone(),
+        })
+        .collect();
+    let mut notes: Vec<String> = opened.notes.iter().chain(&install.notes).cloned().collect();
+    notes.extend(skipped.iter().map(|s| format!("also on the disk: {s}")));
+    let found = Found {
+        from: format!(
+            "{}, {}, {}",
+            image_name(opened.format),
+            install.volume.description,
+            install.system_path
+        ),
+        system: &install.system,
+        logs,
+        software: install.software.as_deref(),
+        notes,
+    };
+    load_found(name, found, applied, options)
+}
+
+/// Every image of a WIM, each a target.
+fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
+    use crate::image::wim::{Reader, Wim, read_file_or_wimlib};
+    let fail = |name: String, kind: ErrorKind| Target {
+        name,
+        kind: Kind::Image,
+        loaded: Err(InputError {
+            path: input.to_owned(),
+            kind,
+        }),
+    };
+    let wim = match Wim::open(input) {
+        Ok(w) => w,
+        Err(e) => return vec![fail(input.to_owned(), e.into())],
+    };
+    let config = ["Windows", "System32", "config"];
+    let read = |index: u32, file: &str| {
+        let path: Vec<&str> = config.iter().copied().chain([file]).collect();
+        read_file_or_wimlib(Path::new(input), index, &path)
+    };
+    wim.images()
+        .iter()
+        .map(|info| {
+            let label = info.name.clone().unwrap_or_else(|| "unnamed".into());
+            let name = format!("{input} [image {}: {label}]", info.index);
+            let system = match read(info.index, "SYSTEM") {
+                Ok((Some(bytes), reader)) => (bytes, reader),
+                Ok((None, _)) => {
+                    let why = format!(
+                        "image {} ({label}) holds no Windows\\System32\\config\\SYSTEM",
+                        info.index
+                    );
+                    return fail(name, ErrorKind::NoWindows(why));
+                }
+                Err(e) => return fail(name, e.into()),
+            };
+            let mut notes = Vec::new();
+            if let Reader::Wimlib { reason } = &system.1 {
+                notes.push(format!(
+                    "read with wimlib-imagex, because tlsreg's WIM reader refused it: {reason}"
+                ));
+            }
+            if let Some(b) = &info.build {
+                notes.push(format!("the WIM's XML gives version {b}"));
+            }
+            let logs: Vec<LogBytes> = ["SYSTEM.LOG1", "SYSTEM.LOG2"]
+                .iter()
+                .filter_map(|f| match read(info.index, f) {
+                    Ok((Some(bytes), _)) => Some(LogBytes {
+                        name: (*f).to_owned(),
+                        bytes,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let software = match read(info.index, "SOFTWARE") {
+                Ok((data, _)) => data,
+                Err(e) => {
+                    notes.push(format!("SOFTWARE could not be read: {e}"));
+                    None
+                }
+            };
+            let found = Found {
+                from: format!(
+                    "WIM image {} ({label}{}), Windows\\System32\\config\\SYSTEM",
+                    info.index,
+                    info.edition
+                        .as_deref()
+                        .map(|e| format!(", {e}"))
+                        .unwrap_or_default()
+                ),
+                system: &system.0,
+                logs,
+                software: software.as_deref(),
+                notes,
+            };
+            Target {
+                name: name.clone(),
+                kind: Kind::Image,
+                loaded: load_found(&name, found, applied, options),
+            }
+        })
+        .collect()
+}
+
+fn load_found(
+    name: &str,
+    found: Found<'_>,
+    applied: &[String],
+    options: &Options,
+) -> Result<Loaded, InputError> {
+    let logs = match options.no_logs {
+        true => Vec::new(),
+        false => found.logs,
+    };
+    let mut system = hive_layer(name, found.system, &logs, options)?;
+    system.source.kind = Kind::Image;
+    system.source.detail = format!("{}: {}", found.from, system.source.detail);
+    let info = |message: String| note("image", Severity::Info, message);
+    system.diagnostics.extend(found.notes.into_iter().map(info));
+    let mut layers = vec![system];
+    match found.software {
+        Some(bytes) => layers.push(software_layer(&format!("{name} SOFTWARE"), bytes, options)?),
+        None => layers[0].diagnostics.push(info(
+            "no SOFTWARE hive beside SYSTEM: the OS version is unknown".into(),
+        )),
+    }
+    for (index, file) in applied.iter().enumerate() {
+        match open(file)? {
+            Opened::Hive(_) => {
+                return Err(InputError {
+                    path: file.clone(),
+                    kind: ErrorKind::HiveApplied,
+                });
+            }
+            Opened::Stream(reader) => {
+                let mut layer = reg_layer(file, reader, index + 1, options)?;
+                layer.source.role = Role::Applied;
+                layers.push(layer);
+            }
+        }
+    }
+    combine::build(layers, true, options.control_set)
 }

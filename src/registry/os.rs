@@ -69,3 +69,6 @@ impl OsInfo {
         s
     }
 }
+
+/// The key holding the OS version, below the SOFTWARE hive's root.
+pub const CURRENT_VERSION_KEY: [&str; 3] = ["Microsoft", "Windows NT", "CurrentVersion"];

@@ -103,6 +103,24 @@ impl Key {
         })
     }
 
+    /// Adds everything in `other` to this key: its values (replacing those
+    /// of the same name) and subkeys, recursively.
+    pub fn merge_from(&mut self, other: &Key) {
+        for e in &other.values {
+            self.set_value(&e.name, e.value.clone(), e.origin);
+        }
+        self.unreadable.extend(other.unreadable.iter().cloned());
+        self.skipped.extend(other.skipped.iter().cloned());
+        for (folded, sub) in &other.subkeys {
+            match self.subkeys.get_mut(folded) {
+                Some(mine) => mine.merge_from(sub),
+                None => {
+                    self.subkeys.insert(folded.clone(), sub.clone());
+                }
+            }
+        }
+    }
+
     /// Deletes `path` and everything below it (RegDeleteTree). False when it
     /// did not exist.
     pub fn delete<S: AsRef<str>>(&mut self, path: &[S]) -> bool {

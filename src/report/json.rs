@@ -3,6 +3,7 @@
 use serde_json::{Value as Json, json};
 
 use crate::audit::Audit;
+use crate::input::Role;
 use crate::registry::Origin;
 use crate::schannel::Evaluation;
 
@@ -59,7 +60,8 @@ fn audited(a: &Audit) -> Json {
         "path": input.map(|s| s.name.as_str()),
         "kind": input.map(|s| s.kind.as_str()),
         "read_as": input.map(|s| s.detail.as_str()),
-        "applied": a.loaded.sources.iter().skip(1).map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        "applied": a.loaded.sources.iter().filter(|s| s.role == Role::Applied).map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        "software": a.loaded.sources.iter().find(|s| s.role == Role::Software).map(|s| s.detail.as_str()),
         "verdict": if !a.conclusive() { "error" } else if a.compliant() { "compliant" } else { "noncompliant" },
         "error": (!a.conclusive()).then_some("a required value could not be read"),
         "policy": a.evaluation.policy,

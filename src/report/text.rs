@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use crate::audit::Audit;
+use crate::input::Role;
 use crate::schannel::{Policy, Rule, Status};
 
 use super::{Outcome, Summary, location};
@@ -92,12 +93,11 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
         Some(s) => writeln!(out, "{}", s.name)?,
         None => writeln!(out, "(a machine with no SCHANNEL keys)")?,
     }
-    for (i, s) in loaded.sources.iter().enumerate() {
-        let role = if i == 0 { "read as" } else { "applied" };
-        let name = if i == 0 {
-            String::new()
-        } else {
-            format!("{}: ", s.name)
+    for s in &loaded.sources {
+        let (role, name) = match s.role {
+            Role::Input => ("read as", String::new()),
+            Role::Software => ("software", String::new()),
+            Role::Applied => ("applied", format!("{}: ", s.name)),
         };
         writeln!(out, "  {role:<12} {name}{}", s.detail)?;
     }

@@ -108,6 +108,13 @@ pub fn extract_with_wimlib(wim: &Path, index: u32, path: &[&str]) -> Result<Vec<
         } else {
             stderr.to_string()
         };
+        // One line: it ends up inside a one-line message.
+        let stderr = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
         return Err(WimError::WimlibFailed {
             command,
             status: out.status.to_string(),
