@@ -90,8 +90,8 @@ pub fn print(
 fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     let loaded = &a.loaded;
     match loaded.sources.first() {
-        Some(s) => writeln!(out, "{}", s.name)?,
-        None => writeln!(out, "(a machine with no SCHANNEL keys)")?,
+        Some(s) if s.role != Role::Applied => writeln!(out, "{}", s.name)?,
+        _ => writeln!(out, "a machine with no SCHANNEL keys, after the files applied below")?,
     }
     for s in &loaded.sources {
         let (role, name) = match s.role {
