@@ -12,6 +12,7 @@ pub fn audit(bytes: &[u8]) {
         if let Some(fix) = tlsreg::fix::render(&policy, &audit.evaluation.changes(true)) {
             let _ = fix.to_bytes(OutputEncoding::Utf16Le);
         }
-        let _ = tlsreg::report::json::document(&[tlsreg::report::Outcome::Audited(Box::new(audit))]);
+        let _ =
+            tlsreg::report::json::document(&[tlsreg::report::Outcome::Audited(Box::new(audit))]);
     }
 }
