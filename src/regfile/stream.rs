@@ -25,6 +25,8 @@ pub(super) struct ByteLines<'k, R> {
     dropped: bool,
     /// The parser is reading a value's continuation lines.
     parser_continuing: bool,
+    /// Reused for judging key lines, so keys passed over cost no allocation.
+    scratch: Vec<u8>,
     hex: memchr::memmem::Finder<'static>,
     /// What each read fills, allocated once.
     block: Vec<u8>,
@@ -58,6 +60,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
             keep,
             dropped: false,
             parser_continuing: false,
+            scratch: Vec::new(),
             hex: memchr::memmem::Finder::new(b"hex"),
             block: vec![0; BLOCK],
             buf: Vec::with_capacity(BLOCK),
@@ -265,6 +268,28 @@ impl<'k, R: Read> ByteLines<'k, R> {
         !keep(&path)
     }
 
+    /// Copies the line into `scratch` when it is all ASCII (key lines nearly
+    /// always are): no decoder, no allocation. False otherwise.
+    fn ascii_into_scratch(&mut self, a: usize, b: usize) -> bool {
+        let raw = &self.buf[a..b];
+        self.scratch.clear();
+        match self.width() {
+            2 => {
+                if !raw.chunks_exact(2).all(|u| u[1] == 0 && u[0] < 0x80) {
+                    return false;
+                }
+                self.scratch.extend(raw.chunks_exact(2).map(|u| u[0]));
+            }
+            _ => {
+                if !raw.is_ascii() {
+                    return false;
+                }
+                self.scratch.extend_from_slice(raw);
+            }
+        }
+        true
+    }
+
     fn decode(&mut self, a: usize, b: usize) -> String {
         let raw = &self.buf[a..b];
         let (text, errors) = match self.encoding {
@@ -288,9 +313,25 @@ impl<R: Read> LineSource for ByteLines<'_, R> {
             self.number += 1;
             let first = self.first_unit(a, b);
             if !self.continuing && !self.parser_continuing && first == Some(unit('[')) {
+                if self.keep.is_some() && self.ascii_into_scratch(a, b) {
+                    let scratch = std::mem::take(&mut self.scratch);
+                    // ASCII, so valid UTF-8; the check is the cheap SIMD one.
+                    let text = std::str::from_utf8(&scratch).unwrap_or_default();
+                    let unkept = self.unkept(text);
+                    let owned = (!unkept).then(|| text.to_owned());
+                    self.scratch = scratch;
+                    match owned {
+                        // The parser need not see it: nothing of this key is read.
+                        None => {
+                            self.skip = true;
+                            self.dropped = true;
+                            continue;
+                        }
+                        Some(text) => return Some((self.number, text)),
+                    }
+                }
                 let text = self.decode(a, b);
                 if self.unkept(&text) {
-                    // The parser need not see it: nothing of this key is read.
                     self.skip = true;
                     self.dropped = true;
                     continue;

@@ -56,33 +56,40 @@ fn distance(a: &str, b: &str) -> usize {
 /// Whether a key name is SCHANNEL or a misspelling of it (cheap: most
 /// names are told apart by their length alone).
 pub fn schannel_like(name: &str) -> bool {
-    let n = if name.is_ascii() {
-        name.len()
-    } else {
-        name.chars().count()
-    };
-    if !(6..=10).contains(&n) {
-        return false;
-    }
-    // Within two edits, at least six of SCHANNEL's eight letters remain:
-    // most names (Services, Parameters, SYSTEM) fail this without the
-    // distance being computed.
+    let bytes = name.as_bytes();
     if name.is_ascii() {
-        let mut left = [0u8; 26];
-        for c in b"SCHANNEL" {
-            left[usize::from(c - b'A')] += 1;
+        if !(6..=10).contains(&bytes.len()) {
+            return false;
         }
+        if bytes.eq_ignore_ascii_case(b"SCHANNEL") {
+            return true;
+        }
+        // Within two edits, at least six of SCHANNEL's eight letters remain:
+        // most names (Services, Parameters, SYSTEM) fail this cheaply.
+        // Counts of S, C, H, A, N, E, L in SCHANNEL, by letter.
+        let mut left = [1u8, 1, 1, 1, 2, 1, 1];
         let mut common = 0;
-        for c in name.bytes().filter(u8::is_ascii_alphabetic) {
-            let slot = &mut left[usize::from(c.to_ascii_uppercase() - b'A')];
-            if *slot > 0 {
-                *slot -= 1;
+        for &c in bytes {
+            let slot = match c & !0x20 {
+                b'S' => 0,
+                b'C' => 1,
+                b'H' => 2,
+                b'A' => 3,
+                b'N' => 4,
+                b'E' => 5,
+                b'L' => 6,
+                _ => continue,
+            };
+            if left[slot] > 0 {
+                left[slot] -= 1;
                 common += 1;
             }
         }
         if common < 6 {
             return false;
         }
+    } else if !(6..=10).contains(&name.chars().count()) {
+        return false;
     }
     distance(name, "SCHANNEL") <= 2
 }
