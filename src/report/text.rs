@@ -91,7 +91,10 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     let loaded = &a.loaded;
     match loaded.sources.first() {
         Some(s) if s.role != Role::Applied => writeln!(out, "{}", s.name)?,
-        _ => writeln!(out, "a machine with no SCHANNEL keys, after the files applied below")?,
+        _ => writeln!(
+            out,
+            "a machine with no SCHANNEL keys, after the files applied below"
+        )?,
     }
     for s in &loaded.sources {
         let (role, name) = match s.role {

@@ -64,11 +64,20 @@ pub fn squash(s: &str) -> String {
 /// The term `text` translates, if it is a known translation that differs
 /// from the English term itself.
 pub fn lookup(text: &str) -> Option<Translation> {
+    // The table, squashed once: this runs for every name an audit compares.
+    static SQUASHED: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    let squashed = SQUASHED.get_or_init(|| {
+        rows()
+            .iter()
+            .map(|t| (squash(t.text), squash(t.term)))
+            .collect()
+    });
     let s = squash(text);
     rows()
         .iter()
-        .find(|t| squash(t.text) == s && squash(t.term) != s)
-        .copied()
+        .zip(squashed)
+        .find(|(_, (text, term))| *text == s && *term != s)
+        .map(|(t, _)| *t)
 }
 
 #[cfg(test)]
