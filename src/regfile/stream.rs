@@ -27,6 +27,11 @@ pub(super) struct ByteLines<'k, R> {
     parser_continuing: bool,
     /// Reused for judging key lines, so keys passed over cost no allocation.
     scratch: Vec<u8>,
+    /// Whether the last non-blank line passed over by a jump ended in `\`.
+    tail_backslash: bool,
+    /// Lines to read one by one before jumping again (up to a key line a
+    /// continuation may swallow), so a hazard is not searched for twice.
+    slow_lines: u32,
     hex: memchr::memmem::Finder<'static>,
     /// What each read fills, allocated once.
     block: Vec<u8>,
@@ -61,6 +66,8 @@ impl<'k, R: Read> ByteLines<'k, R> {
             dropped: false,
             parser_continuing: false,
             scratch: Vec::new(),
+            tail_backslash: false,
+            slow_lines: 0,
             hex: memchr::memmem::Finder::new(b"hex"),
             block: vec![0; BLOCK],
             buf: Vec::with_capacity(BLOCK),
@@ -290,6 +297,137 @@ impl<'k, R: Read> ByteLines<'k, R> {
         true
     }
 
+    /// The unit at byte `i` of `buf`, if whole.
+    fn unit_at(&self, i: usize) -> Option<u16> {
+        match self.width() {
+            2 => self
+                .buf
+                .get(i..i + 2)
+                .map(|u| u16::from_le_bytes([u[0], u[1]])),
+            _ => self.buf.get(i).map(|&b| u16::from(b)),
+        }
+    }
+
+    /// Line ends in `buf[a..b]` (whole units, aligned on `pos`).
+    fn count_lines(&self, a: usize, b: usize) -> Option<u32> {
+        let w = self.width();
+        let mut n: u32 = 0;
+        for i in memchr::memchr2_iter(b'\n', b'\r', &self.buf[a..b]).map(|o| a + o) {
+            if (i - self.pos) % w != 0 || (w == 2 && self.buf.get(i + 1) != Some(&0)) {
+                continue;
+            }
+            // A CR is a line end unless an LF follows it.
+            if self.buf[i] == b'\r' {
+                match self.unit_at(i + w) {
+                    Some(u) if u == unit('\n') => continue,
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+            n += 1;
+        }
+        Some(n)
+    }
+
+    /// The last unit of the last non-blank line ending before `end`, looking
+    /// no further back than `pos`.
+    fn last_nonblank_before(&self, end: usize) -> Option<u16> {
+        let w = self.width();
+        let mut i = end;
+        while i >= self.pos + w {
+            i -= w;
+            match self.unit_at(i) {
+                Some(u)
+                    if u == unit(' ') || u == unit('\t') || u == unit('\r') || u == unit('\n') => {}
+                other => return other,
+            }
+        }
+        None
+    }
+
+    /// While passing over a key nobody reads: moves to the next line that
+    /// starts (after blanks) with `[`, counting the lines passed. Returns
+    /// false where the line-by-line path must decide (a key line a hex
+    /// continuation might swallow, CR-only line ends, the end of the file).
+    fn jump(&mut self) -> bool {
+        let w = self.width();
+        let open: &[u8] = match w {
+            2 => b"[\0",
+            _ => b"[",
+        };
+        loop {
+            let mut from = self.pos;
+            let found = loop {
+                let Some(o) = memchr::memmem::find(&self.buf[from..], open) else {
+                    break None;
+                };
+                let j = from + o;
+                if (j - self.pos) % w != 0 {
+                    from = j + 1;
+                    continue;
+                }
+                // First on its line, after blanks only?
+                let mut k = j;
+                let start = loop {
+                    if k == self.pos {
+                        break Some(k);
+                    }
+                    match self.unit_at(k - w) {
+                        Some(u) if u == unit(' ') || u == unit('\t') => k -= w,
+                        Some(u) if u == unit('\n') || u == unit('\r') => break Some(k),
+                        _ => break None,
+                    }
+                };
+                match start {
+                    Some(k) => break Some(k),
+                    None => from = j + w,
+                }
+            };
+            match found {
+                Some(start) => {
+                    let before = match self.last_nonblank_before(start) {
+                        Some(u) => u == unit('\\'),
+                        None => self.tail_backslash,
+                    };
+                    if before {
+                        self.slow_lines = self.count_lines(self.pos, start).unwrap_or(0) + 1;
+                        return false;
+                    }
+                    let Some(n) = self.count_lines(self.pos, start) else {
+                        return false;
+                    };
+                    self.number += n;
+                    self.pos = start;
+                    self.tail_backslash = false;
+                    return true;
+                }
+                None => {
+                    // No key line in what is read: pass over every whole line
+                    // (to the last LF), then read on.
+                    let last_lf = memchr::memrchr_iter(b'\n', &self.buf[self.pos..])
+                        .map(|o| self.pos + o)
+                        .find(|&i| {
+                            (i - self.pos) % w == 0 && (w == 1 || self.buf.get(i + 1) == Some(&0))
+                        });
+                    let Some(lf) = last_lf else { return false };
+                    let end = lf + w;
+                    let Some(n) = self.count_lines(self.pos, end) else {
+                        return false;
+                    };
+                    self.tail_backslash = match self.last_nonblank_before(end) {
+                        Some(u) => u == unit('\\'),
+                        None => self.tail_backslash,
+                    };
+                    self.number += n;
+                    self.pos = end;
+                    if self.fill().is_none() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     fn decode(&mut self, a: usize, b: usize) -> String {
         let raw = &self.buf[a..b];
         let (text, errors) = match self.encoding {
@@ -309,6 +447,11 @@ const fn unit(c: char) -> u16 {
 impl<R: Read> LineSource for ByteLines<'_, R> {
     fn next_line(&mut self) -> Option<(u32, String)> {
         loop {
+            if self.slow_lines > 0 {
+                self.slow_lines -= 1;
+            } else if self.skip && !self.continuing && !self.parser_continuing {
+                self.jump();
+            }
             let (a, b) = self.next_raw()?;
             self.number += 1;
             let first = self.first_unit(a, b);
@@ -344,7 +487,8 @@ impl<R: Read> LineSource for ByteLines<'_, R> {
             }
             // Skipping a key's values: look at the raw units only, and follow
             // hex continuations as regedit does, so a key line is never taken
-            // for data nor data for a key line.
+            // for data nor data for a key line. Whole runs of such lines are
+            // passed over at once where that is safe.
             if self.continuing {
                 match first {
                     None => {}
@@ -428,6 +572,75 @@ mod tests {
             "{:?}",
             kept.ops()
         );
+    }
+
+    /// Many keys to pass over, with what could trip a jump to the next key
+    /// line, then a kept key whose diagnostics must keep their line numbers.
+    fn jumpy() -> String {
+        let mut t = String::from("Windows Registry Editor Version 5.00\r\n\r\n");
+        for i in 0..400 {
+            t.push_str(&format!("[HKEY_LOCAL_MACHINE\\SOFTWARE\\K{i}]\r\n\"s\"=\"a [bracket] in data\"\r\n\"h\"=hex:01,02,\\\r\n  03,04\r\n\r\n"));
+            if i % 50 == 7 {
+                // A key line a continuation swallows: regedit drops it, so
+                // the value below lands in the kept key above it, if any.
+                t.push_str("[HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\A]\r\n\"x\"=hex:01,\\\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Gone]\r\n\"y\"=dword:2\r\n");
+            }
+            if i % 60 == 3 {
+                t.push_str("   [HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\Indented]\r\n\"z\"=dword:3\r\n");
+            }
+            if i == 300 {
+                t.push_str("[HKEY_LOCAL_MACHINE\\SOFTWARE\\Mac]\r\"m\"=dword:1\r[HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\CR]\r\"c\"=dword:4\r");
+            }
+        }
+        t.push_str(
+            "[HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\Last]\r\n\"bad\"=DWORD:1\r\n\"ok\"=dword:5\r\n",
+        );
+        t
+    }
+
+    #[test]
+    fn jumping_over_unkept_keys_is_exact() {
+        let keep = |p: &[&str]| p.iter().any(|x| name::eq(x, "SCHANNEL"));
+        let text = jumpy();
+        for bytes in [utf16(&text), text.as_bytes().to_vec()] {
+            let all = read(&bytes, 0, None).unwrap();
+            let in_kept = |op: &&Op| {
+                let parts: Vec<&str> = op.key().iter().map(String::as_str).collect();
+                keep(&parts) || matches!(op, Op::DeleteKey { .. })
+            };
+            let want: Vec<&Op> = all.ops().iter().filter(in_kept).collect();
+            // Every diagnostic here is about a kept key (the swallowed line,
+            // the upper-case DWORD), so all must come through, at their lines.
+            let want_lines: Vec<u32> = all
+                .diagnostics()
+                .iter()
+                .filter_map(|d| d.origin.map(|o| o.line))
+                .collect();
+            assert!(want_lines.len() >= 4, "{want_lines:?}");
+            for trickle in [false, true] {
+                let kept = match trickle {
+                    true => read_stream(
+                        Trickle {
+                            bytes: &bytes,
+                            step: 2,
+                        },
+                        0,
+                        None,
+                        Some(&keep),
+                    )
+                    .unwrap(),
+                    false => read_stream(&bytes[..], 0, None, Some(&keep)).unwrap(),
+                };
+                let got: Vec<&Op> = kept.ops().iter().collect();
+                assert_eq!(want, got, "trickle {trickle}");
+                let lines: Vec<u32> = kept
+                    .diagnostics()
+                    .iter()
+                    .filter_map(|d| d.origin.map(|o| o.line))
+                    .collect();
+                assert_eq!(lines, want_lines, "diagnostic lines, trickle {trickle}");
+            }
+        }
     }
 
     const TEXT: &str = "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_CURRENT_USER\\A]\r\n\"s\"=\"x\\\\y\"\r\n\"b\"=hex:01,02,\\\r\n  ; note\r\n\r\n  03\r\n\"bad\"=hex:01,\\\r\n[HKEY_CURRENT_USER\\swallowed]\r\n\"d\"=dword:1\n[HKEY_LOCAL_MACHINE\\SYSTEM\\X\\SCHANNEL\\P]\r\"Enabled\"=dword:00000001\r\n\"é\"=\"ü\"\r\n\r\n";
