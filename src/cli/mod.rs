@@ -313,6 +313,16 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
     Ok(1)
 }
 
+/// Writes a `.reg` file where `--output`, `--force` and `--encoding` say.
+fn emit(export: &regfile::Export, out: &args::OutputArgs) -> Result<(), String> {
+    output::emit(
+        export,
+        encoding(out.encoding),
+        out.output.as_deref(),
+        out.force,
+    )
+}
+
 fn encoding(e: EncodingArg) -> OutputEncoding {
     match e {
         EncodingArg::Utf16 => OutputEncoding::Utf16Le,
@@ -350,12 +360,7 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
         );
         return Ok(0);
     };
-    output::emit(
-        &export,
-        encoding(a.out.encoding),
-        a.out.output.as_deref(),
-        a.out.force,
-    )?;
+    emit(&export, &a.out)?;
     if let Some(p) = &a.out.output {
         eprintln!(
             "tlsreg: wrote {} ({} value(s)); import it with regedit, then restart the server",
@@ -376,12 +381,7 @@ fn run_template(a: TemplateArgs) -> Result<i32, String> {
             fix::render(&p, &fix::full_changes(&p)).ok_or("the policy requires nothing")?
         }
     };
-    output::emit(
-        &export,
-        encoding(a.out.encoding),
-        a.out.output.as_deref(),
-        a.out.force,
-    )?;
+    emit(&export, &a.out)?;
     Ok(0)
 }
 
@@ -446,12 +446,7 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
         .ok_or_else(|| format!("{}: there is no key {}", a.input, path.join("\\")))?;
     let mut export = regfile::Export::new();
     export.tree(&path, key);
-    output::emit(
-        &export,
-        encoding(a.out.encoding),
-        a.out.output.as_deref(),
-        a.out.force,
-    )?;
+    emit(&export, &a.out)?;
     if let Some(cs) = &control_set {
         eprintln!("tlsreg: control set {} ({})", cs.name(), cs.reason);
     }

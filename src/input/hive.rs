@@ -145,62 +145,20 @@ pub fn read(hive: &Hive<&[u8]>, scope: &Scope) -> Result<HiveView, HiveError> {
             }
         }
         Scope::Values(keys) => {
-            let base = software_mount();
             for key in keys {
-                let mut here = root_node.clone();
-                let mut target_path: Vec<String> = base.to_vec();
-                let mut shown = String::new();
-                let mut found = true;
-                for part in key {
-                    shown = if shown.is_empty() {
-                        part.clone()
-                    } else {
-                        format!("{shown}\\{part}")
-                    };
-                    match walker.child(&here, part, &shown)? {
-                        Some(n) => {
-                            target_path
-                                .push(walker.name(&n, &shown)?.unwrap_or_else(|| part.clone()));
-                            here = n;
-                        }
-                        None => {
-                            found = false;
-                            break;
-                        }
-                    }
-                }
-                if found {
-                    walker.copy(&here, tree.create(&target_path, None), &shown, 0, false)?;
+                if let Some((node, spelled, shown)) = walker.walk_to(&root_node, key)? {
+                    let mut path = software_mount().to_vec();
+                    path.extend(spelled);
+                    walker.copy(&node, tree.create(&path, None), &shown, 0, false)?;
                 }
             }
         }
         Scope::Key(path) => {
-            let mut here = root_node;
-            let mut target = tree.create(&mount, None);
-            let mut shown = String::new();
-            for part in path {
-                shown = if shown.is_empty() {
-                    part.clone()
-                } else {
-                    format!("{shown}\\{part}")
-                };
-                match walker.child(&here, part, &shown)? {
-                    Some(n) => {
-                        let spelled = walker.name(&n, &shown)?.unwrap_or_else(|| part.clone());
-                        target = target.create(&[spelled], None);
-                        here = n;
-                    }
-                    None => {
-                        return Ok(HiveView {
-                            root: tree,
-                            root_name,
-                            has_control_sets: false,
-                            diagnostics: walker.diagnostics,
-                        });
-                    }
-                }
+            if let Some((node, spelled, shown)) = walker.walk_to(&root_node, path)? {
+                let mut full = mount.to_vec();
+                full.extend(spelled);
+                walker.copy(&node, tree.create(&full, None), &shown, 0, true)?;
             }
-            walker.copy(&here, target, &shown, 0, true)?;
         }
     }
     Ok(HiveView {
@@ -217,6 +175,31 @@ struct Walker {
 }
 
 impl Walker {
+    /// The key at `path` below `from`, with its parts as the hive spells
+    /// them and its path as shown in messages; `None` when it is absent.
+    #[allow(clippy::type_complexity)]
+    fn walk_to<'h>(
+        &mut self,
+        from: &Node<'h>,
+        path: &[String],
+    ) -> Result<Option<(Node<'h>, Vec<String>, String)>, HiveError> {
+        let mut here = from.clone();
+        let mut spelled = Vec::new();
+        let mut shown = String::new();
+        for part in path {
+            shown = match shown.is_empty() {
+                true => part.clone(),
+                false => format!("{shown}\\{part}"),
+            };
+            let Some(n) = self.child(&here, part, &shown)? else {
+                return Ok(None);
+            };
+            spelled.push(self.name(&n, &shown)?.unwrap_or_else(|| part.clone()));
+            here = n;
+        }
+        Ok(Some((here, spelled, shown)))
+    }
+
     fn warn(&mut self, message: String) {
         self.diagnostics.push(Diagnostic {
             code: "hive-value",

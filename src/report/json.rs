@@ -115,13 +115,7 @@ pub fn input(o: &Outcome) -> Json {
 
 pub fn document(outcomes: &[Outcome]) -> Json {
     let inputs: Vec<Json> = outcomes.iter().map(input).collect();
-    let audited: Vec<&Audit> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            Outcome::Audited(a) if a.conclusive() => Some(a.as_ref()),
-            _ => None,
-        })
-        .collect();
+    let audited = super::conclusive(outcomes);
     let configurations: Vec<Json> = crate::fleet::group(&audited)
         .iter()
         .map(|g| {

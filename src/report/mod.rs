@@ -74,6 +74,17 @@ impl Summary {
     }
 }
 
+/// The audits that reached a verdict, in order: what fleet grouping compares.
+pub fn conclusive(outcomes: &[Outcome]) -> Vec<&Audit> {
+    outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Audited(a) if a.conclusive() => Some(a.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// `file:line:column`, grep style.
 pub fn location(audit: &Audit, origin: &Origin) -> String {
     let file = audit

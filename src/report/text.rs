@@ -242,13 +242,7 @@ fn fleet(out: &mut dyn Write, outcomes: &[Outcome], s: &Summary) -> io::Result<(
         "Summary: {} inputs: {} compliant, {} noncompliant, {} could not be read",
         s.inputs, s.compliant, s.noncompliant, s.error
     )?;
-    let audited: Vec<&Audit> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            Outcome::Audited(a) if a.conclusive() => Some(a.as_ref()),
-            _ => None,
-        })
-        .collect();
+    let audited = super::conclusive(outcomes);
     let groups = crate::fleet::group(&audited);
     if groups.len() < 2 && audited.len() < 2 {
         return Ok(());
