@@ -345,3 +345,34 @@ fn lzms_is_read_by_wimlib_when_it_is_there_and_refused_clearly_when_not() {
         );
     }
 }
+
+#[test]
+fn a_dirty_hive_in_an_image_has_its_logs_replayed() {
+    // dirty.vhdx holds samples/hives/dirty: the TLS keys are only in its logs.
+    let (code, doc) = json(&["audit", "--format", "json", "samples/images/dirty.vhdx"]);
+    assert_eq!(code, 0, "{doc:#}");
+    let read_as = doc["inputs"][0]["read_as"].as_str().unwrap();
+    assert!(
+        read_as.contains("replayed 3 log entries from SYSTEM.LOG1, SYSTEM.LOG2"),
+        "{read_as}"
+    );
+    let (code, doc) = json(&[
+        "audit",
+        "--format",
+        "json",
+        "--no-logs",
+        "samples/images/dirty.vhdx",
+    ]);
+    assert_eq!(code, 1);
+    let findings = doc["inputs"][0]["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "dirty-hive" && f["severity"] == "warning")
+    );
+    let text = tlsreg(&["audit", "--no-logs", "samples/images/dirty.vhdx"]).out();
+    assert!(
+        text.contains("Next: tlsreg fix samples/images/dirty.vhdx -o fix.reg"),
+        "{text}"
+    );
+}

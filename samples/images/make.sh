@@ -206,3 +206,20 @@ for f in gpt.vhd gpt-fixed.vhd gpt.vhdx gpt.vmdk gpt-stream.vmdk gpt.qcow2 gpt-z
   cmp -n $((12 * 1024 * 1024)) "$TMP/back.raw" gpt.raw
 done
 ls -l ./*.raw ./*.vhd ./*.vhdx ./*.vmdk ./*.qcow2
+
+# dirty.vhdx: one NTFS partition whose SYSTEM is ../hives/dirty/SYSTEM with
+# its SYSTEM.LOG1 and SYSTEM.LOG2: the TLS keys are only in the logs, so the
+# audit is compliant only if the logs from the image are replayed.
+build_dirty() {
+  local dir=$TMP/dirty/Windows/System32/config
+  mkdir -p "$dir"
+  cp "$HIVES/dirty/SYSTEM" "$HIVES/dirty/SYSTEM.LOG1" "$HIVES/dirty/SYSTEM.LOG2" "$dir/"
+  cp "$SOFTWARE" "$dir/SOFTWARE"
+  rm -f "$TMP/dirty.raw" dirty.vhdx
+  truncate -s 8M "$TMP/dirty.raw"
+  printf 'label: dos\nlabel-id: 0x0d127ee5\nstart=2048, type=7\n' | sfdisk -q "$TMP/dirty.raw"
+  ntfs "$TMP/vol" $((16384 - 2048)) 2048 "$TMP/dirty" Windows
+  put "$TMP/dirty.raw" "$TMP/vol" 2048
+  qemu-img convert -f raw -O vhdx "$TMP/dirty.raw" dirty.vhdx
+}
+build_dirty

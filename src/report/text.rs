@@ -77,11 +77,14 @@ pub fn print(
         writeln!(out)?;
         writeln!(out, "{WHY}")?;
         if let [Outcome::Audited(a)] = outcomes {
-            writeln!(
-                out,
-                "Next: tlsreg fix {} -o fix.reg",
-                a.loaded.sources[0].name
-            )?;
+            let s = &a.loaded.sources[0];
+            // An installation in an image is named `FILE [partition ...]`;
+            // the fix is asked of the file.
+            let file = match (s.kind, s.name.rfind(" [")) {
+                (crate::input::Kind::Image, Some(i)) if s.name.ends_with(']') => &s.name[..i],
+                _ => s.name.as_str(),
+            };
+            writeln!(out, "Next: tlsreg fix {file} -o fix.reg")?;
         }
     }
     Ok(())
