@@ -173,6 +173,48 @@ write("translated/pl-PL.reg", "\r\n".join([
     "",
 ]).encode("utf-8"))
 
+# The same mistakes in languages with no seed article: made up from the
+# translation table (src/schannel/translations.tsv) the way the seeds go wrong,
+# so that each language's words are exercised end to end.
+
+# de-DE: decimal comma, translated Enabled and DisabledByDefault run together;
+# saved as ANSI (Windows-1252), Notepad's default on older German Windows.
+write("translated/de-DE.reg", pasted([
+    (P + r"\TLS 1,2", []),
+    (P + r"\TLS 1,2\Client", ['"StandardmäßigDeaktiviert"=dword:00000000', '"Aktiviert"=dword:00000001']),
+    (P + r"\TLS 1,2\Server", ['"StandardmäßigDeaktiviert"=dword:00000000', '"Aktiviert"=dword:00000001']),
+]).encode("cp1252"))
+
+# fr-FR: French typography puts a no-break space before the colon, so
+# `dword\u00a0: 00000001`; serveur for Server, activé for Enabled; UTF-8.
+write("translated/fr-FR.reg", pasted([
+    (P + r"\TLS 1.2", []),
+    (P + r"\TLS 1.2\Client", ['"DisabledByDefault"=dword\u00a0: 00000000', '"Enabled"=dword\u00a0: 00000001']),
+    (P + r"\TLS 1.2\Serveur", ['"DisabledByDefault"=dword:00000000', '"Activé"=dword:00000001']),
+]).encode("utf-8"))
+
+# es-ES: decimal comma, cliente / servidor, habilitado; UTF-8 with BOM.
+write("translated/es-ES.reg", b"\xef\xbb\xbf" + pasted([
+    (P + r"\TLS 1,2", []),
+    (P + r"\TLS 1,2\Cliente", ['"DisabledByDefault"=dword:00000000', '"Habilitado"=dword:00000001']),
+    (P + r"\TLS 1,2\Servidor", ['"DisabledByDefault"=dword:00000000', '"Habilitado"=dword:00000001']),
+]).encode("utf-8"))
+
+# ru-RU: клиент / сервер and включено, with the key path right; UTF-16LE.
+write("translated/ru-RU.reg", utf16(pasted([
+    (P + r"\TLS 1.2", []),
+    (P + r"\TLS 1.2\Клиент", ['"DisabledByDefault"=dword:00000000', '"Включено"=dword:00000001']),
+    (P + r"\TLS 1.2\Сервер", ['"DisabledByDefault"=dword:00000000', '"Включено"=dword:00000001']),
+])))
+
+# ja-JP: full-width colons and クライアント / サーバー, with a translated
+# Protocols component too; UTF-16LE.
+write("translated/ja-JP.reg", utf16(pasted([
+    (SCH + r"\プロトコル\TLS 1.2", []),
+    (SCH + r"\プロトコル\TLS 1.2\クライアント", ['"DisabledByDefault"=dword：00000000', '"有効"=dword：00000001']),
+    (P + r"\TLS 1.2\サーバー", ['"DisabledByDefault"=dword:00000000', '"有効"=dword:00000001']),
+])))
+
 # For the protocol matrix: 0xffffffff, missing, contradicting and mismatched
 # values, with the OS version in the same export (Windows Server 2019).
 CV = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion"

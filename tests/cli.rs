@@ -18,6 +18,11 @@ const SAMPLES: &[(&str, i32)] = &[
     ("samples/translated/uk-UA.reg", 1),
     ("samples/translated/vi-VN.reg", 1),
     ("samples/translated/he-IL.reg", 1),
+    ("samples/translated/de-DE.reg", 1),
+    ("samples/translated/fr-FR.reg", 1),
+    ("samples/translated/es-ES.reg", 1),
+    ("samples/translated/ru-RU.reg", 1),
+    ("samples/translated/ja-JP.reg", 1),
 ];
 
 fn snapshot_name(path: &str) -> String {

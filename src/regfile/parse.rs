@@ -914,7 +914,18 @@ fn unknown_type(data: &str) -> String {
     };
     if lower.starts_with("dword") || lower.starts_with("hex") {
         if data.starts_with("dword") || data.starts_with("hex") {
-            format!("`{head}`: the type must be followed directly by `:` (not `：` or a space)")
+            let after = data
+                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '(' | ')'))
+                .chars()
+                .next();
+            let what = match after {
+                Some('：') => "a full-width colon `：`".to_owned(),
+                Some('\u{a0}') | Some('\u{202f}') => "a no-break space".to_owned(),
+                Some(c) if c.is_whitespace() => "a space".to_owned(),
+                Some(c) => format!("`{c}`"),
+                None => "nothing".to_owned(),
+            };
+            format!("`{head}`: the type must be followed directly by `:`, not by {what}")
         } else {
             format!("`{head}`: data types are lower case (`dword:`, `hex:`, `hex(N):`)")
         }

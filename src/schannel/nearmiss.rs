@@ -123,11 +123,18 @@ fn compare(found: &str, want: &str) -> Option<Vec<String>> {
         }
         return Some(why);
     }
-    if let Some(t) = translations::lookup(found).filter(|t| name::eq(t.term, want)) {
+    let mut languages: Vec<&str> = Vec::new();
+    for t in translations::lookup(found).filter(|t| name::eq(t.term, want)) {
+        let l = language(t.language);
+        if !languages.contains(&l) {
+            languages.push(l);
+        }
+    }
+    if !languages.is_empty() {
         why.push(format!(
             "`{}` is {} for {want}",
             found.trim(),
-            language(t.language)
+            and_list(&languages)
         ));
         return Some(why);
     }
@@ -162,6 +169,15 @@ fn compare_protocol(found: &str, want: &str) -> Option<Vec<String>> {
         why.push(format!("`{found}` is spaced differently from `{want}`"));
     }
     Some(why)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn language(code: &str) -> &'static str {

@@ -61,9 +61,10 @@ pub fn squash(s: &str) -> String {
         .collect()
 }
 
-/// The term `text` translates, if it is a known translation that differs
-/// from the English term itself.
-pub fn lookup(text: &str) -> Option<Translation> {
+/// Every row `text` matches whose term differs from `text` itself, in table
+/// order. Several languages share words (`сервер` is Ukrainian and Russian),
+/// so a caller that names the language should name them all.
+pub fn lookup(text: &str) -> impl Iterator<Item = Translation> {
     // The table, squashed once: this runs for every name an audit compares.
     static SQUASHED: OnceLock<Vec<(String, String)>> = OnceLock::new();
     let squashed = SQUASHED.get_or_init(|| {
@@ -76,7 +77,7 @@ pub fn lookup(text: &str) -> Option<Translation> {
     rows()
         .iter()
         .zip(squashed)
-        .find(|(_, (text, term))| *text == s && *term != s)
+        .filter(move |(_, (text, term))| *text == s && *term != s)
         .map(|(t, _)| *t)
 }
 
@@ -85,8 +86,11 @@ mod tests {
     use super::*;
 
     fn has(language: &str, term: &str, text: &str) {
-        let t = lookup(text).unwrap_or_else(|| panic!("{language}: `{text}` is not in the table"));
-        assert_eq!((t.term, t.language), (term, language), "{text}");
+        let found: Vec<(&str, &str)> = lookup(text).map(|t| (t.term, t.language)).collect();
+        assert!(
+            found.contains(&(term, language)),
+            "{language}: `{text}` is not in the table as {term}: {found:?}"
+        );
     }
 
     #[test]
@@ -212,8 +216,17 @@ mod tests {
 
     #[test]
     fn english_terms_are_not_translations() {
-        assert!(lookup("Client").is_none());
-        assert!(lookup("server").is_none());
-        assert!(lookup("Enabled").is_none());
+        assert!(lookup("Client").next().is_none());
+        assert!(lookup("server").next().is_none());
+        assert!(lookup("Enabled").next().is_none());
+    }
+
+    #[test]
+    fn a_word_two_languages_share_names_both() {
+        let langs: Vec<&str> = lookup("Сервер")
+            .filter(|t| t.term == "Server")
+            .map(|t| t.language)
+            .collect();
+        assert!(langs.contains(&"uk") && langs.contains(&"ru"), "{langs:?}");
     }
 }
