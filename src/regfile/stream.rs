@@ -351,18 +351,16 @@ impl<'k, R: Read> ByteLines<'k, R> {
     /// continuation might swallow, CR-only line ends, the end of the file).
     fn jump(&mut self) -> bool {
         let w = self.width();
-        let open: &[u8] = match w {
-            2 => b"[\0",
-            _ => b"[",
-        };
         loop {
             let mut from = self.pos;
             let found = loop {
-                let Some(o) = memchr::memmem::find(&self.buf[from..], open) else {
+                // A plain byte search: a two-byte memmem needle would build a
+                // searcher at every call, and this runs once per skipped key.
+                let Some(o) = memchr::memchr(b'[', &self.buf[from..]) else {
                     break None;
                 };
                 let j = from + o;
-                if (j - self.pos) % w != 0 {
+                if (j - self.pos) % w != 0 || (w == 2 && self.buf.get(j + 1) != Some(&0)) {
                     from = j + 1;
                     continue;
                 }
