@@ -2,7 +2,7 @@
 //! disk: the base block, the transaction logs that bring a dirty hive up to
 //! date, and a writer.
 //!
-//! [`build`] writes a tree as a hive, so tests and benchmarks can make
+//! [`build()`] writes a tree as a hive, so tests and benchmarks can make
 //! realistic SYSTEM hives without shipping real ones.
 //!
 //! nt-hive reads clean hives but rejects dirty ones (sequence numbers that

@@ -11,7 +11,7 @@
 //!
 //! A header with a non-zero log GUID means the image was not closed cleanly
 //! (a running or crashed VM): its log is replayed in memory
-//! ([`super::vhdx_log`]), never written back.
+//! (`vhdx_log`), never written back.
 
 use std::io;
 use std::sync::Arc;

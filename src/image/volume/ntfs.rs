@@ -15,7 +15,7 @@
 //! * NTFS compression: the crate returns a compressed file's raw clusters;
 //!   here each compression unit (16 clusters) is read from the data runs
 //!   and, when fewer than 16 of its clusters are allocated, decompressed
-//!   with [`lznt1`](super::lznt1). Wholly sparse units are zeros, wholly
+//!   with [`super::lznt1`]. Wholly sparse units are zeros, wholly
 //!   allocated ones are stored as they are.
 //! * EFS-encrypted files are refused, and a file over [`Limits::max_file`].
 

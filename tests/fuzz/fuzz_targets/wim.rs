@@ -2,26 +2,14 @@
 //! `cargo fuzz run --fuzz-dir tests/fuzz wim` (seeds: samples/images/wim/tiny-*.wim).
 #![no_main]
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use tlsreg::image::wim::Wim;
 
-/// One file per fuzzing process, rewritten for every input: the reader is
-/// exercised through `Wim::open`, with positioned reads from a real file.
-fn path() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        std::env::temp_dir().join(format!("tlsreg-fuzz-wim-{}.wim", std::process::id()))
-    })
-}
-
+// From memory: `Wim::open` adds only the file open, and a file per input
+// would be left in /tmp whenever a run is stopped.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let path = path();
-    if std::fs::write(path, data).is_err() {
-        return;
-    }
-    if let Ok(wim) = Wim::open(path) {
+    if let Ok(wim) = Wim::from_disk(Arc::new(data.to_vec())) {
         let _ = wim.images();
         let _ = wim.list(1);
         let _ = wim.read_file_max(1, &["Windows", "System32", "config", "SYSTEM"], 1 << 24);
