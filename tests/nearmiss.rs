@@ -281,6 +281,59 @@ fn wrong_locations() {
 }
 
 #[test]
+fn a_part_on_the_way_replaced_whole_is_named() {
+    // A translated `SecurityProviders`, and one under `Services` instead of
+    // `Control`: SCHANNEL and the protocol key below make the meaning plain.
+    let ccs = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet";
+    let text = export(&[
+        (
+            format!(r"{ccs}\Control\Sicherheitsanbieter\SCHANNEL\Protocols\TLS 1.2\Client"),
+            vec!["\"Enabled\"=dword:1".into()],
+        ),
+        (
+            format!(r"{ccs}\Services\SecurityProviders\SCHANNEL\Protocols\TLS 1.2\Server"),
+            vec!["\"Enabled\"=dword:1".into()],
+        ),
+        // Two parts replaced is no longer plainly the same path.
+        (
+            format!(r"{ccs}\Services\Anbieter\SCHANNEL\Protocols\TLS 1.2\Server"),
+            vec!["\"Enabled\"=dword:1".into()],
+        ),
+    ]);
+    let a = audit(&text);
+    assert_eq!(misses(&a), [("near-miss-key", 3), ("near-miss-key", 6)]);
+    let messages: Vec<String> = a.findings().into_iter().map(|f| f.message).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m
+                .contains("`Sicherheitsanbieter` stands where Windows needs `SecurityProviders`")),
+        "{messages:#?}"
+    );
+    // The fix deletes from SCHANNEL down, never the real `Services` key.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.reg");
+    std::fs::write(&input, utf16(&text)).unwrap();
+    let fix = tlsreg(&[
+        "fix",
+        "--remove-near-misses",
+        "--encoding",
+        "utf8",
+        input.to_str().unwrap(),
+    ])
+    .out();
+    let deleted: Vec<&str> = fix.lines().filter(|l| l.starts_with("[-")).collect();
+    assert_eq!(
+        deleted,
+        [
+            r"[-HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Sicherheitsanbieter\SCHANNEL]",
+            r"[-HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\SecurityProviders\SCHANNEL]",
+        ],
+        "{fix}"
+    );
+}
+
+#[test]
 fn the_fix_removes_near_misses_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     for lang in [

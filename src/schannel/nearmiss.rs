@@ -324,9 +324,12 @@ pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
                         }
                     }
                     // Delete from the first part that differs: `TLS 1,2` goes whole.
+                    // Never above the SCHANNEL-like key: a part on the way may be a
+                    // real key (`Services` where `Control` was meant).
                     let first_bad = (0..path.len())
                         .find(|&i| i >= base.len() && !req_path_has(base, req_key, i, path[i]))
-                        .unwrap_or(path.len() - 1);
+                        .unwrap_or(path.len() - 1)
+                        .max(s);
                     out.push(miss(
                         "near-miss-key",
                         origin,
@@ -423,20 +426,26 @@ fn prefix_issue(prefix: &[&str], base: &[String]) -> Option<Where> {
         if others_match && is_set(prefix[set]) && is_set(want[set]) {
             return Some(Where::OtherSet);
         }
-        let typos: Vec<String> = prefix
-            .iter()
-            .zip(&want)
-            .filter(|(a, b)| !name::eq(a, b))
-            .filter_map(|(a, b)| compare(a, b).map(|_| format!("`{a}` is a misspelling of `{b}`")))
-            .collect();
-        let differing = prefix
-            .iter()
-            .zip(&want)
-            .filter(|(a, b)| !name::eq(a, b))
-            .count();
-        if typos.len() == differing {
-            return Some(Where::Typo(typos.join("; ")));
+        // Misspelt parts, and at most one part below the control set that is
+        // something else entirely (a translated `SecurityProviders`): with
+        // SCHANNEL and the protocol key below it, the path is still plainly
+        // the one meant.
+        let mut why = Vec::new();
+        let mut replaced = false;
+        for (i, (a, b)) in prefix.iter().zip(&want).enumerate() {
+            if name::eq(a, b) {
+                continue;
+            }
+            if compare(a, b).is_some() {
+                why.push(format!("`{a}` is a misspelling of `{b}`"));
+            } else if i > set && !replaced {
+                replaced = true;
+                why.push(format!("`{a}` stands where Windows needs `{b}`"));
+            } else {
+                return None;
+            }
         }
+        return Some(Where::Typo(why.join("; ")));
     }
     None
 }
