@@ -317,6 +317,34 @@ pub(crate) fn read_at(
         })
 }
 
+/// Walks a table of `count` entries of `width` bytes at `offset`, read a
+/// piece at a time so that a huge (or lying) table is never allocated whole,
+/// handing `f` each entry with its index. `what` names the table in errors.
+pub(crate) fn for_each_entry(
+    file: &dyn Disk,
+    format: Format,
+    offset: u64,
+    count: u64,
+    width: usize,
+    what: &str,
+    mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    const PIECE: usize = 64 * 1024;
+    let per_piece = (PIECE / width) as u64;
+    let mut buf = vec![0u8; PIECE];
+    let mut first = 0;
+    while first < count {
+        let n = per_piece.min(count - first);
+        let table = &mut buf[..n as usize * width];
+        read_at(file, format, offset + first * width as u64, table, what)?;
+        for (k, e) in table.chunks_exact(width).enumerate() {
+            f(first + k as u64, e)?;
+        }
+        first += n;
+    }
+    Ok(())
+}
+
 /// Splits a read at `offset` into pieces that do not cross a multiple of
 /// `unit` (a block, a cluster, a grain) and hands each to `f` with its
 /// virtual offset. The caller has checked that the read fits the disk.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::cache::{LastCluster, Tables};
 use super::{
-    ContainerError, Format, Result, be32, be64, for_each_unit, invalid, read_at, read_payload,
-    truncated, unsupported,
+    ContainerError, Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at,
+    read_payload, truncated, unsupported,
 };
 use crate::image::disk::{Disk, check_range};
 
@@ -198,37 +198,28 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
 
 /// Every L2 table the L1 table names must be aligned and inside the file.
 fn check_l1(file: &dyn Disk, l1_offset: u64, entries: u64, cluster_size: u64) -> Result<()> {
-    const CHUNK: u64 = 8192;
-    let mut buf = vec![0u8; (CHUNK * 8) as usize];
-    let mut first = 0;
-    while first < entries {
-        let n = CHUNK.min(entries - first);
-        let table = &mut buf[..(n * 8) as usize];
-        read_at(file, FORMAT, l1_offset + first * 8, table, "L1 table")?;
-        for (k, e) in table.chunks_exact(8).enumerate() {
-            let l2 = be64(e, 0) & OFFSET_MASK;
-            let at = l1_offset + (first + k as u64) * 8;
-            if l2 == 0 {
-                continue;
-            }
-            if l2 % cluster_size != 0 {
-                return Err(invalid(
-                    FORMAT,
-                    at,
-                    format!("L2 table offset {l2} is not cluster-aligned"),
-                ));
-            }
-            if l2 + cluster_size > file.size() {
-                return Err(truncated(
-                    FORMAT,
-                    l2,
-                    format!("L2 table (L1 entry at byte {at})"),
-                ));
-            }
+    for_each_entry(file, FORMAT, l1_offset, entries, 8, "L1 table", |k, e| {
+        let l2 = be64(e, 0) & OFFSET_MASK;
+        let at = l1_offset + k * 8;
+        if l2 == 0 {
+            return Ok(());
         }
-        first += n;
-    }
-    Ok(())
+        if l2 % cluster_size != 0 {
+            return Err(invalid(
+                FORMAT,
+                at,
+                format!("L2 table offset {l2} is not cluster-aligned"),
+            ));
+        }
+        if l2 + cluster_size > file.size() {
+            return Err(truncated(
+                FORMAT,
+                l2,
+                format!("L2 table (L1 entry at byte {at})"),
+            ));
+        }
+        Ok(())
+    })
 }
 
 fn table_error(offset: u64) -> impl FnOnce(io::Error) -> io::Error {

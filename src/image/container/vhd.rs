@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use super::cache::Tables;
 use super::{
-    ContainerError, Format, Result, be32, be64, for_each_unit, invalid, read_at, read_payload,
-    truncated, unsupported,
+    ContainerError, Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at,
+    read_payload, truncated, unsupported,
 };
 use crate::image::disk::{Disk, Slice, check_range};
 
@@ -210,41 +210,31 @@ impl Dynamic {
     /// Every allocated block must lie inside the file: a cut-off image is an
     /// error when it is opened, not halfway through a read.
     fn check_blocks(&self, blocks: u64) -> Result<()> {
-        const CHUNK: u64 = 16 * 1024;
-        let mut buf = vec![0u8; (CHUNK * 4) as usize];
-        let mut first = 0;
-        while first < blocks {
-            let n = CHUNK.min(blocks - first);
-            let table = &mut buf[..(n * 4) as usize];
-            read_at(
-                &*self.file,
-                FORMAT,
-                self.table_offset + first * 4,
-                table,
-                "block allocation table",
-            )?;
-            for (k, e) in table.chunks_exact(4).enumerate() {
+        let at = self.table_offset;
+        for_each_entry(
+            &*self.file,
+            FORMAT,
+            at,
+            blocks,
+            4,
+            "block allocation table",
+            |block, e| {
                 let entry = be32(e, 0);
                 if entry == UNALLOCATED {
-                    continue;
+                    return Ok(());
                 }
-                let block = first + k as u64;
                 let start = u64::from(entry) * 512 + self.bitmap_len;
                 let need = self.block_size.min(self.size - block * self.block_size);
                 if start + need > self.file.size() {
                     return Err(truncated(
                         FORMAT,
                         start,
-                        format!(
-                            "block {block} (BAT entry at byte {})",
-                            self.table_offset + block * 4
-                        ),
+                        format!("block {block} (BAT entry at byte {})", at + block * 4),
                     ));
                 }
-            }
-            first += n;
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
 }
 

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::cache::Tables;
 use super::{
-    ContainerError, Format, Result, for_each_unit, invalid, le16, le32, le64, read_at,
-    read_payload, truncated, unsupported,
+    ContainerError, Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64,
+    read_at, read_payload, truncated, unsupported,
 };
 use crate::image::disk::{Disk, check_range};
 
@@ -474,31 +474,14 @@ impl Vhdx {
     /// Every present block must lie inside the file and every state be one a
     /// disk without a parent may use.
     fn check_bat(&self, entries: u64) -> Result<()> {
-        const CHUNK: u64 = 8192;
-        let mut buf = vec![0u8; (CHUNK * 8) as usize];
-        let mut first = 0;
-        while first < entries {
-            let n = CHUNK.min(entries - first);
-            let table = &mut buf[..(n * 8) as usize];
-            read_at(
-                &*self.file,
-                FORMAT,
-                self.bat_offset + first * 8,
-                table,
-                "BAT",
-            )?;
-            for (k, e) in table.chunks_exact(8).enumerate() {
-                let index = first + k as u64;
-                if index % (self.chunk_ratio + 1) == self.chunk_ratio {
-                    continue; // a sector bitmap entry
-                }
-                let block = index - index / (self.chunk_ratio + 1);
-                let entry = le64(e, 0);
-                self.check_entry(block, entry, self.bat_offset + index * 8)?;
+        let at = self.bat_offset;
+        for_each_entry(&*self.file, FORMAT, at, entries, 8, "BAT", |index, e| {
+            if index % (self.chunk_ratio + 1) == self.chunk_ratio {
+                return Ok(()); // a sector bitmap entry
             }
-            first += n;
-        }
-        Ok(())
+            let block = index - index / (self.chunk_ratio + 1);
+            self.check_entry(block, le64(e, 0), at + index * 8)
+        })
     }
 
     fn check_entry(&self, block: u64, entry: u64, at: u64) -> Result<()> {

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use super::cache::{LastCluster, Tables};
 use super::{
-    ContainerError, Format, Result, for_each_unit, invalid, le16, le32, le64, read_at,
-    read_payload, truncated, unsupported,
+    ContainerError, Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64,
+    read_at, read_payload, truncated, unsupported,
 };
 use crate::image::disk::{Disk, FileDisk, check_range};
 
@@ -217,36 +217,27 @@ impl Sparse {
 
     /// Every grain table the directory names must lie inside the file.
     fn check_gd(&self, tables: u64) -> Result<()> {
-        const CHUNK: u64 = 16 * 1024;
-        let mut buf = vec![0u8; (CHUNK * 4) as usize];
         let gt_len = self.gtes_per_gt * 4;
-        let mut first = 0;
-        while first < tables {
-            let n = CHUNK.min(tables - first);
-            let gd = &mut buf[..(n * 4) as usize];
-            read_at(
-                &*self.file,
-                self.format,
-                self.gd_offset + first * 4,
-                gd,
-                "grain directory",
-            )?;
-            for (k, e) in gd.chunks_exact(4).enumerate() {
+        let at = self.gd_offset;
+        for_each_entry(
+            &*self.file,
+            self.format,
+            at,
+            tables,
+            4,
+            "grain directory",
+            |k, e| {
                 let gt = u64::from(le32(e, 0)) * SECTOR;
                 if gt != 0 && gt + gt_len > self.file.size() {
                     return Err(truncated(
                         self.format,
                         gt,
-                        format!(
-                            "grain table (directory entry at byte {})",
-                            self.gd_offset + (first + k as u64) * 4
-                        ),
+                        format!("grain table (directory entry at byte {})", at + k * 4),
                     ));
                 }
-            }
-            first += n;
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
 
     /// The embedded descriptor (monolithicSparse has one), if readable.
