@@ -2,6 +2,7 @@
 //! systems find the hives on it. Knows nothing of SCHANNEL.
 
 pub mod container;
+mod crc;
 pub mod disk;
 pub mod volume;
 pub mod wim;

@@ -21,6 +21,7 @@ use super::{
     ContainerError, Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64,
     read_at, read_payload, truncated, unsupported,
 };
+use crate::image::crc::crc32c;
 use crate::image::disk::{Disk, check_range};
 
 pub(crate) const MAGIC: &[u8] = b"vhdxfile";
@@ -120,32 +121,6 @@ struct Vhdx {
     block_size: u64,
     chunk_ratio: u64,
     bat_offset: u64,
-}
-
-/// CRC-32C (Castagnoli), as VHDX headers, region tables and log entries use.
-pub(crate) fn crc32c(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    (c >> 1) ^ 0x82F6_3B78
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            t[i] = c;
-            i += 1;
-        }
-        t
-    };
-    !data
-        .iter()
-        .fold(!0u32, |c, &b| TABLE[usize::from((c as u8) ^ b)] ^ (c >> 8))
 }
 
 /// CRC-32C of `data` with its 4-byte checksum field at `field` counted as
@@ -549,13 +524,6 @@ impl Disk for Vhdx {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32c_known_value() {
-        // RFC 3720 B.4: 32 bytes of zeros.
-        assert_eq!(crc32c(&[0u8; 32]), 0x8A91_36AA);
-        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
-    }
 
     #[test]
     fn guid_byte_order() {

@@ -12,7 +12,8 @@
 //! backup is tried; when neither matches, the primary is read anyway if its
 //! fields are sane. An entry array over [`MAX_ENTRY_BYTES`] is refused.
 
-use super::{VolumeError, crc32, read_at};
+use super::{VolumeError, read_at};
+use crate::image::crc::crc32;
 use crate::image::disk::Disk;
 
 /// The largest partition entry array read (the usual one is 16 KiB).
