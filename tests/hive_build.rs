@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use hive_common::{assert_same_tree, read_tree};
-use tlsreg::hive::build::{BIG_DATA_SEGMENT, DEFAULT_TIMESTAMP, MAX_LEAF_ENTRIES, checksum};
+use tlsreg::hive::base_block::checksum;
+use tlsreg::hive::build::{BIG_DATA_SEGMENT, DEFAULT_TIMESTAMP, MAX_LEAF_ENTRIES};
 use tlsreg::hive::{BuildOptions, build};
 use tlsreg::registry::value::{REG_BINARY, REG_MULTI_SZ, REG_QWORD, REG_SZ};
 use tlsreg::registry::{Key, Value};

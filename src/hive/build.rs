@@ -24,6 +24,7 @@
 //!   a data cell, and data over 16344 bytes in a `db` big-data record whose
 //!   segments hold 16344 bytes each.
 
+use super::base_block::checksum;
 use crate::registry::{Entry, Key};
 
 /// 2024-01-01T00:00:00Z as a FILETIME (100 ns units since 1601).
@@ -524,19 +525,6 @@ fn base_block(options: &BuildOptions, root_cell: u32, bins_len: usize) -> Vec<u8
     let checksum = checksum(&b);
     put(&mut b, 508, &checksum.to_le_bytes());
     b
-}
-
-/// XOR-32 of the base block's first 508 bytes (spec: "Base block", note 2).
-/// Windows never stores 0 or 0xFFFFFFFF: it writes 1 and 0xFFFFFFFE instead.
-pub fn checksum(base_block: &[u8]) -> u32 {
-    let sum = base_block[..508].chunks_exact(4).fold(0u32, |c, g| {
-        c ^ u32::from_le_bytes([g[0], g[1], g[2], g[3]])
-    });
-    match sum {
-        0 => 1,
-        u32::MAX => u32::MAX - 1,
-        s => s,
-    }
 }
 
 #[cfg(test)]
