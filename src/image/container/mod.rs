@@ -317,6 +317,19 @@ pub(crate) fn read_at(
         })
 }
 
+/// For `map_err` on a table read inside `Disk::read_exact_at`: the I/O
+/// error, wrapped so that it names the format and the table's offset.
+pub(crate) fn table_error(format: Format, offset: u64) -> impl FnOnce(io::Error) -> io::Error {
+    move |source| {
+        ContainerError::Read {
+            format,
+            offset,
+            source,
+        }
+        .into()
+    }
+}
+
 /// Walks a table of `count` entries of `width` bytes at `offset`, read a
 /// piece at a time so that a huge (or lying) table is never allocated whole,
 /// handing `f` each entry with its index. `what` names the table in errors.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::cache::{LastCluster, Tables};
 use super::{
-    ContainerError, Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at,
-    read_payload, truncated, unsupported,
+    Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at, read_payload,
+    table_error, truncated, unsupported,
 };
 use crate::image::disk::{Disk, check_range};
 
@@ -222,17 +222,6 @@ fn check_l1(file: &dyn Disk, l1_offset: u64, entries: u64, cluster_size: u64) ->
     })
 }
 
-fn table_error(offset: u64) -> impl FnOnce(io::Error) -> io::Error {
-    move |source| {
-        ContainerError::Read {
-            format: FORMAT,
-            offset,
-            source,
-        }
-        .into()
-    }
-}
-
 impl Qcow2 {
     fn cluster_size(&self) -> u64 {
         1 << self.cluster_bits
@@ -340,13 +329,20 @@ impl Disk for Qcow2 {
             let cluster = pos >> self.cluster_bits;
             let in_cluster = pos & (cluster_size - 1);
             let l1_at = self.l1_offset + cluster / l2_entries * 8;
-            let l2 = self.tables.be64(l1_at).map_err(table_error(l1_at))? & OFFSET_MASK;
+            let l2 = self
+                .tables
+                .be64(l1_at)
+                .map_err(table_error(FORMAT, l1_at))?
+                & OFFSET_MASK;
             if l2 == 0 {
                 piece.fill(0);
                 return Ok(());
             }
             let l2_at = l2 + cluster % l2_entries * 8;
-            let entry = self.tables.be64(l2_at).map_err(table_error(l2_at))?;
+            let entry = self
+                .tables
+                .be64(l2_at)
+                .map_err(table_error(FORMAT, l2_at))?;
             if entry & COMPRESSED != 0 {
                 return self.read_compressed(entry, in_cluster as usize, piece);
             }

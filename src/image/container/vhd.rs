@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use super::cache::Tables;
 use super::{
-    ContainerError, Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at,
-    read_payload, truncated, unsupported,
+    Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at, read_payload,
+    table_error, truncated, unsupported,
 };
 use crate::image::disk::{Disk, Slice, check_range};
 
@@ -248,13 +248,10 @@ impl Disk for Dynamic {
         for_each_unit(offset, buf, self.block_size, |pos, piece| {
             let block = pos / self.block_size;
             let entry_at = self.table_offset + block * 4;
-            let entry = self.tables.be32(entry_at).map_err(|source| {
-                io::Error::from(ContainerError::Read {
-                    format: FORMAT,
-                    offset: entry_at,
-                    source,
-                })
-            })?;
+            let entry = self
+                .tables
+                .be32(entry_at)
+                .map_err(table_error(FORMAT, entry_at))?;
             if entry == UNALLOCATED {
                 piece.fill(0);
                 return Ok(());

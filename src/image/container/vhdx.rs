@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::cache::Tables;
 use super::{
-    ContainerError, Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64,
-    read_at, read_payload, truncated, unsupported,
+    Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64, read_at,
+    read_payload, table_error, truncated, unsupported,
 };
 use crate::image::crc::crc32c;
 use crate::image::disk::{Disk, check_range};
@@ -502,13 +502,7 @@ impl Disk for Vhdx {
         for_each_unit(offset, buf, self.block_size, |pos, piece| {
             let block = pos / self.block_size;
             let at = self.entry_at(block);
-            let entry = self.tables.le64(at).map_err(|source| {
-                io::Error::from(ContainerError::Read {
-                    format: FORMAT,
-                    offset: at,
-                    source,
-                })
-            })?;
+            let entry = self.tables.le64(at).map_err(table_error(FORMAT, at))?;
             if entry & 7 == STATE_FULLY_PRESENT {
                 let start = (entry & OFFSET_MASK) + pos % self.block_size;
                 read_payload(&*self.file, FORMAT, start, piece, "payload block")

@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use super::cache::{LastCluster, Tables};
 use super::{
-    ContainerError, Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64,
-    read_at, read_payload, truncated, unsupported,
+    Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64, read_at,
+    read_payload, table_error, truncated, unsupported,
 };
 use crate::image::disk::{Disk, FileDisk, check_range};
 
@@ -254,14 +254,7 @@ impl Sparse {
     }
 
     fn table_entry(&self, at: u64) -> io::Result<u32> {
-        self.tables.le32(at).map_err(|source| {
-            ContainerError::Read {
-                format: self.format,
-                offset: at,
-                source,
-            }
-            .into()
-        })
+        self.tables.le32(at).map_err(table_error(self.format, at))
     }
 
     fn read_compressed(
