@@ -367,19 +367,9 @@ fn hive_layer(
         }
     }
     let data: &[u8] = recovered.as_deref().unwrap_or(bytes);
-    // Validated when clean; a dirty hive that could not be replayed is read
-    // as it is, once its size is known to be whole.
-    let hive = match hive::open_hive(data, true) {
-        Ok(h) => h,
-        Err(HiveError::Open(
-            nt_hive::NtHiveError::SequenceNumberMismatch { .. }
-            | nt_hive::NtHiveError::InvalidChecksum { .. },
-        )) => {
-            check_size(data).map_err(fail)?;
-            hive::open_hive(data, false).map_err(fail)?
-        }
-        Err(e) => return Err(fail(e)),
-    };
+    // A dirty hive whose logs could not be replayed is read as it is (its
+    // warning is above).
+    let (hive, _dirty) = open_maybe_dirty(data).map_err(fail)?;
     let view = hive::read(&hive, &options.scope).map_err(fail)?;
     if options.require_system && options.scope == Scope::Audit && !view.has_control_sets {
         return Err(fail(HiveError::NotSystem {
@@ -402,6 +392,23 @@ fn hive_layer(
         diagnostics,
         content: Content::Tree(view.root),
     })
+}
+
+/// Opens a hive validated; a dirty one (sequence numbers or checksum off)
+/// is opened as it is, once its size is known to be whole. The flag says
+/// whether it was dirty.
+fn open_maybe_dirty(bytes: &[u8]) -> Result<(nt_hive::Hive<&[u8]>, bool), HiveError> {
+    match hive::open_hive(bytes, true) {
+        Ok(h) => Ok((h, false)),
+        Err(HiveError::Open(
+            nt_hive::NtHiveError::SequenceNumberMismatch { .. }
+            | nt_hive::NtHiveError::InvalidChecksum { .. },
+        )) => {
+            check_size(bytes)?;
+            Ok((hive::open_hive(bytes, false)?, true))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A hive's base block states how many bytes of hive bins follow it; a copy
@@ -535,22 +542,14 @@ fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, 
     ];
     keys.extend(options.software_keys.iter().cloned());
     let mut diagnostics = Vec::new();
-    let hive = match hive::open_hive(bytes, true) {
-        Ok(h) => h,
-        Err(HiveError::Open(
-            nt_hive::NtHiveError::SequenceNumberMismatch { .. }
-            | nt_hive::NtHiveError::InvalidChecksum { .. },
-        )) => {
-            check_size(bytes).map_err(fail)?;
-            diagnostics.push(note(
-                "dirty-hive",
-                Severity::Warning,
-                format!("{name}: the SOFTWARE hive is dirty and was read as it is; recent changes may be missing"),
-            ));
-            hive::open_hive(bytes, false).map_err(fail)?
-        }
-        Err(e) => return Err(fail(e)),
-    };
+    let (hive, dirty) = open_maybe_dirty(bytes).map_err(fail)?;
+    if dirty {
+        diagnostics.push(note(
+            "dirty-hive",
+            Severity::Warning,
+            format!("{name}: the SOFTWARE hive is dirty and was read as it is; recent changes may be missing"),
+        ));
+    }
     let view = hive::read(&hive, &Scope::Values(keys)).map_err(fail)?;
     diagnostics.extend(view.diagnostics);
     Ok(Layer {
