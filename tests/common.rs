@@ -38,6 +38,13 @@ pub fn tlsreg_in(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// The findings of the first input in a `--format json` report.
+pub fn findings(doc: &serde_json::Value) -> &[serde_json::Value] {
+    doc["inputs"][0]["findings"]
+        .as_array()
+        .expect("a JSON report lists its findings")
+}
+
 /// insta, with snapshots in the top-level `snapshots/` folder.
 #[macro_export]
 macro_rules! snapshot {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::tlsreg;
+use common::{findings, tlsreg};
 use tlsreg::hive::log::write::{WriteOptions, write_logs};
 use tlsreg::hive::{BuildOptions, build};
 use tlsreg::registry::Key;
@@ -86,9 +86,7 @@ fn logs_are_replayed_and_reported() {
     let run = tlsreg(&["audit", "--format", "json", &system]);
     assert_eq!(run.code, 0, "{}", run.out());
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let dirty: Vec<&str> = doc["inputs"][0]["findings"]
-        .as_array()
-        .unwrap()
+    let dirty: Vec<&str> = findings(&doc)
         .iter()
         .filter(|f| f["code"] == "dirty-hive")
         .map(|f| f["message"].as_str().unwrap())
@@ -122,9 +120,7 @@ fn without_logs_the_stale_primary_is_read_with_a_loud_warning() {
     ] {
         assert_eq!(run.code, 1, "TLS 1.2 is only in the logs");
         let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-        let f = doc["inputs"][0]["findings"]
-            .as_array()
-            .unwrap()
+        let f = findings(&doc)
             .iter()
             .find(|f| f["code"] == "dirty-hive")
             .expect("a dirty-hive finding");

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::tlsreg;
+use common::{findings, tlsreg};
 
 const CONTAINERS: [&str; 8] = [
     "gpt.raw",
@@ -364,7 +364,7 @@ fn a_dirty_hive_in_an_image_has_its_logs_replayed() {
         "samples/images/dirty.vhdx",
     ]);
     assert_eq!(code, 1);
-    let findings = doc["inputs"][0]["findings"].as_array().unwrap();
+    let findings = findings(&doc);
     assert!(
         findings
             .iter()

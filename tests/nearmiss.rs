@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{tlsreg, utf16};
+use common::{findings, tlsreg, utf16};
 use tlsreg::input::{Options, from_bytes};
 use tlsreg::schannel::Policy;
 
@@ -179,9 +179,7 @@ fn no_false_alarms_on_a_large_export() {
         let run = tlsreg(&["audit", "--format", "json", &path]);
         assert_eq!(run.code, 0, "{sample}");
         let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-        let codes: Vec<&str> = doc["inputs"][0]["findings"]
-            .as_array()
-            .unwrap()
+        let codes: Vec<&str> = findings(&doc)
             .iter()
             .map(|f| f["code"].as_str().unwrap())
             .collect();
@@ -364,9 +362,7 @@ fn the_fix_removes_near_misses_only_when_asked() {
         ]);
         assert_eq!(run.code, 0, "{lang}");
         let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-        let left: Vec<&serde_json::Value> = doc["inputs"][0]["findings"]
-            .as_array()
-            .unwrap()
+        let left: Vec<&serde_json::Value> = findings(&doc)
             .iter()
             .filter(|f| f["code"].as_str().unwrap().starts_with("near-miss"))
             .collect();
@@ -378,9 +374,7 @@ fn the_fix_removes_near_misses_only_when_asked() {
 fn meant(path: &str) -> (i32, Vec<(String, u64)>) {
     let run = tlsreg(&["audit", "--format", "json", "--apply", path]);
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let list = doc["inputs"][0]["findings"]
-        .as_array()
-        .unwrap()
+    let list = findings(&doc)
         .iter()
         .filter(|f| {
             matches!(
@@ -559,9 +553,7 @@ fn skipped_lines_offer_the_corrected_line() {
         "samples/translated/zh-TW.reg",
     ]);
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let suggestions: Vec<&str> = doc["inputs"][0]["findings"]
-        .as_array()
-        .unwrap()
+    let suggestions: Vec<&str> = findings(&doc)
         .iter()
         .filter_map(|f| f["suggestion"].as_str())
         .collect();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{tlsreg, utf16};
+use common::{findings, tlsreg, utf16};
 
 const BUILTINS: [&str; 5] = [
     "article",
@@ -124,9 +124,7 @@ fn a_users_policy_with_deletions_is_enforced_both_ways() {
         statuses,
         [("", "present"), ("Enabled", "present"), ("Enabled", "ok")]
     );
-    let codes: Vec<&str> = doc["inputs"][0]["findings"]
-        .as_array()
-        .unwrap()
+    let codes: Vec<&str> = findings(&doc)
         .iter()
         .map(|f| f["code"].as_str().unwrap())
         .collect();
@@ -190,9 +188,7 @@ fn baselines_cite_their_checks_and_compare_exactly() {
         "samples/enabled-ffffffff.reg",
     ]);
     assert_eq!(code, 1);
-    let messages: Vec<&str> = doc["inputs"][0]["findings"]
-        .as_array()
-        .unwrap()
+    let messages: Vec<&str> = findings(&doc)
         .iter()
         .map(|f| f["message"].as_str().unwrap())
         .collect();
@@ -240,9 +236,7 @@ fn what_needs_the_software_hive_is_said_not_passed() {
         .filter(|c| c["status"] == "not-evaluated")
         .collect();
     assert_eq!(not_evaluated.len(), 8, "the eight .NET values");
-    let f = doc["inputs"][0]["findings"]
-        .as_array()
-        .unwrap()
+    let f = findings(&doc)
         .iter()
         .find(|f| f["code"] == "not-evaluated")
         .unwrap();
