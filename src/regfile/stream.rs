@@ -313,7 +313,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
         let w = self.width();
         let mut n: u32 = 0;
         for i in memchr::memchr2_iter(b'\n', b'\r', &self.buf[a..b]).map(|o| a + o) {
-            if (i - self.pos) % w != 0 || (w == 2 && self.buf.get(i + 1) != Some(&0)) {
+            if self.is_unit(i, self.buf[i]) != Some(true) {
                 continue;
             }
             // A CR is a line end unless an LF follows it.
@@ -360,7 +360,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
                     break None;
                 };
                 let j = from + o;
-                if (j - self.pos) % w != 0 || (w == 2 && self.buf.get(j + 1) != Some(&0)) {
+                if self.is_unit(j, b'[') != Some(true) {
                     from = j + 1;
                     continue;
                 }
@@ -404,9 +404,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
                     // (to the last LF), then read on.
                     let last_lf = memchr::memrchr_iter(b'\n', &self.buf[self.pos..])
                         .map(|o| self.pos + o)
-                        .find(|&i| {
-                            (i - self.pos) % w == 0 && (w == 1 || self.buf.get(i + 1) == Some(&0))
-                        });
+                        .find(|&i| self.is_unit(i, b'\n') == Some(true));
                     let Some(lf) = last_lf else { return false };
                     let end = lf + w;
                     let Some(n) = self.count_lines(self.pos, end) else {
