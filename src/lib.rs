@@ -12,6 +12,7 @@ pub mod audit;
 pub mod diff;
 pub mod fix;
 pub mod fleet;
+pub mod fsio;
 pub mod hive;
 pub mod image;
 pub mod input;

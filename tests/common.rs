@@ -65,3 +65,51 @@ pub fn utf16(text: &str) -> Vec<u8> {
     out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
     out
 }
+
+/// Runs `tlsreg` in `dir` and measures its peak memory (resident set, bytes)
+/// from the kernel's accounting of that one child (wait4), not of all of
+/// them, so tests running side by side do not blur each other's figures.
+#[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)] // reaped by wait4, which clippy does not know
+pub fn tlsreg_measured(dir: &Path, args: &[&str]) -> (Run, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tlsreg");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        err.read_to_end(&mut b).unwrap();
+        b
+    });
+    let mut stdout = Vec::new();
+    out.read_to_end(&mut stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    let mut status = 0;
+    // SAFETY: wait4 on our own child's pid, writing into locals we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status),
+        "tlsreg was killed by signal {} (status {status}): {stderr}",
+        libc::WTERMSIG(status)
+    );
+    assert!(!stderr.contains("panicked"), "tlsreg panicked: {stderr}");
+    let run = Run {
+        code: libc::WEXITSTATUS(status),
+        stdout,
+        stderr,
+    };
+    (run, usage.ru_maxrss as u64 * 1024)
+}
+
+/// The most memory any single input may cost, whatever its bytes (README).
+pub const MEMORY_BOUND: u64 = 256 << 20;

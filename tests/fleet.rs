@@ -64,14 +64,24 @@ fn a_folder_of_mixed_inputs() {
     );
     let summary = &out[out.find("Summary:").unwrap()..out.find("Why it matters").unwrap()];
     snapshot!("fleet-summary", summary);
-    // -v says what was skipped and why.
+    // Every file is accounted for: the logs by name, the others as a count.
+    let skipped: Vec<&str> = out.lines().filter(|l| l.starts_with("SKIPPED")).collect();
+    assert_eq!(
+        skipped,
+        [
+            "SKIPPED       fleet/web03/SYSTEM.LOG1: the transaction log of SYSTEM (read with its hive)",
+            "SKIPPED       fleet/web03/SYSTEM.LOG2: the transaction log of SYSTEM (read with its hive)",
+            "SKIPPED       2 other files: not a .reg file, a hive or a disk image (-v lists them)",
+        ]
+    );
+    // -v names the others too, in the report.
     let run = tlsreg_in(dir.path(), &["audit", "-v", "fleet"]);
     for skipped in [
-        "notes.txt: not a .reg file",
-        "README.md: not a .reg file",
-        "SYSTEM.LOG1: a hive's transaction log",
+        "SKIPPED       fleet/exports/README.md: not a .reg file",
+        "SKIPPED       fleet/exports/notes.txt: not a .reg file",
+        "SKIPPED       fleet/web03/SYSTEM.LOG1: the transaction log of SYSTEM",
     ] {
-        assert!(run.stderr.contains(skipped), "{skipped}: {}", run.stderr);
+        assert!(run.out().contains(skipped), "{skipped}: {}", run.out());
     }
 }
 
@@ -109,9 +119,21 @@ fn json_and_jsonl_for_pipelines() {
                 .to_owned()
         })
         .collect();
-    assert_eq!(paths.len(), 9, "one object per input");
+    assert_eq!(paths.len(), 13, "one object per file: 9 inputs, 4 skipped");
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 4, "{skipped:#?}");
+    assert_eq!(doc["summary"]["skipped"], 4);
+    assert!(
+        run.out()
+            .lines()
+            .filter(|l| l.contains(r#""verdict":"skipped""#))
+            .count()
+            == 4
+    );
     paths.sort();
-    assert_eq!(paths[0], "fleet/exports/dc01.reg");
+    paths.dedup();
+    assert_eq!(paths.len(), 13, "no file twice");
+    assert!(paths.iter().any(|p| p == "fleet/exports/dc01.reg"));
 }
 
 #[test]

@@ -160,7 +160,10 @@ pub struct AuditArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// List on standard error the files in folders that were skipped, and why.
+    /// In the report, also list each file in the folders that is not a registry file
+    /// (notes, pictures), with why. Registry files read another way (transaction logs,
+    /// hives other than SYSTEM), FIFOs and devices are always listed; the JSON report
+    /// lists every file under "skipped".
     #[arg(short, long)]
     pub verbose: bool,
 

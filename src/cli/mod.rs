@@ -94,6 +94,12 @@ fn load_outcomes(
     opts: &Options,
     policy: &Policy,
 ) -> Vec<Outcome> {
+    // A fault seam for the tests: debug builds panic on the input named
+    // here, so the per-input containment of a bug can be shown working.
+    #[cfg(debug_assertions)]
+    if let (Some(i), Some(p)) = (input, std::env::var_os("TLSREG_DEBUG_PANIC_ON")) {
+        assert!(p != i, "TLSREG_DEBUG_PANIC_ON names {i}");
+    }
     let targets = match input {
         Some(i) => input::load_targets(i, &read.apply, opts),
         None => vec![input::Target {
@@ -156,39 +162,48 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         return Err("audit needs an INPUT, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }
     let found = input::discover::discover(&a.inputs);
-    if a.verbose {
-        for (path, why) in &found.skipped {
-            eprintln!("tlsreg: skipped {path}: {why}");
-        }
-    }
-    if !a.inputs.is_empty() && found.inputs.is_empty() {
+    if !a.inputs.is_empty() && found.inputs.is_empty() && found.unreadable.is_empty() {
         return Err(format!(
             "no .reg file, hive or disk image found in {} ({} file(s) skipped; -v lists them)",
             a.inputs.join(", "),
             found.skipped.len()
         ));
     }
-    let names: Vec<Option<&str>> = match found.inputs.is_empty() {
+    let names: Vec<Option<&str>> = match found.inputs.is_empty() && found.unreadable.is_empty() {
         true => vec![None],
         false => found.inputs.iter().map(|s| Some(s.as_str())).collect(),
     };
     let progress = Progress::new(names.len(), a.format == Format::Text);
     let lines = Mutex::new(io::stdout());
     let printed = Mutex::new(Ok(()));
+    let write_line = |text: String| {
+        let mut out = lines.lock().unwrap_or_else(|e| e.into_inner());
+        let r = writeln!(out, "{text}").and_then(|()| out.flush());
+        if let Err(e) = r {
+            *printed.lock().unwrap_or_else(|e| e.into_inner()) = Err(e);
+        }
+    };
+    if a.format == Format::Jsonl {
+        for s in &found.skipped {
+            write_line(report::json::skipped(s).to_string());
+        }
+    }
+    // What could not even be looked at is an error of the run, in order
+    // after the inputs: what it holds is unknown.
+    let unreadable = found.unreadable.iter().map(|(path, why)| Outcome::Failed {
+        path: path.clone(),
+        kind: "unknown",
+        error: format!("{path}: {why}"),
+    });
     // Audits run in parallel; text and json keep the input order, jsonl
     // writes each input as it finishes.
     let outcomes: Vec<Outcome> = names
         .par_iter()
         .map(|name| {
-            let outcomes = load_outcomes(*name, &a.read, &opts, &policy);
+            let outcomes = isolated(*name, || load_outcomes(*name, &a.read, &opts, &policy));
             if a.format == Format::Jsonl {
-                let mut out = lines.lock().unwrap_or_else(|e| e.into_inner());
                 for o in &outcomes {
-                    let text = report::json::input(o).to_string();
-                    let r = writeln!(out, "{text}").and_then(|()| out.flush());
-                    if let Err(e) = r {
-                        *printed.lock().unwrap_or_else(|e| e.into_inner()) = Err(e);
-                    }
+                    write_line(report::json::input(o).to_string());
                 }
             }
             progress.tick();
@@ -197,6 +212,11 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         .collect::<Vec<Vec<Outcome>>>()
         .into_iter()
         .flatten()
+        .chain(unreadable.inspect(|o| {
+            if a.format == Format::Jsonl {
+                write_line(report::json::input(o).to_string());
+            }
+        }))
         .collect();
     progress.finish();
     printed
@@ -210,10 +230,14 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
             &mut out,
             &policy,
             &outcomes,
-            report::text::Options { matrix: a.matrix },
+            report::text::Options {
+                matrix: a.matrix,
+                skipped: &found.skipped,
+                verbose: a.verbose,
+            },
         ),
         Format::Json => {
-            let doc = report::json::document(&outcomes);
+            let doc = report::json::fleet_document(&outcomes, &found.skipped);
             serde_json::to_writer_pretty(&mut out, &doc)
                 .map_err(io::Error::other)
                 .and_then(|()| writeln!(out))
@@ -231,6 +255,30 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         }
     }
     Ok(Summary::of(&outcomes).exit_code())
+}
+
+/// Runs one input's audit so that a bug cannot take the other inputs' results
+/// with it: a panic (which no input should cause, but a fleet must survive)
+/// becomes that input's ERROR, worded as the bug it is.
+fn isolated(name: Option<&str>, audit: impl FnOnce() -> Vec<Outcome>) -> Vec<Outcome> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(audit)) {
+        Ok(outcomes) => outcomes,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            let path = name.unwrap_or("-").to_owned();
+            vec![Outcome::Failed {
+                error: format!(
+                    "{path}: tlsreg failed on this input (a panic: {what}); this is a bug in tlsreg, not a verdict on the input: please report it"
+                ),
+                path,
+                kind: "unknown",
+            }]
+        }
+    }
 }
 
 /// A progress bar on standard error, for text runs on a terminal that take

@@ -1,40 +1,72 @@
 //! Finding inputs in folders: every file is judged by its first bytes, never
-//! by its name, and what is not an input is skipped with a reason.
+//! by its name, and what is not an input is accounted for with a reason.
+//!
+//! A fleet report that drops a machine and says "all compliant" has failed,
+//! so the walk keeps no file back silently: each one is an input (audited,
+//! or an ERROR when it looks like a hive but cannot be read) or a
+//! [`Skipped`] entry that the report lists. Only regular files are opened
+//! for their bytes, and without blocking: a FIFO or a device in a folder is
+//! named, never read.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::Kind;
+use crate::fsio::FileKind;
 
 /// What walking the arguments found.
 #[derive(Debug, Default)]
 pub struct Discovered {
     /// The inputs, in a stable order: arguments in order, folders sorted.
     pub inputs: Vec<String>,
-    /// Files passed over, with why (for `-v`).
-    pub skipped: Vec<(String, String)>,
+    /// Files and folders passed over, with why, in the same order.
+    pub skipped: Vec<Skipped>,
+    /// Folders and entries that could not be looked at, with why: what they
+    /// hold is unknown, so a run that met one cannot pass (ERROR).
+    pub unreadable: Vec<(String, String)>,
 }
 
-/// What a file is, or why it is not an input.
-pub fn classify(path: &Path) -> Result<Kind, String> {
+/// A file (or folder) the walk found and did not audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+    /// Whether it is worth a line in every report: registry files read
+    /// another way (logs, other hives), or files that could not be looked at.
+    /// Plain other files (notes, pictures) are counted, and listed with `-v`.
+    pub notable: bool,
+}
+
+/// Why a file found in a folder is not audited on its own.
+enum Pass {
+    /// Not registry data at all.
+    Other(String),
+    /// Worth naming in every report.
+    Notable(String),
+}
+
+/// What a file found in a folder is, or why it is not audited on its own.
+/// The file is opened once, without blocking and only when it is regular.
+fn classify(path: &Path) -> Result<Kind, Pass> {
+    let (mut file, kind) = match crate::fsio::open(path) {
+        Ok(opened) => opened,
+        // Unreadable bytes may be a machine's hive: an ERROR input says so
+        // with the reason, where a skip would hide it.
+        Err(_) => return Ok(Kind::Hive),
+    };
+    if kind != FileKind::Regular {
+        return Err(Pass::Notable(format!(
+            "{} (only regular files are read in a folder)",
+            kind.describe()
+        )));
+    }
     let mut head = [0u8; 512];
-    let n = File::open(path)
-        .and_then(|mut f| read_up_to(&mut f, &mut head))
-        .map_err(|e| format!("cannot be read: {e}"))?;
+    let n = match crate::fsio::read_up_to(&mut file, &mut head) {
+        Ok(n) => n,
+        Err(_) => return Ok(Kind::Hive),
+    };
     let head = &head[..n];
-    if head.starts_with(b"regf") {
-        let file_type = head
-            .get(28..32)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        return match file_type {
-            Some(0) => match super::hive::looks_like_system(path) {
-                Ok(true) => Ok(Kind::Hive),
-                Ok(false) => Err("a hive, but not a SYSTEM hive".into()),
-                Err(e) => Err(e),
-            },
-            _ => Err("a hive's transaction log (read with its hive)".into()),
-        };
+    if super::is_hive(head) {
+        return classify_hive(path, head);
     }
     if is_reg_header(head) {
         return Ok(Kind::Reg);
@@ -42,18 +74,59 @@ pub fn classify(path: &Path) -> Result<Kind, String> {
     if let Some(kind) = crate::input::image_kind(path, head) {
         return Ok(kind);
     }
-    Err("not a .reg file, a hive or a disk image".into())
+    Err(Pass::Other(
+        "not a .reg file, a hive or a disk image".into(),
+    ))
 }
 
-fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
+/// A file that starts with `regf`: a primary hive, or a transaction log
+/// (recognised by its name beside its hive, never by failing to open).
+fn classify_hive(path: &Path, head: &[u8]) -> Result<Kind, Pass> {
+    if let Some(hive) = log_of(path) {
+        return Err(Pass::Notable(format!(
+            "the transaction log of {hive} (read with its hive)"
+        )));
     }
-    Ok(n)
+    // Anything else that says regf is a machine until proven otherwise: a
+    // log without its hive, a cut copy or a damaged base block is an ERROR
+    // input whose message says what is wrong, not a skipped file.
+    let file_type = head
+        .get(28..32)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    if file_type != Some(0) || head.len() < 512 {
+        return Ok(Kind::Hive);
+    }
+    match super::hive::looks_like_system(path) {
+        Ok(false) => Err(Pass::Notable(
+            "a hive, but not a SYSTEM hive (it holds no control set)".into(),
+        )),
+        Ok(true) | Err(_) => Ok(Kind::Hive),
+    }
+}
+
+/// The hive a file named like its log (`SYSTEM.LOG1`, `SYSTEM.LOG2`,
+/// `SYSTEM.LOG`, any case) belongs to, when that hive is beside it.
+fn log_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let dot = name.rfind('.')?;
+    let (stem, ext) = (&name[..dot], &name[dot + 1..]);
+    let is_log = ["LOG", "LOG1", "LOG2"]
+        .iter()
+        .any(|l| ext.eq_ignore_ascii_case(l));
+    if !is_log || stem.is_empty() {
+        return None;
+    }
+    if path.with_file_name(stem).symlink_metadata().is_ok() {
+        return Some(stem.to_owned());
+    }
+    // Logs are matched to their hive in any case (`system.log1` beside
+    // `SYSTEM`), as the reader that replays them matches them.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .find(|n| n.eq_ignore_ascii_case(stem))
 }
 
 /// Whether `head` starts like a `.reg` file in any encoding regedit reads.
@@ -81,9 +154,10 @@ fn is_reg_header(head: &[u8]) -> bool {
 }
 
 /// Walks `args`: a file is an input as given (even if it is not one: the
-/// audit then says why); a folder is searched recursively, and only what
-/// `classify` accepts is kept. Links to folders are not followed, so a loop
-/// of links cannot hang the walk.
+/// audit then says why); a folder is searched, and only what `classify`
+/// accepts is kept. Links to folders are not followed, so a loop of links
+/// cannot hang the walk; the walk keeps its own stack, so no depth of
+/// folders can exhaust the thread's.
 pub fn discover(args: &[String]) -> Discovered {
     let mut found = Discovered::default();
     for arg in args {
@@ -97,38 +171,78 @@ pub fn discover(args: &[String]) -> Discovered {
     found
 }
 
-fn walk(dir: &Path, found: &mut Discovered) {
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            found.skipped.push((
-                dir.display().to_string(),
-                format!("folder cannot be read: {e}"),
-            ));
-            return;
-        }
-    };
-    entries.sort();
-    for path in entries {
+fn walk(top: &Path, found: &mut Discovered) {
+    // Each open folder's sorted entries, with the next one to look at: the
+    // order is the sorted depth-first one a recursive walk gives.
+    let mut stack: Vec<std::vec::IntoIter<PathBuf>> = Vec::new();
+    if let Some(entries) = read_sorted(top, found) {
+        stack.push(entries);
+    }
+    while let Some(entries) = stack.last_mut() {
+        let Some(path) = entries.next() else {
+            stack.pop();
+            continue;
+        };
         let shown = path.display().to_string();
+        let skip = |reason: String, notable: bool| Skipped {
+            path: shown.clone(),
+            reason,
+            notable,
+        };
         let meta = match path.symlink_metadata() {
             Ok(m) => m,
             Err(e) => {
-                found.skipped.push((shown, format!("cannot be read: {e}")));
+                found
+                    .unreadable
+                    .push((shown, format!("cannot be read: {e}")));
                 continue;
             }
         };
         if meta.is_dir() {
-            walk(&path, found);
-        } else if meta.file_type().is_symlink() && path.is_dir() {
-            found
-                .skipped
-                .push((shown, "a link to a folder (not followed)".into()));
-        } else {
-            match classify(&path) {
-                Ok(_) => found.inputs.push(shown),
-                Err(why) => found.skipped.push((shown, why)),
+            if let Some(entries) = read_sorted(&path, found) {
+                stack.push(entries);
             }
+            continue;
+        }
+        if meta.file_type().is_symlink() {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    found
+                        .skipped
+                        .push(skip("a link to a folder (not followed)".into(), true));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    found
+                        .skipped
+                        .push(skip(format!("a broken link: {e}"), true));
+                    continue;
+                }
+            }
+        }
+        match classify(&path) {
+            Ok(_) => found.inputs.push(shown),
+            Err(Pass::Notable(why)) => found.skipped.push(skip(why, true)),
+            Err(Pass::Other(why)) => found.skipped.push(skip(why, false)),
+        }
+    }
+}
+
+/// A folder's entries, sorted; an unreadable folder is accounted for.
+fn read_sorted(dir: &Path, found: &mut Discovered) -> Option<std::vec::IntoIter<PathBuf>> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            Some(entries.into_iter())
+        }
+        Err(e) => {
+            found.unreadable.push((
+                dir.display().to_string(),
+                format!("the folder cannot be read: {e}"),
+            ));
+            None
         }
     }
 }

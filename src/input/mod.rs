@@ -6,13 +6,13 @@ pub mod discover;
 mod guard;
 pub mod hive;
 
-use std::fs::File;
 use std::io::Read;
 use std::ops::Deref;
 use std::path::Path;
 
 use encoding_rs::Encoding;
 
+use crate::fsio::FileKind;
 use crate::regfile::{ReadError, Version};
 use crate::registry::{ControlSet, Diagnostic, Key, Severity};
 
@@ -168,25 +168,34 @@ enum Opened {
     Stream(Box<dyn Read>),
 }
 
+/// The most bytes of a hive read from a pipe or standard input, which
+/// cannot be mapped: a hive is read whole, and a stream may never end.
+const PIPED_HIVE_CAP: u64 = 200 << 20;
+
 fn open(path: &str) -> Result<Opened, InputError> {
     let wrap = |e: std::io::Error| InputError {
         path: path.to_owned(),
         kind: ErrorKind::Io(e),
     };
     if path == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(wrap)?;
-        return Ok(match is_hive(&buf) {
-            true => Opened::Hive(Bytes::Owned(buf)),
-            false => Opened::Stream(Box::new(std::io::Cursor::new(buf))),
-        });
+        return open_stream(Box::new(std::io::stdin()), path);
     }
-    if Path::new(path).is_dir() {
-        return Err(wrap(std::io::Error::other("is a directory")));
+    let (mut file, kind) = crate::fsio::open(Path::new(path)).map_err(wrap)?;
+    match kind {
+        FileKind::Regular | FileKind::BlockDevice => {}
+        FileKind::Directory => return Err(wrap(std::io::Error::other("is a directory"))),
+        // A pipe (`<(cat x.reg)`, a named FIFO given on purpose) or a
+        // character device is read once, as a stream: no seeking back.
+        FileKind::Fifo | FileKind::CharDevice => return open_stream(Box::new(file), path),
+        FileKind::Socket | FileKind::Other => {
+            return Err(wrap(std::io::Error::other(format!(
+                "is {}, not a file tlsreg reads",
+                kind.describe()
+            ))));
+        }
     }
-    let mut file = File::open(path).map_err(wrap)?;
     let mut head = [0u8; 4];
-    let n = file.read(&mut head).map_err(wrap)?;
+    let n = crate::fsio::read_up_to(&mut file, &mut head).map_err(wrap)?;
     if !is_hive(&head[..n]) {
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(0)).map_err(wrap)?;
@@ -197,10 +206,38 @@ fn open(path: &str) -> Result<Opened, InputError> {
     // worst case is a SIGBUS, as for any reader of a shrinking file.
     match unsafe { memmap2::Mmap::map(&file) } {
         Ok(m) => Ok(Opened::Hive(Bytes::Mapped(m))),
-        Err(_) => std::fs::read(path)
-            .map(|b| Opened::Hive(Bytes::Owned(b)))
-            .map_err(wrap),
+        Err(_) => {
+            use std::io::{Seek, SeekFrom};
+            file.seek(SeekFrom::Start(0)).map_err(wrap)?;
+            crate::fsio::read_capped(&mut file, PIPED_HIVE_CAP, "a hive that cannot be mapped")
+                .map(|b| Opened::Hive(Bytes::Owned(b)))
+                .map_err(wrap)
+        }
     }
+}
+
+/// A stream that can be read only once: its first bytes say whether it is a
+/// hive (then read whole, up to a cap) or a `.reg` file (streamed, with the
+/// bytes already read put back in front).
+fn open_stream(mut reader: Box<dyn Read>, path: &str) -> Result<Opened, InputError> {
+    let wrap = |e: std::io::Error| InputError {
+        path: path.to_owned(),
+        kind: ErrorKind::Io(e),
+    };
+    let mut head = [0u8; 4];
+    let n = crate::fsio::read_up_to(&mut reader, &mut head).map_err(wrap)?;
+    let whole = std::io::Cursor::new(head[..n].to_vec()).chain(reader);
+    if !is_hive(&head[..n]) {
+        return Ok(Opened::Stream(Box::new(whole)));
+    }
+    let mut whole = whole;
+    crate::fsio::read_capped(&mut whole, PIPED_HIVE_CAP, "a hive read from a pipe")
+        .map(|b| Opened::Hive(Bytes::Owned(b)))
+        .map_err(|e| {
+            wrap(std::io::Error::other(format!(
+                "{e}; give the hive as a file, which is mapped instead of read"
+            )))
+        })
 }
 
 fn version_label(v: Version) -> &'static str {
@@ -519,10 +556,14 @@ pub fn image_kind(path: &Path, head: &[u8]) -> Option<Kind> {
 /// The kind of file at `path`, by its first bytes.
 pub fn sniff(path: &str) -> Kind {
     let mut head = [0u8; 8];
-    let read = File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    // A pipe is not read here: its bytes can be read only once, by `open`.
+    let read = crate::fsio::open(Path::new(path)).and_then(|(mut f, kind)| match kind {
+        k if k.seekable() => f.read_exact(&mut head),
+        _ => Err(std::io::Error::other("a stream")),
+    });
     match read {
         Ok(()) if is_hive(&head) => Kind::Hive,
-        _ if path != "-" && image_kind(Path::new(path), &head).is_some() => Kind::Image,
+        Ok(()) if path != "-" && image_kind(Path::new(path), &head).is_some() => Kind::Image,
         _ => Kind::Reg,
     }
 }
@@ -599,8 +640,8 @@ pub fn load_targets(input: &str, applied: &[String], options: &Options) -> Vec<T
         }]
     };
     let mut head = [0u8; 8];
-    if File::open(input)
-        .and_then(|mut f| f.read_exact(&mut head))
+    if crate::fsio::open(Path::new(input))
+        .and_then(|(mut f, _)| f.read_exact(&mut head))
         .is_ok()
         && crate::image::wim::is_wim(&head)
     {

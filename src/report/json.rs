@@ -4,6 +4,7 @@ use serde_json::{Value as Json, json};
 
 use crate::audit::Audit;
 use crate::input::Role;
+use crate::input::discover::Skipped;
 use crate::registry::Origin;
 use crate::schannel::Evaluation;
 
@@ -113,7 +114,24 @@ pub fn input(o: &Outcome) -> Json {
     }
 }
 
+/// The object for a file found in a folder and not audited (also a line of
+/// `jsonl`): `verdict` is `skipped`, so every file given appears once.
+pub fn skipped(s: &Skipped) -> Json {
+    json!({
+        "path": s.path,
+        "kind": "skipped",
+        "verdict": "skipped",
+        "reason": s.reason,
+    })
+}
+
+/// The whole report for one input or a single run.
 pub fn document(outcomes: &[Outcome]) -> Json {
+    fleet_document(outcomes, &[])
+}
+
+/// The whole report: `inputs`, the `skipped` files, and the `summary`.
+pub fn fleet_document(outcomes: &[Outcome], skipped_files: &[Skipped]) -> Json {
     let inputs: Vec<Json> = outcomes.iter().map(input).collect();
     let audited = super::conclusive(outcomes);
     let configurations: Vec<Json> = crate::fleet::group(&audited)
@@ -129,8 +147,10 @@ pub fn document(outcomes: &[Outcome]) -> Json {
     let s = Summary::of(outcomes);
     json!({
         "inputs": inputs,
+        "skipped": skipped_files.iter().map(skipped).collect::<Vec<_>>(),
         "summary": {
             "inputs": s.inputs,
+            "skipped": skipped_files.len(),
             "compliant": s.compliant,
             "noncompliant": s.noncompliant,
             "error": s.error,

@@ -7,6 +7,7 @@ use crate::input::Role;
 use crate::schannel::{Policy, Rule, Status};
 
 use super::{Outcome, Summary, location};
+use crate::input::discover::Skipped;
 
 const WHY: &str = "\
 Why it matters: Exchange Online and Office 365 refuse TLS 1.0 and 1.1. A mail server
@@ -17,9 +18,13 @@ these values at startup.";
 
 /// What the text report shows beyond the checks.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
+pub struct Options<'a> {
     /// Every protocol on each side, with the OS default.
     pub matrix: bool,
+    /// Files found in folders and not audited: each registry-like one gets a
+    /// line, the others a count (or a line each with `verbose`).
+    pub skipped: &'a [Skipped],
+    pub verbose: bool,
 }
 
 pub fn print(
@@ -69,9 +74,10 @@ pub fn print(
         };
         writeln!(out, "{:<13} {}{tail}", o.verdict().to_uppercase(), o.path())?;
     }
+    skipped(out, options)?;
     let summary = Summary::of(outcomes);
-    if outcomes.len() > 1 {
-        fleet(out, outcomes, &summary)?;
+    if outcomes.len() > 1 || !options.skipped.is_empty() {
+        fleet(out, outcomes, &summary, options.skipped.len())?;
     }
     if summary.noncompliant > 0 {
         writeln!(out)?;
@@ -237,12 +243,39 @@ fn print_matrix(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     Ok(())
 }
 
+/// Files a folder held that were not audited, after the verdicts: a run
+/// accounts for every file it was given.
+fn skipped(out: &mut dyn Write, options: Options<'_>) -> io::Result<()> {
+    let mut others = 0;
+    for s in options.skipped {
+        if s.notable || options.verbose {
+            writeln!(out, "{:<13} {}: {}", "SKIPPED", s.path, s.reason)?;
+        } else {
+            others += 1;
+        }
+    }
+    if others > 0 {
+        let files = if others == 1 { "file" } else { "files" };
+        writeln!(
+            out,
+            "{:<13} {others} other {files}: not a .reg file, a hive or a disk image (-v lists them)",
+            "SKIPPED"
+        )?;
+    }
+    Ok(())
+}
+
 /// The fleet view: counts, then inputs grouped by identical protocol values.
-fn fleet(out: &mut dyn Write, outcomes: &[Outcome], s: &Summary) -> io::Result<()> {
+fn fleet(out: &mut dyn Write, outcomes: &[Outcome], s: &Summary, skipped: usize) -> io::Result<()> {
     writeln!(out)?;
+    let skipped = match skipped {
+        0 => String::new(),
+        1 => "; 1 file skipped".to_owned(),
+        n => format!("; {n} files skipped"),
+    };
     writeln!(
         out,
-        "Summary: {} inputs: {} compliant, {} noncompliant, {} could not be read",
+        "Summary: {} inputs: {} compliant, {} noncompliant, {} could not be read{skipped}",
         s.inputs, s.compliant, s.noncompliant, s.error
     )?;
     let audited = super::conclusive(outcomes);
