@@ -111,10 +111,14 @@ pub fn load(spec: &str, codepage: Option<&'static Encoding>) -> Result<Loaded, P
     if !Path::new(spec).is_file() {
         return Err(PolicyError::Unknown(spec.to_owned()));
     }
-    let bytes = std::fs::read(spec).map_err(|source| PolicyError::Io {
-        path: spec.to_owned(),
-        source,
-    })?;
+    // A policy is a short .reg file; a cap keeps `--policy /dev/zero`-like
+    // mistakes from growing without bound.
+    let bytes = crate::fsio::open(Path::new(spec))
+        .and_then(|(mut f, _)| crate::fsio::read_capped(&mut f, 16 << 20, "the policy file"))
+        .map_err(|source| PolicyError::Io {
+            path: spec.to_owned(),
+            source,
+        })?;
     let stem = Path::new(spec)
         .file_stem()
         .map_or(spec.to_owned(), |s| s.to_string_lossy().into_owned());
