@@ -1,5 +1,6 @@
 //! `-o` never writes over what a command reads (the input, its transaction
-//! logs, --software, --apply, --policy, an image), and `-o -` is standard output.
+//! logs, --software, --apply, --policy, an image), `-o -` is standard output,
+//! and a killed `fix -o` leaves nothing behind.
 
 mod common;
 
@@ -279,4 +280,63 @@ fn force_replaces_and_leaves_no_temporary_file() {
         .collect();
     names.sort();
     assert_eq!(names, ["in.reg", "out.reg"]);
+}
+
+/// `kill -9` at random moments of `fix -o`: each output is whole or absent,
+/// and no temporary file is ever left in the folder.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_fix_leaves_no_debris() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::copy(
+        Path::new(ROOT).join("samples/noncompliant.reg"),
+        d.join("in.reg"),
+    )
+    .unwrap();
+    fs::create_dir(d.join("out")).unwrap();
+    let expected = tlsreg_in(d, &["fix", "in.reg"]).stdout;
+    let spawn = |out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tlsreg"))
+            .args(["fix", "in.reg", "-o", out])
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // How long one run takes here, so the kills spread over all of it
+    // (calibration, not an assertion).
+    let start = Instant::now();
+    assert!(spawn("out/calibrate.reg").wait().unwrap().success());
+    let span = start.elapsed().as_micros().max(1) as u64;
+    fs::remove_file(d.join("out/calibrate.reg")).unwrap();
+
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut finished = 0;
+    for i in 0..200 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = spawn(&format!("out/fix-{i}.reg"));
+        std::thread::sleep(Duration::from_micros(seed % (span + span / 4)));
+        let _ = child.kill();
+        if child.wait().unwrap().success() {
+            finished += 1;
+        }
+    }
+    for e in fs::read_dir(d.join("out")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("fix-") && name.ends_with(".reg"),
+            "a killed run left {name}"
+        );
+        assert_eq!(fs::read(e.path()).unwrap(), expected, "{name} is not whole");
+    }
+    // Some runs were killed before they wrote: the test did kill.
+    assert!(finished < 200, "no run was killed");
 }

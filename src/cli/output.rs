@@ -152,7 +152,13 @@ fn exists_error() -> io::Error {
 /// Writes `bytes` to `path` so that a crash, a kill or a full disk never leaves
 /// half a file. Without `force`, an existing file is an error and stays as it was.
 ///
-/// The bytes go to a named temporary file beside it, removed on every error.
+/// On Linux the bytes go to an unnamed file (O_TMPFILE) in the target's folder,
+/// which is linked in only when complete: a killed process leaves nothing
+/// behind. Without `force` the link is to the final name, which fails if it
+/// exists; with `force` it is to a temporary name renamed over the target, the
+/// only moment (two system calls) a kill can leave a `.NAME.tlsreg-*.tmp`.
+/// Elsewhere, and on filesystems without O_TMPFILE, a named temporary file is
+/// used and removed on every error.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
     if !force && path.symlink_metadata().is_ok() {
         return Err(exists_error());
@@ -165,6 +171,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    #[cfg(target_os = "linux")]
+    if unnamed::write(&dir, &name, path, bytes, force)? {
+        return Ok(());
+    }
     write_named(&dir, &name, path, bytes, force)
 }
 
@@ -218,6 +228,124 @@ fn temp_file(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
         }
     }
     Err(io::Error::other("could not create a temporary file"))
+}
+
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::ffi::CString;
+    use std::fs::{self, File, OpenOptions};
+    use std::io::{self, Write};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
+
+    /// Writes through an O_TMPFILE file. `Ok(false)`: this filesystem cannot
+    /// (no O_TMPFILE, or no way to link it), so the caller uses a named file.
+    pub fn write(
+        dir: &Path,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        force: bool,
+    ) -> io::Result<bool> {
+        let opened = OpenOptions::new()
+            .write(true)
+            .mode(0o666)
+            .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+            .open(dir);
+        let mut file = match opened {
+            Ok(f) => f,
+            // Kernels and filesystems without O_TMPFILE answer with one of these.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+                ) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        if !force {
+            match link(&file, path) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    return Err(super::exists_error());
+                }
+                Err(_) => return Ok(false),
+            }
+        } else {
+            let mut placed = None;
+            for n in 0..100u32 {
+                let tmp = super::temp_name(dir, name, n);
+                match link(&file, &tmp) {
+                    Ok(()) => {
+                        placed = Some(tmp);
+                        break;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+                    Err(_) => return Ok(false),
+                }
+            }
+            let tmp =
+                placed.ok_or_else(|| io::Error::other("could not create a temporary file"))?;
+            let guard = super::TempFile(Some(tmp.clone()));
+            fs::rename(&tmp, path)?;
+            drop(guard);
+        }
+        // Best effort: the file is in place; some filesystems refuse to sync
+        // a folder, which must not turn a written file into a reported failure.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(true)
+    }
+
+    /// Gives the unnamed file `to` as its name; fails with EEXIST if `to` exists.
+    fn link(file: &File, to: &Path) -> io::Result<()> {
+        let to = CString::new(to.as_os_str().as_bytes()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the file name")
+        })?;
+        let fd = file.as_raw_fd();
+        let proc = CString::new(format!("/proc/self/fd/{fd}"))
+            .map_err(|_| io::Error::other("a NUL byte in a /proc path"))?;
+        // SAFETY: both paths are NUL-terminated C strings that outlive the call.
+        let r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOENT) {
+            return Err(e);
+        }
+        // No /proc: AT_EMPTY_PATH does the same, but older kernels allow it
+        // only with CAP_DAC_READ_SEARCH.
+        // SAFETY: as above; the empty path is a valid C string.
+        let r = unsafe {
+            libc::linkat(
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        match r {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
 }
 
 /// Writes a `.reg` file to `path`, or to standard output (no path, or `-`). On
