@@ -10,6 +10,7 @@ use clap::Parser;
 
 use tlsreg::input::{self, Options};
 use tlsreg::regfile::{self, OutputEncoding};
+use tlsreg::report::text::escape;
 use tlsreg::report::{self, Outcome, Summary};
 use tlsreg::schannel::Policy;
 use tlsreg::{audit, diff, fix};
@@ -34,7 +35,7 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("tlsreg: {message}");
+            eprintln!("tlsreg: {}", escape(&message));
             EXIT_ERROR
         }
     }
@@ -44,7 +45,7 @@ pub fn run() -> i32 {
 fn policy(arg: &PolicyArg) -> Result<Policy, String> {
     let loaded = tlsreg::policies::load(&arg.policy, None).map_err(|e| e.to_string())?;
     for w in &loaded.warnings {
-        eprintln!("tlsreg: policy: {w}");
+        eprintln!("tlsreg: policy: {}", escape(&w.to_string()));
     }
     Ok(loaded.policy)
 }
@@ -285,7 +286,7 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
     if text.is_empty() {
         eprintln!(
             "tlsreg: {}: nothing to change, the input already has the required state",
-            a.input
+            escape(&a.input)
         );
         return Ok(0);
     }
@@ -394,7 +395,7 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
         };
         eprintln!(
             "tlsreg: {}: nothing to fix, the input is compliant{hint}; nothing was written",
-            a.input
+            escape(&a.input)
         );
         return Ok(0);
     };
@@ -402,7 +403,7 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
     if let Some(p) = a.out.output.as_deref().filter(|p| !output::is_stdout(p)) {
         eprintln!(
             "tlsreg: wrote {} ({} value(s)); import it with regedit, then restart the server",
-            p.display(),
+            escape(&p.display().to_string()),
             changes.len()
         );
     }
@@ -478,7 +479,11 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
         .iter()
         .filter(|d| d.severity >= Severity::Warning)
     {
-        eprintln!("tlsreg: warning: {}: {}", a.input, d.message);
+        eprintln!(
+            "tlsreg: warning: {}: {}",
+            escape(&a.input),
+            escape(&d.message)
+        );
     }
     let key = loaded
         .root
@@ -488,7 +493,11 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     export.tree(&path, key);
     emit(&export, &a.out)?;
     if let Some(cs) = &control_set {
-        eprintln!("tlsreg: control set {} ({})", cs.name(), cs.reason);
+        eprintln!(
+            "tlsreg: control set {} ({})",
+            escape(cs.name()),
+            escape(&cs.reason.to_string())
+        );
     }
     Ok(0)
 }
