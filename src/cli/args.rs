@@ -199,9 +199,10 @@ pub struct DiffArgs {
 
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    /// Write to FILE instead of standard output. The file appears whole or not at all
-    /// (written to a temporary file, then renamed); an existing file is kept unless
-    /// --force is given.
+    /// Write to FILE instead of standard output (`-` is standard output). The file appears
+    /// whole or not at all; an existing file is kept unless --force is given. FILE is never
+    /// a file the command reads (the input, its logs, --software, --apply, --policy), even
+    /// with --force.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
 

@@ -4,11 +4,13 @@ mod args;
 mod output;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
 use tlsreg::input::{self, Options};
 use tlsreg::regfile::{self, OutputEncoding};
+use tlsreg::report::text::escape;
 use tlsreg::report::{self, Outcome, Summary};
 use tlsreg::schannel::Policy;
 use tlsreg::{audit, diff, fix};
@@ -33,7 +35,7 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("tlsreg: {message}");
+            eprintln!("tlsreg: {}", escape(&message));
             EXIT_ERROR
         }
     }
@@ -43,7 +45,7 @@ pub fn run() -> i32 {
 fn policy(arg: &PolicyArg) -> Result<Policy, String> {
     let loaded = tlsreg::policies::load(&arg.policy, None).map_err(|e| e.to_string())?;
     for w in &loaded.warnings {
-        eprintln!("tlsreg: policy: {w}");
+        eprintln!("tlsreg: policy: {}", escape(&w.to_string()));
     }
     Ok(loaded.policy)
 }
@@ -332,7 +334,7 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
     if text.is_empty() {
         eprintln!(
             "tlsreg: {}: nothing to change, the input already has the required state",
-            a.input
+            escape(&a.input)
         );
         return Ok(0);
     }
@@ -361,6 +363,42 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
     Ok(1)
 }
 
+/// Refuses `-o` when it names a file the command reads: the input, its
+/// transaction logs, `--software` and its logs, every `--apply` file and a
+/// `--policy` file. Checked before anything is read or written.
+fn check_output(
+    out: &args::OutputArgs,
+    input: Option<&str>,
+    read: Option<&ReadArgs>,
+    policy: Option<&PolicyArg>,
+) -> Result<(), String> {
+    let Some(target) = out.output.as_deref() else {
+        return Ok(());
+    };
+    let mut hives: Vec<(PathBuf, &str)> = Vec::new();
+    if let Some(i) = input.filter(|i| *i != "-") {
+        hives.push((PathBuf::from(i), "the input"));
+    }
+    if let Some(s) = read.and_then(|r| r.software.as_deref()) {
+        hives.push((PathBuf::from(s), "the --software hive"));
+    }
+    let mut reads: Vec<(PathBuf, String)> = Vec::new();
+    for (h, what) in &hives {
+        reads.push((h.clone(), (*what).to_owned()));
+        for log in tlsreg::hive::log::sibling_logs(h) {
+            reads.push((log, format!("a transaction log of {what} {}", h.display())));
+        }
+    }
+    for a in read.iter().flat_map(|r| &r.apply).filter(|a| *a != "-") {
+        reads.push((PathBuf::from(a), "an --apply file".to_owned()));
+    }
+    if let Some(p) = policy.filter(|p| Path::new(&p.policy).is_file()) {
+        reads.push((PathBuf::from(&p.policy), "the --policy file".to_owned()));
+    }
+    let hives: Vec<PathBuf> = hives.into_iter().map(|(h, _)| h).collect();
+    output::check_target(target, &reads, &hives)
+}
+
 /// Writes a `.reg` file where `--output`, `--force` and `--encoding` say.
 fn emit(export: &regfile::Export, out: &args::OutputArgs) -> Result<(), String> {
     output::emit(
@@ -379,6 +417,7 @@ fn encoding(e: EncodingArg) -> OutputEncoding {
 }
 
 fn run_fix(a: FixArgs) -> Result<i32, String> {
+    check_output(&a.out, Some(&a.input), Some(&a.read), Some(&a.policy))?;
     let policy = policy(&a.policy)?;
     let audit = load_single(&a.input, &a.read, &policy)?;
     let changes = if a.full {
@@ -404,15 +443,15 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
         };
         eprintln!(
             "tlsreg: {}: nothing to fix, the input is compliant{hint}; nothing was written",
-            a.input
+            escape(&a.input)
         );
         return Ok(0);
     };
     emit(&export, &a.out)?;
-    if let Some(p) = &a.out.output {
+    if let Some(p) = a.out.output.as_deref().filter(|p| !output::is_stdout(p)) {
         eprintln!(
             "tlsreg: wrote {} ({} value(s)); import it with regedit, then restart the server",
-            p.display(),
+            escape(&p.display().to_string()),
             changes.len()
         );
     }
@@ -420,6 +459,7 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
 }
 
 fn run_template(a: TemplateArgs) -> Result<i32, String> {
+    check_output(&a.out, None, None, Some(&a.policy))?;
     // A built-in policy prints as shipped, comments and all; a user's file is
     // checked, then printed as regedit would write it.
     let export = match tlsreg::policies::template(&a.policy.policy) {
@@ -450,6 +490,7 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     use tlsreg::registry::control_set::LIVE_LINK;
     use tlsreg::registry::name;
 
+    check_output(&a.out, Some(&a.input), Some(&a.read), None)?;
     let mut opts = options(&a.read)?;
     opts.require_system = false;
     let mut path = parse_key(&a.key)?;
@@ -486,7 +527,11 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
         .iter()
         .filter(|d| d.severity >= Severity::Warning)
     {
-        eprintln!("tlsreg: warning: {}: {}", a.input, d.message);
+        eprintln!(
+            "tlsreg: warning: {}: {}",
+            escape(&a.input),
+            escape(&d.message)
+        );
     }
     let key = loaded
         .root
@@ -496,7 +541,11 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     export.tree(&path, key);
     emit(&export, &a.out)?;
     if let Some(cs) = &control_set {
-        eprintln!("tlsreg: control set {} ({})", cs.name(), cs.reason);
+        eprintln!(
+            "tlsreg: control set {} ({})",
+            escape(cs.name()),
+            escape(&cs.reason.to_string())
+        );
     }
     Ok(0)
 }

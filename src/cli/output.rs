@@ -1,4 +1,5 @@
-//! Writing results: whole files or nothing, and no UTF-16 bytes on a terminal.
+//! Writing results: whole files or nothing, never over a file being read, and
+//! no UTF-16 bytes on a terminal.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
@@ -6,15 +7,161 @@ use std::path::{Path, PathBuf};
 
 use tlsreg::regfile::{Export, OutputEncoding};
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, so a
-/// crash or a full disk never leaves half a file. Without `force`, an existing
-/// file is an error and stays as it was.
+/// `-o -` means standard output, as it does for most tools.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// What a path resolves to: its canonical form (the folder's, plus the name,
+/// when the file does not exist yet) and, on Unix, its device and inode, which
+/// also catch hard links.
+struct Identity {
+    canonical: Option<PathBuf>,
+    #[cfg(unix)]
+    inode: Option<(u64, u64)>,
+}
+
+fn identity(path: &Path) -> Identity {
+    let canonical = fs::canonicalize(path).ok().or_else(|| {
+        let name = path.file_name()?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(fs::canonicalize(dir).ok()?.join(name))
+    });
+    Identity {
+        canonical,
+        #[cfg(unix)]
+        inode: {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+        },
+    }
+}
+
+/// Windows and macOS compare names without case; a false match only refuses
+/// a write, a missed one destroys evidence.
+fn same_name(a: &Path, b: &Path) -> bool {
+    if cfg!(any(windows, target_os = "macos")) {
+        a.to_string_lossy().to_lowercase() == b.to_string_lossy().to_lowercase()
+    } else {
+        a == b
+    }
+}
+
+fn same_file(a: &Identity, b: &Identity) -> bool {
+    #[cfg(unix)]
+    if a.inode.is_some() && a.inode == b.inode {
+        return true;
+    }
+    matches!((&a.canonical, &b.canonical), (Some(x), Some(y)) if same_name(x, y))
+}
+
+/// Refuses an output path that would replace a file this command reads
+/// (`reads`: each path with what it is to the command), or a transaction log a hive in `hives` would pick up on its next
+/// read (`SYSTEM.LOG1` beside `SYSTEM`, even before it exists), or that is not
+/// a regular file. `--force` does not lift this: evidence is never written.
+pub fn check_target(
+    out: &Path,
+    reads: &[(PathBuf, String)],
+    hives: &[PathBuf],
+) -> Result<(), String> {
+    if is_stdout(out) {
+        return Ok(());
+    }
+    let shown = out.display();
+    if let Ok(meta) = fs::metadata(out) {
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            return Err(format!("{shown}: is a folder; -o takes a file name"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if kind.is_fifo() || kind.is_block_device() || kind.is_char_device() || kind.is_socket()
+            {
+                return Err(format!(
+                    "{shown}: is not a regular file (a FIFO, device or socket); -o takes a file name, or - for standard output"
+                ));
+            }
+        }
+        if !kind.is_file() {
+            return Err(format!(
+                "{shown}: is not a regular file; -o takes a file name"
+            ));
+        }
+    }
+    let target = identity(out);
+    for (read, what) in reads {
+        if same_file(&target, &identity(read)) {
+            return Err(format!(
+                "refusing to write {shown}: it is {} ({what}), which this command reads; inputs are never written, even with --force",
+                read.display()
+            ));
+        }
+    }
+    let Some(out_canon) = &target.canonical else {
+        return Ok(());
+    };
+    for hive in hives {
+        let Some(log) = log_name(out_canon, hive) else {
+            continue;
+        };
+        return Err(format!(
+            "refusing to write {shown}: it would be {log}, a transaction log of {}, which this command reads; inputs are never written, even with --force",
+            hive.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `SYSTEM.LOG1` when `out` is that name (in any case) beside `hive`: the hive
+/// reader replays such files, so a report written there would corrupt the next read.
+fn log_name(out: &Path, hive: &Path) -> Option<String> {
+    let name = hive.file_name()?.as_encoded_bytes();
+    let dir = match hive.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = fs::canonicalize(dir).ok()?;
+    if !same_name(out.parent()?, &dir) {
+        return None;
+    }
+    let out_name = out.file_name()?.as_encoded_bytes();
+    let (stem, ext) = out_name.split_at_checked(name.len())?;
+    let is_log = stem.eq_ignore_ascii_case(name)
+        && [".LOG", ".LOG1", ".LOG2"]
+            .iter()
+            .any(|s| ext.eq_ignore_ascii_case(s.as_bytes()));
+    is_log.then(|| {
+        out.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+fn exists_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "the file exists; pass --force to overwrite it",
+    )
+}
+
+/// Writes `bytes` to `path` so that a crash, a kill or a full disk never leaves
+/// half a file. Without `force`, an existing file is an error and stays as it was.
+///
+/// On Linux the bytes go to an unnamed file (O_TMPFILE) in the target's folder,
+/// which is linked in only when complete: a killed process leaves nothing
+/// behind. Without `force` the link is to the final name, which fails if it
+/// exists; with `force` it is to a temporary name renamed over the target, the
+/// only moment (two system calls) a kill can leave a `.NAME.tlsreg-*.tmp`.
+/// Elsewhere, and on filesystems without O_TMPFILE, a named temporary file is
+/// used and removed on every error.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
     if !force && path.symlink_metadata().is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "the file exists; pass --force to overwrite it",
-        ));
+        return Err(exists_error());
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -24,35 +171,56 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (tmp, mut file) = temp_file(&dir, &name)?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
-    let placed = written.and_then(|()| {
-        if force {
-            fs::rename(&tmp, path)
-        } else {
-            // A hard link fails if the target appeared meanwhile: no clobbering.
-            match fs::hard_link(&tmp, path) {
-                Ok(()) => fs::remove_file(&tmp),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "the file exists; pass --force to overwrite it",
-                )),
-                Err(_) if path.symlink_metadata().is_err() => fs::rename(&tmp, path),
-                Err(e) => Err(e),
-            }
-        }
-    });
-    if placed.is_err() {
-        let _ = fs::remove_file(&tmp);
+    #[cfg(target_os = "linux")]
+    if unnamed::write(&dir, &name, path, bytes, force)? {
+        return Ok(());
     }
-    placed
+    write_named(&dir, &name, path, bytes, force)
+}
+
+fn temp_name(dir: &Path, name: &str, n: u32) -> PathBuf {
+    dir.join(format!(".{name}.tlsreg-{}-{n}.tmp", std::process::id()))
+}
+
+/// A temporary file that is removed when dropped, unless it was put in place.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+fn write_named(dir: &Path, name: &str, path: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
+    let (tmp, mut file) = temp_file(dir, name)?;
+    let guard = TempFile(Some(tmp.clone()));
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    if force {
+        fs::rename(&tmp, path)?;
+    } else {
+        // A hard link fails if the target appeared meanwhile: no clobbering.
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(exists_error()),
+            Err(_) if path.symlink_metadata().is_err() => {
+                fs::rename(&tmp, path)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // After a rename the temporary name is gone and removing it is a no-op;
+    // after a hard link this removes the second name.
+    drop(guard);
+    Ok(())
 }
 
 fn temp_file(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
-    let pid = std::process::id();
     for n in 0..100u32 {
-        let tmp = dir.join(format!(".{name}.tlsreg-{pid}-{n}.tmp"));
+        let tmp = temp_name(dir, name, n);
         match OpenOptions::new().write(true).create_new(true).open(&tmp) {
             Ok(f) => return Ok((tmp, f)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -62,15 +230,134 @@ fn temp_file(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
     Err(io::Error::other("could not create a temporary file"))
 }
 
-/// Writes a `.reg` file to `path`, or to standard output. On a terminal the
-/// UTF-16 bytes would be unreadable, so the text is shown as UTF-8 instead.
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::ffi::CString;
+    use std::fs::{self, File, OpenOptions};
+    use std::io::{self, Write};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    use std::path::Path;
+
+    /// Writes through an O_TMPFILE file. `Ok(false)`: this filesystem cannot
+    /// (no O_TMPFILE, or no way to link it), so the caller uses a named file.
+    pub fn write(
+        dir: &Path,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        force: bool,
+    ) -> io::Result<bool> {
+        let opened = OpenOptions::new()
+            .write(true)
+            .mode(0o666)
+            .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+            .open(dir);
+        let mut file = match opened {
+            Ok(f) => f,
+            // Kernels and filesystems without O_TMPFILE answer with one of these.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+                ) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        if !force {
+            match link(&file, path) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    return Err(super::exists_error());
+                }
+                Err(_) => return Ok(false),
+            }
+        } else {
+            let mut placed = None;
+            for n in 0..100u32 {
+                let tmp = super::temp_name(dir, name, n);
+                match link(&file, &tmp) {
+                    Ok(()) => {
+                        placed = Some(tmp);
+                        break;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+                    Err(_) => return Ok(false),
+                }
+            }
+            let tmp =
+                placed.ok_or_else(|| io::Error::other("could not create a temporary file"))?;
+            let guard = super::TempFile(Some(tmp.clone()));
+            fs::rename(&tmp, path)?;
+            drop(guard);
+        }
+        // Best effort: the file is in place; some filesystems refuse to sync
+        // a folder, which must not turn a written file into a reported failure.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(true)
+    }
+
+    /// Gives the unnamed file `to` as its name; fails with EEXIST if `to` exists.
+    fn link(file: &File, to: &Path) -> io::Result<()> {
+        let to = CString::new(to.as_os_str().as_bytes()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the file name")
+        })?;
+        let fd = file.as_raw_fd();
+        let proc = CString::new(format!("/proc/self/fd/{fd}"))
+            .map_err(|_| io::Error::other("a NUL byte in a /proc path"))?;
+        // SAFETY: both paths are NUL-terminated C strings that outlive the call.
+        let r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOENT) {
+            return Err(e);
+        }
+        // No /proc: AT_EMPTY_PATH does the same, but older kernels allow it
+        // only with CAP_DAC_READ_SEARCH.
+        // SAFETY: as above; the empty path is a valid C string.
+        let r = unsafe {
+            libc::linkat(
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        match r {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+}
+
+/// Writes a `.reg` file to `path`, or to standard output (no path, or `-`). On
+/// a terminal the UTF-16 bytes would be unreadable, so the text is shown as
+/// UTF-8 instead.
 pub fn emit(
     export: &Export,
     encoding: OutputEncoding,
     path: Option<&Path>,
     force: bool,
 ) -> Result<(), String> {
-    match path {
+    match path.filter(|p| !is_stdout(p)) {
         Some(p) => write_atomic(p, &export.to_bytes(encoding), force)
             .map_err(|e| format!("{}: {e}", p.display())),
         None => {

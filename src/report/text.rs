@@ -1,5 +1,7 @@
 //! The report for people.
 
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
 use crate::audit::Audit;
@@ -15,6 +17,65 @@ without TLS 1.2 fails with `421 4.4.2 Connection dropped due to SocketError`,
 `TLS negotiation failed with error SocketError` or `451 5.7.3 Must issue a STARTTLS
 command first`. Import the fix with regedit, then restart the server: SCHANNEL reads
 these values at startup.";
+
+/// Makes `s` safe to show on one line of a terminal, so a file, key or value
+/// name cannot start a report line of its own or send the terminal commands.
+///
+/// The convention is Rust's: `\n`, `\r`, `\t`; other C0 controls and DEL as
+/// `\x1b`; C1 controls, the line and paragraph separators (U+2028, U+2029) and
+/// the bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069) as
+/// `\u{85}`. A backslash stays as it is, because registry paths are full of
+/// them; so a name that holds the two characters `\n` reads the same as one
+/// holding a newline, which is the price of readable paths.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        // Writing to a String cannot fail.
+        let _ = match c {
+            '\n' => out.write_str("\\n"),
+            '\r' => out.write_str("\\r"),
+            '\t' => out.write_str("\\t"),
+            c if needs_escape(c) && (c as u32) < 0x80 => write!(out, "\\x{:02x}", c as u32),
+            c if needs_escape(c) => write!(out, "\\u{{{:x}}}", c as u32),
+            c => out.write_char(c),
+        };
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Escapes every line the report writes. Each `writeln!` is one line: its
+/// final newline is the report's, and every control character before it came
+/// from data (a name, a value, an error message), so it is escaped. The
+/// report writes only through `writeln!`; raw `write` calls pass unescaped.
+struct Escaping<'a>(&'a mut dyn Write);
+
+impl Write for Escaping<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+
+    fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> io::Result<()> {
+        let text = fmt::format(args);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (text.as_str(), ""),
+        };
+        self.0.write_all(escape(line).as_bytes())?;
+        self.0.write_all(end.as_bytes())
+    }
+}
 
 /// What the text report shows beyond the checks.
 #[derive(Clone, Copy, Debug, Default)]
@@ -33,6 +94,8 @@ pub fn print(
     outcomes: &[Outcome],
     options: Options,
 ) -> io::Result<()> {
+    let mut escaping = Escaping(out);
+    let out: &mut dyn Write = &mut escaping;
     writeln!(out, "Required: {}", policy.title)?;
     for o in outcomes {
         writeln!(out)?;
@@ -81,7 +144,9 @@ pub fn print(
     }
     if summary.noncompliant > 0 {
         writeln!(out)?;
-        writeln!(out, "{WHY}")?;
+        for line in WHY.lines() {
+            writeln!(out, "{line}")?;
+        }
         if let [Outcome::Audited(a)] = outcomes {
             let s = &a.loaded.sources[0];
             // An installation in an image is named `FILE [partition ...]`;
