@@ -252,7 +252,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     if a.format != Format::Text {
         for o in &outcomes {
             if let Outcome::Failed { error, .. } = o {
-                eprintln!("tlsreg: {error}");
+                eprintln!("tlsreg: {}", escape(error));
             }
         }
     }
