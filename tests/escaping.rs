@@ -5,13 +5,18 @@
 mod common;
 
 use std::fs;
+#[cfg(unix)]
 use std::path::Path;
 
 use common::{tlsreg_in, utf16};
 use tlsreg::report::text::escape;
 
+// Names with these characters can be made only where file names allow them.
+#[cfg(unix)]
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+#[cfg(unix)]
 const FORGED: &str = "a\nCOMPLIANT     fake.reg";
+#[cfg(unix)]
 const ESC: &str = "b\x1b[2J\x1b]0;title\x07c.reg";
 
 /// Nothing a terminal acts on: no ESC, BEL, CR, C1 control, line separator or

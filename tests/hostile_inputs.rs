@@ -2,10 +2,12 @@
 //! folder, pipes, files that start like a hive but are not one, a folder of
 //! everything at once. Every file given is audited or reported, nothing
 //! blocks, and nothing read is changed (not even its access time).
+//! FIFOs, links and these file names are Unix things: the file is for Unix.
+#![cfg(unix)]
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::Run;
@@ -35,7 +37,6 @@ fn bounded(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-#[cfg(unix)]
 fn mkfifo(path: &Path) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
@@ -60,7 +61,6 @@ fn verdict_lines(out: &str) -> Vec<&str> {
 }
 
 #[test]
-#[cfg(unix)]
 fn a_fifo_in_a_folder_is_named_and_never_opened_for_reading() {
     let dir = tempfile::tempdir().unwrap();
     let fleet = dir.path().join("fleet");
@@ -91,7 +91,6 @@ fn a_fifo_in_a_folder_is_named_and_never_opened_for_reading() {
 }
 
 #[test]
-#[cfg(unix)]
 fn pipes_given_on_purpose_are_read_as_streams() {
     let root = env!("CARGO_MANIFEST_DIR");
     let shell = |script: &str| {
@@ -275,7 +274,7 @@ fn a_folder_of_everything_accounts_for_every_file() {
     let mut stack = vec![fleet.clone()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
-            let p: PathBuf = e.unwrap().path();
+            let p = e.unwrap().path();
             let m = p.symlink_metadata().unwrap();
             if m.is_dir() {
                 stack.push(p);

@@ -35,6 +35,7 @@ impl TempDir {
         for _ in 0..100 {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let dir = base.join(format!("tlsreg-wim-{}-{nanos:x}-{n}", std::process::id()));
+            #[cfg_attr(not(unix), allow(unused_mut))]
             let mut builder = fs::DirBuilder::new();
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
