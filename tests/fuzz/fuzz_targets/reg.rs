@@ -5,4 +5,5 @@ mod common;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     common::audit(data);
+    common::audit_as_cli(data);
 });
