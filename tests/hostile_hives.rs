@@ -418,6 +418,39 @@ fn a_corrupt_cell_is_a_finding_and_fails_only_the_checks_it_hides() {
         "{findings:?}"
     );
 
+    // An unrelated value's cell (SCHANNEL\EventLogging): left out, said
+    // where.
+    let schannel = cells.find(&sp);
+    let event_logging = cells.u32(4096 + cells.u32(Cells::nk_field(schannel, 40)) as usize + 4);
+    let mut bytes = good.clone();
+    zero_cell(&mut bytes, event_logging);
+    let file = write(dir.path(), "value.hiv", &bytes);
+    let (code, findings, checks, _) = audit(&file, &[]);
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(all_ok(&checks), "{checks:?}");
+    assert!(
+        findings.iter().any(|(c, m)| c == "hive-value"
+            && m.contains("SCHANNEL`")
+            && m.contains(&file_offset(event_logging))),
+        "{findings:?}"
+    );
+
+    // The root's subkey list: no control set can be found, and the error
+    // says the hive is corrupt there (not that it is another kind of hive).
+    let mut bytes = good.clone();
+    zero_cell(&mut bytes, cells.subkey_list(cells.root()));
+    let file = write(dir.path(), "root.hiv", &bytes);
+    let r = run(&["audit", file.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("corrupt hive: the subkey list of `(root)`")
+            && r.stdout
+                .contains(&file_offset(cells.subkey_list(cells.root()))),
+        "{}",
+        r.stdout
+    );
+
     // In TLS 1.2\Client: its value list. No verdict, and the message says
     // where.
     let mut bytes = good.clone();

@@ -39,6 +39,8 @@ const MAX_FINDINGS: usize = 100;
 const NK_HEADER: usize = 76;
 /// Where a key node's subkey list offset sits in its cell data.
 const NK_SUBKEY_LIST: usize = 28;
+/// Where a key node's value list offset sits in its cell data.
+const NK_VALUE_LIST: usize = 40;
 /// Bytes one key costs in the view besides its name: the key itself, its
 /// slot in its parent's map, and its entry in the set of cells read.
 const KEY_COST: usize = std::mem::size_of::<Key>() + 96;
@@ -76,6 +78,8 @@ pub enum HiveError {
         "corrupt hive at key `{key}` ({at}): a cell is malformed and the hive reader refused it"
     )]
     Refused { key: String, at: CellAt },
+    #[error("{why}")]
+    Damaged { why: String },
     #[error(
         "truncated hive: its base block (offset 40) says the file holds {stated} bytes, but it has {actual}"
     )]
@@ -224,6 +228,15 @@ pub fn read(bytes: &[u8], hive: &Hive<&[u8]>, scope: &Scope) -> Result<HiveView,
             {
                 walker.copy(node, tree.create(&full, None), &shown, depth, true);
             }
+        }
+    }
+    if let (Scope::Audit, false) = (scope, has_control_sets) {
+        // No control set found because the root's list could not be read:
+        // that is damage, not a hive of another kind.
+        if let Some(why) = tree.find(&mount).and_then(Key::incomplete) {
+            return Err(HiveError::Damaged {
+                why: why.to_owned(),
+            });
         }
     }
     if walker.unlisted > 0 {
@@ -742,6 +755,22 @@ impl<'b> Walker<'b> {
                 return;
             }
         };
+        let list = cell
+            .0
+            .and_then(|c| u32_at(self.bytes, HIVE_BINS_START + c + 4 + NK_VALUE_LIST))
+            .filter(|&o| o != u32::MAX)
+            .map(|o| o as usize);
+        // Where the `i`th value cell is, read from the bytes, for messages.
+        let where_ = |i: usize| {
+            let vk = list
+                .and_then(|l| u32_at(self.bytes, (HIVE_BINS_START + l + 4).checked_add(4 * i)?))
+                .map(|o| o as usize);
+            format!(
+                "value {i} of the value list at {}: {}",
+                CellAt(list),
+                CellAt(vk)
+            )
+        };
         for count in 0.. {
             if count == MAX_VALUES {
                 let why = format!(
@@ -774,13 +803,17 @@ impl<'b> Walker<'b> {
                 Ok((name, v)) => into.set_value(&name, v, None),
                 Err((Some(name), e)) => {
                     into.mark_unreadable(&name, &e);
+                    let place = where_(count);
                     self.warn(
                         "hive-value",
-                        format!("the value `{name}` of `{at}` could not be read: {e}"),
+                        format!("the value `{name}` of `{at}` could not be read ({place}): {e}"),
                     );
                 }
                 Err((None, e)) => {
-                    let why = format!("a value of `{at}` could not be read and was left out: {e}");
+                    let place = where_(count);
+                    let why = format!(
+                        "a value of `{at}` could not be read and was left out ({place}): {e}"
+                    );
                     self.warn("hive-value", why.clone());
                     into.mark_incomplete(&why);
                 }
