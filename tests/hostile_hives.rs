@@ -579,3 +579,43 @@ fn what_one_hive_copies_is_bounded() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn long_names_nested_deep_cost_no_more_than_their_bytes() {
+    // 400 keys of 16,000-character names, each under the last: a 6.5 MB hive
+    // whose paths, if each key kept its own, would add up to 1.3 GB. The
+    // deepest key's value list is corrupt, so a message names it.
+    let mut tree = compliant();
+    let mut parts = path("ControlSet001", &["Ciphers"]);
+    for i in 0..400 {
+        parts.push(format!("N{i:03}{}", "x".repeat(16_000)));
+    }
+    tree.create(&parts, None)
+        .set_value("Deepest", Value::dword(7), None);
+    let mut bytes = build(&tree, &BuildOptions::default());
+    let values = {
+        let cells = Cells(&bytes);
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let (first, rest) = refs.split_at(1);
+        let mut nk = cells.find(&[first, &rest[..4]].concat());
+        for name in &rest[4..] {
+            nk = cells.child(nk, name);
+        }
+        cells.u32(Cells::nk_field(nk, 40))
+    };
+    zero_cell(&mut bytes, values);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "long.hiv", &bytes);
+    let (code, findings, checks, _) = audit(&file, &[]);
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(all_ok(&checks), "{checks:?}");
+    let told: Vec<&String> = findings
+        .iter()
+        .filter(|(c, m)| c == "hive-value" && m.contains(&file_offset(values)))
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(told.len(), 1, "{findings:?}");
+    // Names cut to 64 characters, the middle of the path left out.
+    assert!(told[0].len() < 2000, "{} bytes", told[0].len());
+    assert!(told[0].contains("N399xxx"), "{}", told[0]);
+}

@@ -272,11 +272,56 @@ enum Lookup<'h> {
     Broken(String),
 }
 
+/// What a frame's subkey list gives next.
+enum Next<'h> {
+    Child(Node<'h>),
+    Done,
+    /// The step budget ran out.
+    Stopped,
+    /// An entry that cannot be read, and why.
+    Bad(String),
+}
+
+/// A name as messages show it: cut (by characters) to 64.
+fn short(name: &str) -> String {
+    let mut chars = name.chars();
+    let head: String = chars.by_ref().take(64).collect();
+    match chars.next() {
+        Some(_) => format!("{head}…"),
+        None => head,
+    }
+}
+
+/// The path of the top frame's key, or of its subkey `child`, as messages
+/// show it: past 12 levels the middle is left out, so building one costs
+/// the same at any depth and a message stays short whatever the hive holds.
+fn path_shown(frames: &[Frame<'_>], child: Option<&str>) -> String {
+    let n = frames.len();
+    let mut out = String::new();
+    let mut push = |s: &str| {
+        if !out.is_empty() {
+            out.push('\\');
+        }
+        out.push_str(s);
+    };
+    if n > 12 {
+        frames[..4].iter().for_each(|f| push(&f.shown));
+        push(&format!("…({} levels)…", n - 12));
+        frames[n - 8..].iter().for_each(|f| push(&f.shown));
+    } else {
+        frames.iter().for_each(|f| push(&f.shown));
+    }
+    if let Some(c) = child {
+        push(c);
+    }
+    out
+}
+
 /// A key being copied, with the subkeys still to visit.
 struct Frame<'h> {
     key: Key,
-    /// Its path below the hive root, for messages.
-    at: String,
+    /// Its name as messages show it (for the first frame, its path).
+    shown: String,
     /// Levels below the hive root.
     depth: usize,
     /// The address of its name in the hive bytes: the identity of its cell.
@@ -353,6 +398,15 @@ impl<'b> Walker<'b> {
 
     /// One step of work; false (and a finding, once) when none are left.
     fn step(&mut self, at: &str) -> bool {
+        let ok = self.tick();
+        if !ok {
+            self.out_of_steps(at);
+        }
+        ok
+    }
+
+    /// One step of work, if any are left and nothing stopped the walk.
+    fn tick(&mut self) -> bool {
         if self.stopped {
             return false;
         }
@@ -361,12 +415,15 @@ impl<'b> Walker<'b> {
                 self.steps_left = left;
                 true
             }
-            None => {
-                self.stop(format!(
-                    "the hive's lists hold more than {MAX_STEPS} entries in all (reading stopped at `{at}`)"
-                ));
-                false
-            }
+            None => false,
+        }
+    }
+
+    fn out_of_steps(&mut self, at: &str) {
+        if !self.stopped {
+            self.stop(format!(
+                "the hive's lists hold more than {MAX_STEPS} entries in all (reading stopped at `{at}`)"
+            ));
         }
     }
 
@@ -589,6 +646,8 @@ impl<'b> Walker<'b> {
         }
         let mut seen: HashSet<usize> = HashSet::new();
         let mut lists: HashSet<usize> = HashSet::new();
+        // The cells of the keys on the path to the current one: a loop.
+        let mut on_path: HashSet<usize> = HashSet::new();
         let Some((id, cell)) = self.identify(&node) else {
             let why =
                 format!("corrupt hive: the key `{at}` could not be read: its name is malformed");
@@ -597,33 +656,56 @@ impl<'b> Walker<'b> {
             return;
         };
         seen.insert(id);
+        on_path.insert(id);
         let root = std::mem::take(into);
-        let first = self.open(node, root, at.to_owned(), depth, id, cell, deep, &mut lists);
+        let mut first = self.open(node, root, at, cell, deep, &mut lists);
+        first.shown = at.to_owned();
+        first.depth = depth;
+        first.id = id;
         let mut frames = vec![first];
         while let Some(top) = frames.last_mut() {
-            let Some(child) = self.next_child(top) else {
-                let done = frames.pop().expect("a frame is on the stack");
-                match frames.last_mut() {
-                    Some(parent) => {
-                        parent.key.adopt(done.key);
+            let next = self.next_child(top);
+            let child = match next {
+                Next::Child(child) => child,
+                Next::Done => {
+                    let done = frames.pop().expect("a frame is on the stack");
+                    on_path.remove(&done.id);
+                    match frames.last_mut() {
+                        Some(parent) => {
+                            parent.key.adopt(done.key);
+                        }
+                        None => *into = done.key,
                     }
-                    None => *into = done.key,
+                    continue;
                 }
-                continue;
+                Next::Stopped => {
+                    let at = path_shown(&frames, None);
+                    self.out_of_steps(&at);
+                    for f in &mut frames {
+                        f.children = None;
+                        f.key.mark_incomplete(self.why_stopped());
+                    }
+                    continue;
+                }
+                Next::Bad(e) => {
+                    let (list, index) = (top.list, top.index - 1);
+                    let at = path_shown(&frames, None);
+                    let why = self.bad_entry(&at, list, index, &e);
+                    frames.last_mut().expect("top").key.mark_incomplete(&why);
+                    continue;
+                }
             };
-            let (parent_at, parent_depth) = (top.at.clone(), top.depth);
-            let Some(name) = self.name(&child) else {
-                let why =
-                    self.bad_entry(&parent_at, top.list, top.index - 1, "its name is malformed");
+            let (list, index, parent_depth) = (top.list, top.index - 1, top.depth);
+            let identified = self.name(&child).zip(self.identify(&child));
+            let Some((name, (id, cell))) = identified else {
+                let at = path_shown(&frames, None);
+                let why = self.bad_entry(&at, list, index, "its name is malformed");
                 frames.last_mut().expect("top").key.mark_incomplete(&why);
                 continue;
             };
-            let child_at = format!("{parent_at}\\{name}");
-            let Some((id, cell)) = self.identify(&child) else {
-                continue;
-            };
+            let child_at = path_shown(&frames, Some(&short(&name)));
             if !seen.insert(id) {
-                let how = match frames.iter().any(|f| f.id == id) {
+                let how = match on_path.contains(&id) {
                     true => "a loop: the key is its own ancestor",
                     false => "a shared cell: another key lists it too",
                 };
@@ -646,66 +728,55 @@ impl<'b> Walker<'b> {
             }
             if !self.spend(KEY_COST + 2 * name.len(), &child_at, cell) {
                 for f in &mut frames {
+                    f.children = None;
                     f.key.mark_incomplete(self.why_stopped());
                 }
                 continue;
             }
-            let key = Key::new(name);
-            let frame = self.open(
-                child,
-                key,
-                child_at,
-                parent_depth + 1,
-                id,
-                cell,
-                true,
-                &mut lists,
-            );
+            let shown = short(&name);
+            let mut frame = self.open(child, Key::new(name), &child_at, cell, true, &mut lists);
+            frame.shown = shown;
+            frame.depth = parent_depth + 1;
+            frame.id = id;
+            on_path.insert(id);
             frames.push(frame);
         }
     }
 
-    /// The next subkey of the frame's key, skipping (with a finding, and
-    /// the key marked incomplete) entries that cannot be read.
-    fn next_child<'h>(&mut self, frame: &mut Frame<'h>) -> Option<Node<'h>> {
-        loop {
-            let iter = frame.children.as_mut()?;
-            if !self.step(&frame.at) {
+    /// The next subkey of the frame's key.
+    fn next_child<'h>(&mut self, frame: &mut Frame<'h>) -> Next<'h> {
+        let Some(iter) = frame.children.as_mut() else {
+            return Next::Done;
+        };
+        if !self.tick() {
+            return Next::Stopped;
+        }
+        let next = contain(|| iter.next());
+        frame.index += 1;
+        match next {
+            Some(None) => {
                 frame.children = None;
-                frame.key.mark_incomplete(self.why_stopped());
-                return None;
+                Next::Done
             }
-            let next = contain(|| iter.next());
-            frame.index += 1;
-            let e = match next {
-                Some(None) => {
-                    frame.children = None;
-                    return None;
-                }
-                Some(Some(Ok(child))) => return Some(child),
-                Some(Some(Err(e))) => e.to_string(),
-                None => "its cell is malformed".to_owned(),
-            };
-            let why = self.bad_entry(&frame.at, frame.list, frame.index - 1, &e);
-            frame.key.mark_incomplete(&why);
+            Some(Some(Ok(child))) => Next::Child(child),
+            Some(Some(Err(e))) => Next::Bad(e.to_string()),
+            None => Next::Bad("its cell is malformed".to_owned()),
         }
     }
 
     /// Starts copying one key: reads its values into `key`, and with `deep`
     /// opens its subkey list (one read from another key is a shared cell).
-    #[allow(clippy::too_many_arguments)]
+    /// The frame's `shown`, `depth` and `id` are the caller's to set.
     fn open<'h>(
         &mut self,
         node: Node<'h>,
         mut key: Key,
-        at: String,
-        depth: usize,
-        id: usize,
+        at: &str,
         cell: CellAt,
         deep: bool,
         lists: &mut HashSet<usize>,
     ) -> Frame<'h> {
-        self.values(&node, &mut key, &at, cell);
+        self.values(&node, &mut key, at, cell);
         let list = self.list_of(cell);
         let mut children = None;
         if deep {
@@ -717,7 +788,7 @@ impl<'b> Walker<'b> {
                 self.warn("hive-shared", why.clone());
                 key.mark_incomplete(&why);
             } else {
-                match self.subkeys(&node, &at, cell, list) {
+                match self.subkeys(&node, at, cell, list) {
                     Ok(iter) => children = iter,
                     Err(why) => key.mark_incomplete(&why),
                 }
@@ -725,9 +796,9 @@ impl<'b> Walker<'b> {
         }
         Frame {
             key,
-            at,
-            depth,
-            id,
+            shown: String::new(),
+            depth: 0,
+            id: 0,
             children,
             list,
             index: 0,
@@ -738,6 +809,11 @@ impl<'b> Walker<'b> {
     /// finding and is marked unreadable: one odd value must not hide the
     /// others.
     fn values(&mut self, node: &Node<'_>, into: &mut Key, at: &str, cell: CellAt) {
+        let list = cell
+            .0
+            .and_then(|c| u32_at(self.bytes, HIVE_BINS_START + c + 4 + NK_VALUE_LIST))
+            .filter(|&o| o != u32::MAX)
+            .map(|o| o as usize);
         let failed = match contain(|| node.values()) {
             Some(None) => return,
             Some(Some(Ok(iter))) => Ok(iter),
@@ -748,18 +824,14 @@ impl<'b> Walker<'b> {
             Ok(iter) => iter,
             Err(e) => {
                 let why = format!(
-                    "corrupt hive: the value list of `{at}` (key node {cell}) could not be read: {e}"
+                    "corrupt hive: the value list of `{at}` ({}; key node {cell}) could not be read: {e}",
+                    CellAt(list)
                 );
                 self.warn("hive-value", why.clone());
                 into.mark_incomplete(&why);
                 return;
             }
         };
-        let list = cell
-            .0
-            .and_then(|c| u32_at(self.bytes, HIVE_BINS_START + c + 4 + NK_VALUE_LIST))
-            .filter(|&o| o != u32::MAX)
-            .map(|o| o as usize);
         // Where the `i`th value cell is, read from the bytes, for messages.
         let where_ = |i: usize| {
             let vk = list
