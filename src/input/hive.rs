@@ -961,3 +961,49 @@ pub fn looks_like_system(path: &std::path::Path) -> Result<bool, String> {
         _ => Ok(true),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The step budget stops a walk with a finding, and marks what it left.
+    #[test]
+    fn running_out_of_steps_is_a_finding() {
+        let mut tree = Key::new("ROOT");
+        let wide = tree.create(&["Wide"], None);
+        for i in 0..50 {
+            wide.create(&[format!("K{i:02}")], None);
+        }
+        let bytes = crate::hive::build(&tree, &crate::hive::BuildOptions::default());
+        let hive = open_hive(&bytes, true).unwrap();
+        let mut walker = Walker {
+            bytes: &bytes,
+            copy_left: MAX_COPY,
+            steps_left: 10,
+            stopped: false,
+            diagnostics: Vec::new(),
+            said: HashSet::new(),
+            unlisted: 0,
+        };
+        let root = hive.root_key_node().unwrap();
+        let Lookup::Found(node) = walker.child(&root, "Wide", "(root)") else {
+            panic!("Wide is there");
+        };
+        let mut into = Key::new("Wide");
+        walker.copy(node, &mut into, "Wide", 1, true);
+        assert!(into.incomplete().is_some());
+        assert!(into.subkeys().count() < 50);
+        assert_eq!(walker.diagnostics.len(), 1, "{:?}", walker.diagnostics);
+        assert!(
+            walker.diagnostics[0]
+                .message
+                .contains("more than 10000000 entries"),
+            "{:?}",
+            walker.diagnostics
+        );
+        // Later copies are refused at once.
+        let mut other = Key::new("Other");
+        walker.copy(root, &mut other, "(root)", 0, true);
+        assert!(other.incomplete().is_some());
+    }
+}
