@@ -407,7 +407,7 @@ fn hive_layer(
     // A dirty hive whose logs could not be replayed is read as it is (its
     // warning is above).
     let (hive, _dirty) = open_maybe_dirty(data).map_err(fail)?;
-    let view = hive::read(&hive, &options.scope).map_err(fail)?;
+    let view = hive::read(data, &hive, &options.scope).map_err(fail)?;
     if options.require_system && options.scope == Scope::Audit && !view.has_control_sets {
         return Err(fail(HiveError::NotSystem {
             root: view.root_name,
@@ -591,7 +591,7 @@ fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, 
             format!("{name}: the SOFTWARE hive is dirty and was read as it is; recent changes may be missing"),
         ));
     }
-    let view = hive::read(&hive, &Scope::Values(keys)).map_err(fail)?;
+    let view = hive::read(bytes, &hive, &Scope::Values(keys)).map_err(fail)?;
     diagnostics.extend(view.diagnostics);
     Ok(Layer {
         source: Source {

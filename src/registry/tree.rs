@@ -5,6 +5,7 @@
 //! that order); subkeys iterate in case-folded order (regedit sorts them).
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry as Slot;
 
 use super::name::fold;
 use super::value::Value;
@@ -37,6 +38,9 @@ pub struct Key {
     /// Values a line of the input meant to set, but which its reader skipped
     /// (a `.reg` line regedit would not import), with where.
     skipped: Vec<(String, Option<Origin>)>,
+    /// Why some of this key's values or subkeys could not be read (a corrupt
+    /// or shared cell in a hive): what is absent here may exist in the input.
+    incomplete: Option<String>,
 }
 
 impl Key {
@@ -111,6 +115,9 @@ impl Key {
         }
         self.unreadable.extend(other.unreadable.iter().cloned());
         self.skipped.extend(other.skipped.iter().cloned());
+        if self.incomplete.is_none() {
+            self.incomplete.clone_from(&other.incomplete);
+        }
         for (folded, sub) in &other.subkeys {
             match self.subkeys.get_mut(folded) {
                 Some(mine) => mine.merge_from(sub),
@@ -157,6 +164,32 @@ impl Key {
     /// Records that the input holds a value `name` that could not be read.
     pub fn mark_unreadable(&mut self, name: &str, why: &str) {
         self.unreadable.push((name.to_owned(), why.to_owned()));
+    }
+
+    /// Records that some of this key's values or subkeys could not be read;
+    /// the first reason is kept.
+    pub fn mark_incomplete(&mut self, why: &str) {
+        if self.incomplete.is_none() {
+            self.incomplete = Some(why.to_owned());
+        }
+    }
+
+    /// Why this key was not read in full, if it was not.
+    pub fn incomplete(&self) -> Option<&str> {
+        self.incomplete.as_deref()
+    }
+
+    /// Adds `key` as a subkey, merged into one of the same name (in any
+    /// case) if there is one, so a tree can be built from the leaves up.
+    pub fn adopt(&mut self, key: Key) -> &mut Key {
+        match self.subkeys.entry(fold(&key.name)) {
+            Slot::Occupied(slot) => {
+                let mine = slot.into_mut();
+                mine.merge_from(&key);
+                mine
+            }
+            Slot::Vacant(slot) => slot.insert(key),
+        }
     }
 
     /// Records a value a skipped line meant to set here.

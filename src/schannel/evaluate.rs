@@ -228,7 +228,9 @@ pub fn evaluate(
         let (mut status, non_canonical) =
             judge(req, found_key.is_some(), found.as_ref().map(|e| &e.value));
         let is_value_rule = matches!(req.rule, Rule::Equals | Rule::NonZero);
-        if is_value_rule && found_key.is_none() && !missing_keys.contains(&key) {
+        let hidden = incomplete_at(root, &key);
+        if is_value_rule && found_key.is_none() && hidden.is_none() && !missing_keys.contains(&key)
+        {
             missing_keys.push(key.clone());
             findings.push(finding(
                 "missing-key",
@@ -251,6 +253,26 @@ pub fn evaluate(
                 req,
                 format!(
                     "{} exists but could not be read ({why}): no verdict is possible until the hive is repaired",
+                    req.short_name()
+                ),
+                None,
+            ));
+        }
+        // Absent, but the deepest key on its path was not read in full (a
+        // corrupt cell in a hive): it may be there, so no verdict.
+        let absent = match req.rule {
+            Rule::KeyAbsent => found_key.is_none(),
+            _ => found.is_none(),
+        };
+        let hidden = hidden.filter(|_| absent && status != Status::Unreadable);
+        if let Some((at, why)) = hidden {
+            status = Status::Unreadable;
+            findings.push(finding(
+                "unreadable-value",
+                Severity::Error,
+                req,
+                format!(
+                    "{} could not be read: the key {at} was not read in full ({why}); no verdict is possible until the hive is repaired",
                     req.short_name()
                 ),
                 None,
@@ -357,6 +379,20 @@ pub fn evaluate(
         findings,
         near_misses,
     }
+}
+
+/// The deepest key on `path` that exists, by name, and why it was not read in
+/// full, if it was not: whatever of `path` is absent may exist in the input.
+fn incomplete_at(root: &Key, path: &[String]) -> Option<(String, String)> {
+    let mut key = root;
+    for part in path {
+        match key.subkey(part) {
+            Some(k) => key = k,
+            None => break,
+        }
+    }
+    key.incomplete()
+        .map(|why| (format!("`{}`", key.name()), why.to_owned()))
 }
 
 fn finding(
