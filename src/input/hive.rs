@@ -937,7 +937,7 @@ pub fn open_hive(bytes: &[u8], validate: bool) -> Result<Hive<&[u8]>, HiveError>
 /// Whether the hive file at `path` is a SYSTEM hive (its root holds a
 /// `ControlSetNNN` or `Select`), read without copying it.
 pub fn looks_like_system(path: &std::path::Path) -> Result<bool, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let (file, _) = crate::fsio::open(path).map_err(|e| e.to_string())?;
     // SAFETY: read-only private map of an input file; see input::read_bytes.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
     let bytes: &[u8] = &map;
