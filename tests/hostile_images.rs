@@ -5,13 +5,18 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// Peak memory any one of these inputs may cost.
+const MAX_RSS: u64 = 256 << 20;
 
 struct Child {
     code: i32,
     stdout: String,
     stderr: String,
+    /// Peak resident set size in bytes, from the kernel.
+    peak: u64,
 }
 
 /// Runs `tlsreg` and waits for it with `wait4`, which gives this child's own
@@ -68,7 +73,33 @@ fn run(args: &[&str]) -> Child {
         code: libc::WEXITSTATUS(status),
         stdout,
         stderr,
+        peak: usage.ru_maxrss as u64 * 1024,
     }
+}
+
+#[cfg(unix)]
+fn bounded(what: &str, c: &Child) {
+    assert!(
+        c.peak < MAX_RSS,
+        "{what}: peak RSS {} MiB\n{}",
+        c.peak >> 20,
+        c.stderr
+    );
+}
+
+/// A sparse file of `len` bytes beginning with `head`.
+fn sparse(path: &Path, head: &[u8], len: u64) {
+    std::fs::write(path, head).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
@@ -103,4 +134,109 @@ fn a_vmdk_extent_that_is_a_fifo_is_refused_by_name() {
         assert!(said.contains(extent), "{said}");
         assert!(said.contains(what), "{said}");
     }
+}
+
+fn json(c: &Child) -> serde_json::Value {
+    serde_json::from_str(&c.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", c.stdout, c.stderr))
+}
+
+/// The findings of the first input of a JSON report, as `code: message`.
+fn findings(doc: &serde_json::Value) -> Vec<String> {
+    common::findings(doc)
+        .iter()
+        .map(|f| format!("{}: {}", f["code"], f["message"]))
+        .collect()
+}
+
+#[test]
+#[cfg(unix)]
+fn a_clean_hive_beside_2_gib_logs_does_not_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("SYSTEM");
+    std::fs::copy(root().join("samples/hives/compliant.hiv"), &system).unwrap();
+    // Log-looking heads, then 2 GiB of holes.
+    let head = std::fs::read(root().join("samples/hives/dirty/SYSTEM.LOG2")).unwrap();
+    for log in ["SYSTEM.LOG1", "SYSTEM.LOG2"] {
+        sparse(&dir.path().join(log), &head, 2 << 30);
+    }
+    let want = run(&["audit", "--format", "json", "samples/hives/compliant.hiv"]);
+    let got = run(&["audit", "--format", "json", system.to_str().unwrap()]);
+    bounded("clean hive, 2 GiB logs", &got);
+    assert_eq!(got.code, want.code, "{}", got.stderr);
+    let (want, got) = (json(&want), json(&got));
+    assert_eq!(got["inputs"][0]["verdict"], want["inputs"][0]["verdict"]);
+    assert_eq!(got["inputs"][0]["checks"], want["inputs"][0]["checks"]);
+    assert_eq!(findings(&got), findings(&want));
+}
+
+#[test]
+#[cfg(unix)]
+fn a_dirty_hive_with_a_4_gib_log_is_replayed_up_to_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirty = root().join("samples/hives/dirty");
+    for f in ["SYSTEM", "SYSTEM.LOG1", "SYSTEM.LOG2"] {
+        std::fs::copy(dirty.join(f), dir.path().join(f)).unwrap();
+    }
+    let log1 = dir.path().join("SYSTEM.LOG1");
+    let head = std::fs::read(&log1).unwrap();
+    sparse(&log1, &head, 4 << 30);
+    let want = run(&["audit", "--format", "json", "samples/hives/dirty/SYSTEM"]);
+    let system = dir.path().join("SYSTEM");
+    let got = run(&["audit", "--format", "json", system.to_str().unwrap()]);
+    bounded("dirty hive, 4 GiB LOG1", &got);
+    assert_eq!(got.code, want.code, "{}", got.stderr);
+    let (want, got) = (json(&want), json(&got));
+    // Same replay, same verdict; and the cut is said.
+    assert_eq!(got["inputs"][0]["verdict"], want["inputs"][0]["verdict"]);
+    assert_eq!(got["inputs"][0]["checks"], want["inputs"][0]["checks"]);
+    let said = findings(&got);
+    assert!(
+        said.iter()
+            .any(|f| f.contains("replayed 3 log entries from SYSTEM.LOG1, SYSTEM.LOG2")),
+        "{said:#?}"
+    );
+    // 4 x 8192 + 1 MiB.
+    let cap = 4 * 8192 + (1 << 20);
+    assert!(
+        said.iter().any(|f| f.contains(&format!(
+            "SYSTEM.LOG1: log larger than {cap} bytes (4 times its hive's size plus 1 MiB): it is {} bytes, not read past byte {cap}",
+            4u64 << 30
+        ))),
+        "{said:#?}"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn a_4_gib_software_file_is_mapped_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // Holes only: not a hive, said so.
+    let holes = dir.path().join("holes");
+    sparse(&holes, &[], 4 << 30);
+    let got = run(&[
+        "audit",
+        "--software",
+        holes.to_str().unwrap(),
+        "samples/hives/compliant.hiv",
+    ]);
+    bounded("--software of 4 GiB of holes", &got);
+    assert_eq!(got.code, 2, "{}{}", got.stdout, got.stderr);
+    let said = format!("{}{}", got.stdout, got.stderr);
+    assert!(said.contains(holes.to_str().unwrap()), "{said}");
+    // A real SOFTWARE hive followed by 4 GiB of holes: read, OS known.
+    let software = dir.path().join("SOFTWARE");
+    let hive = std::fs::read(root().join("samples/images/payload/SOFTWARE.hiv")).unwrap();
+    sparse(&software, &hive, 4 << 30);
+    let got = run(&[
+        "audit",
+        "--format",
+        "json",
+        "--software",
+        software.to_str().unwrap(),
+        "samples/hives/compliant.hiv",
+    ]);
+    bounded("--software of a hive and 4 GiB of holes", &got);
+    assert_eq!(got.code, 0, "{}{}", got.stdout, got.stderr);
+    let os = &json(&got)["inputs"][0]["os"];
+    assert!(os.to_string().contains("17763"), "{os}");
 }

@@ -673,6 +673,38 @@ fn check_dirty_bins(
     Ok(())
 }
 
+/// How many times its hive's size a log is read up to, plus [`LOG_CAP_FLOOR`].
+pub const LOG_CAP_FACTOR: u64 = 4;
+/// The least of a log read, whatever the hive's size.
+pub const LOG_CAP_FLOOR: u64 = 1 << 20;
+
+/// The bytes of a transaction log worth reading for a hive of `hive_len`
+/// bytes. An entry holds dirty pages of the hive (at most all of them, plus
+/// what it grows by), and Windows starts a log over once its entries are in
+/// the hive, so real logs stay below the hive's size (a 12 MiB SYSTEM has
+/// 3 MiB logs). Four times the hive, and at least 1 MiB, leaves ample room
+/// while keeping a huge or sparse log from costing memory or time.
+pub fn log_cap(hive_len: u64) -> u64 {
+    hive_len
+        .saturating_mul(LOG_CAP_FACTOR)
+        .saturating_add(LOG_CAP_FLOOR)
+}
+
+/// What is said of a log longer than [`log_cap`]: `name` is `len` bytes
+/// and only its first `cap` were read.
+pub fn cut_note(name: &str, len: u64, cap: u64) -> String {
+    format!(
+        "{name}: log larger than {cap} bytes ({LOG_CAP_FACTOR} times its hive's size plus {} MiB): it is {len} bytes, not read past byte {cap}; entries after that, if any, were not replayed",
+        LOG_CAP_FLOOR >> 20
+    )
+}
+
+/// Whether [`replay`] would look past the logs' base blocks: the primary's
+/// base block is readable and dirty. A clean hive's logs are never applied.
+pub fn needs_logs(primary: &[u8]) -> bool {
+    BaseBlock::new(primary).is_ok_and(|b| b.is_dirty())
+}
+
 /// The logs Windows keeps beside the hive at `hive_path`: `<name>.LOG1`,
 /// `<name>.LOG2` and the old single `<name>.LOG`, in that order, matched
 /// case-insensitively (Windows writes `SYSTEM.LOG1`; copies from other tools
