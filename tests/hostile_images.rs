@@ -240,3 +240,57 @@ fn a_4_gib_software_file_is_mapped_not_read() {
     let os = &json(&got)["inputs"][0]["os"];
     assert!(os.to_string().contains("17763"), "{os}");
 }
+
+#[test]
+#[cfg(unix)]
+fn a_100_gib_sparse_file_with_a_container_signature_is_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let big: u64 = 100 << 30;
+    let mut cases: Vec<(PathBuf, &str)> = Vec::new();
+    // Signatures alone, then 100 GiB of holes.
+    for (name, head, said) in [
+        ("sig.vhdx", &b"vhdxfile"[..], "VHDX"),
+        ("sig.qcow2", b"QFI\xfb", "qcow2"),
+        ("sig.vmdk", b"KDMV", "VMDK"),
+        ("sig.wim", b"MSWIM\0\0\0", "WIM"),
+    ] {
+        let path = dir.path().join(name);
+        sparse(&path, head, big);
+        cases.push((path, said));
+    }
+    // An MBR signature on 100 GiB of holes: a raw disk with nothing on it.
+    let mut mbr = vec![0u8; 512];
+    mbr[510..].copy_from_slice(&[0x55, 0xAA]);
+    let raw = dir.path().join("disk");
+    sparse(&raw, &mbr, big);
+    cases.push((raw, "no Windows installation found in this raw image"));
+    // A VHD footer at the end of 100 GiB of holes.
+    let vhd = dir.path().join("footer.vhd");
+    sparse(&vhd, &[], big);
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&vhd).unwrap();
+        f.write_all_at(b"conectix", big - 512).unwrap();
+    }
+    cases.push((vhd, "VHD"));
+    // Valid, empty 100 GiB containers (qemu-img is part of the machine, as
+    // for tests/images.rs).
+    for format in ["vhdx", "qcow2", "vmdk", "vpc"] {
+        let path = dir.path().join(format!("empty.{format}"));
+        let made = Command::new("qemu-img")
+            .args(["create", "-q", "-f", format])
+            .arg(&path)
+            .arg("100G")
+            .status()
+            .expect("qemu-img (qemu-utils) is needed for this test");
+        assert!(made.success());
+        cases.push((path, "no Windows installation found"));
+    }
+    for (path, said) in &cases {
+        let c = run(&["audit", path.to_str().unwrap()]);
+        bounded(path.to_str().unwrap(), &c);
+        let all = format!("{}{}", c.stdout, c.stderr);
+        assert_eq!(c.code, 2, "{path:?}: {all}");
+        assert!(all.contains(said), "{path:?}: {all}");
+    }
+}
