@@ -294,3 +294,155 @@ fn a_100_gib_sparse_file_with_a_container_signature_is_refused_quickly() {
         assert!(all.contains(said), "{path:?}: {all}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// An NTFS volume whose SYSTEM.LOG1 is a 1 GiB sparse file, made from the
+// committed bare-ntfs.raw by rewriting two things in place (mkntfs and
+// ntfs-3g are not needed): the log's MFT record, whose empty resident $DATA
+// becomes a non-resident one of a single sparse run, and the SYSTEM hive's
+// base block, made dirty so that its logs are wanted.
+
+fn le16(b: &[u8], at: usize) -> usize {
+    u16::from_le_bytes([b[at], b[at + 1]]) as usize
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// The MFT record (fix-ups undone) of the file named `name`, and its offset.
+fn mft_record(volume: &[u8], name: &str) -> (usize, Vec<u8>) {
+    let cluster = le16(volume, 11) * volume[13] as usize;
+    let mft = u64::from_le_bytes(volume[0x30..0x38].try_into().unwrap()) as usize * cluster;
+    let want: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    for i in 0..256 {
+        let at = mft + i * 1024;
+        let Some(raw) = volume.get(at..at + 1024) else {
+            break;
+        };
+        if &raw[..4] != b"FILE" {
+            continue;
+        }
+        let mut r = raw.to_vec();
+        let (usa, count) = (le16(&r, 4), le16(&r, 6));
+        for k in 1..count {
+            r[k * 512 - 2] = r[usa + 2 * k];
+            r[k * 512 - 1] = r[usa + 2 * k + 1];
+        }
+        let mut a = le16(&r, 0x14);
+        while le32(&r, a) != 0xFFFF_FFFF {
+            if le32(&r, a) == 0x30 {
+                let v = a + le16(&r, a + 0x14);
+                let n = r[v + 0x40] as usize;
+                if r[v + 0x42..v + 0x42 + 2 * n] == want[..] {
+                    return (at, r);
+                }
+            }
+            a += le32(&r, a + 4) as usize;
+        }
+    }
+    panic!("no MFT record for {name}");
+}
+
+/// Writes record `r` back at `at`, redoing its fix-ups.
+fn put_record(volume: &mut [u8], at: usize, mut r: Vec<u8>) {
+    let (usa, count) = (le16(&r, 4), le16(&r, 6));
+    for k in 1..count {
+        r[usa + 2 * k] = r[k * 512 - 2];
+        r[usa + 2 * k + 1] = r[k * 512 - 1];
+        r[k * 512 - 2] = r[usa];
+        r[k * 512 - 1] = r[usa + 1];
+    }
+    volume[at..at + 1024].copy_from_slice(&r);
+}
+
+/// Makes `name`'s (empty, resident, last) $DATA a sparse run of `len` bytes.
+fn make_sparse(volume: &mut [u8], name: &str, len: u64) {
+    let cluster = (le16(volume, 11) * volume[13] as usize) as u64;
+    let (at, mut r) = mft_record(volume, name);
+    let mut a = le16(&r, 0x14);
+    while le32(&r, a) != 0x80 {
+        a += le32(&r, a + 4) as usize;
+    }
+    assert_eq!(r[a + 8], 0, "{name}: $DATA is resident");
+    assert_eq!(le32(&r, a + le32(&r, a + 4) as usize), 0xFFFF_FFFF, "last");
+    let id = [r[a + 14], r[a + 15]];
+    let clusters = len / cluster;
+    let mut attr = vec![0u8; 0x48];
+    attr[..4].copy_from_slice(&0x80u32.to_le_bytes());
+    attr[4..8].copy_from_slice(&0x48u32.to_le_bytes());
+    attr[8] = 1; // non-resident
+    attr[10..12].copy_from_slice(&0x40u16.to_le_bytes()); // name offset
+    attr[14..16].copy_from_slice(&id);
+    attr[0x18..0x20].copy_from_slice(&(clusters - 1).to_le_bytes()); // last VCN
+    attr[0x20..0x22].copy_from_slice(&0x40u16.to_le_bytes()); // runs
+    for field in [0x28, 0x30, 0x38] {
+        // Allocated, data and initialized sizes.
+        attr[field..field + 8].copy_from_slice(&len.to_le_bytes());
+    }
+    // One run of `clusters`, with no offset: sparse.
+    attr[0x40] = 0x04;
+    attr[0x41..0x45].copy_from_slice(&(clusters as u32).to_le_bytes());
+    r[a..a + 0x48].copy_from_slice(&attr);
+    r[a + 0x48..a + 0x4C].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+    r[a + 0x4C..a + 0x50].fill(0);
+    let used = (a + 0x50) as u32;
+    r[0x18..0x1C].copy_from_slice(&used.to_le_bytes());
+    put_record(volume, at, r);
+}
+
+/// Bumps the primary sequence number of the hive `hive` inside `volume`
+/// (and its checksum), so it is dirty.
+fn make_dirty(volume: &mut [u8], hive: &[u8]) {
+    let at = volume
+        .windows(hive.len())
+        .position(|w| w == hive)
+        .expect("the hive is in the volume");
+    let seq = le32(volume, at + 4) + 1;
+    volume[at + 4..at + 8].copy_from_slice(&seq.to_le_bytes());
+    let sum = (0..127).fold(0u32, |x, i| x ^ le32(volume, at + 4 * i));
+    volume[at + 508..at + 512].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+#[cfg(unix)]
+fn an_ntfs_image_with_a_1_gib_sparse_log_is_read_up_to_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut volume = std::fs::read(root().join("samples/images/bare-ntfs.raw")).unwrap();
+    make_sparse(&mut volume, "SYSTEM.LOG1", 1 << 30);
+    let clean = dir.path().join("clean.raw");
+    std::fs::write(&clean, &volume).unwrap();
+    let hive = std::fs::read(root().join("samples/hives/compliant.hiv")).unwrap();
+    make_dirty(&mut volume, &hive);
+    let dirty = dir.path().join("dirty.raw");
+    std::fs::write(&dirty, &volume).unwrap();
+
+    let want = run(&["audit", "--format", "json", "samples/images/bare-ntfs.raw"]);
+    assert_eq!(want.code, 0, "{}", want.stderr);
+    let want = json(&want);
+    for image in [&clean, &dirty] {
+        let got = run(&["audit", "--format", "json", image.to_str().unwrap()]);
+        bounded(image.to_str().unwrap(), &got);
+        assert_eq!(got.code, 0, "{image:?}: {}{}", got.stdout, got.stderr);
+        let got = json(&got);
+        assert_eq!(got["inputs"][0]["verdict"], want["inputs"][0]["verdict"]);
+        assert_eq!(got["inputs"][0]["checks"], want["inputs"][0]["checks"]);
+        let said = findings(&got);
+        let cut = said.iter().any(|f| {
+            f.contains("SYSTEM.LOG1: log larger than 1081344 bytes")
+                && f.contains("it is 1073741824 bytes, not read past byte 1081344")
+        });
+        if image == &clean {
+            // A clean hive's logs are not wanted: nothing to say.
+            assert!(!cut, "{said:#?}");
+            assert_eq!(said, findings(&want));
+        } else {
+            assert!(cut, "{said:#?}");
+            // Its logs hold no entry (zeros), and that is said too.
+            assert!(
+                said.iter().any(|f| f.contains("logs were not replayed")),
+                "{said:#?}"
+            );
+        }
+    }
+}
