@@ -446,3 +446,86 @@ fn an_ntfs_image_with_a_1_gib_sparse_log_is_read_up_to_the_cap() {
         }
     }
 }
+
+/// A WIM of a Windows tree whose config folder holds `files`, made with
+/// wimlib-imagex; `None` (and a visible line) when it is not installed.
+fn wim_of(dir: &Path, files: &[(&str, Vec<u8>)]) -> Option<PathBuf> {
+    let config = dir.join("tree/Windows/System32/config");
+    std::fs::create_dir_all(&config).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(config.join(name), bytes).unwrap();
+    }
+    let wim = dir.join("image.wim");
+    let made = Command::new("wimlib-imagex")
+        .arg("capture")
+        .arg(dir.join("tree"))
+        .arg(&wim)
+        .args(["Windows", "--compress=none"])
+        .stdout(Stdio::null())
+        .status();
+    match made {
+        Ok(s) if s.success() => Some(wim),
+        Ok(s) => panic!("wimlib-imagex capture: {s}"),
+        Err(e) => {
+            println!("skipped: wimlib-imagex (Debian package wimtools) cannot be run: {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_wim_reads_a_dirty_hives_logs_up_to_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirty = root().join("samples/hives/dirty");
+    let file = |name: &str| std::fs::read(dirty.join(name)).unwrap();
+    let (system, log1, log2) = (file("SYSTEM"), file("SYSTEM.LOG1"), file("SYSTEM.LOG2"));
+    let Some(wim) = wim_of(
+        &dir.path().join("ok"),
+        &[
+            ("SYSTEM", system.clone()),
+            ("SYSTEM.LOG1", log1.clone()),
+            ("SYSTEM.LOG2", log2.clone()),
+        ],
+    ) else {
+        return;
+    };
+    let c = run(&["audit", "--format", "json", wim.to_str().unwrap()]);
+    let doc = json(&c);
+    assert_eq!(c.code, 0, "{doc:#}");
+    let read_as = doc["inputs"][0]["read_as"].as_str().unwrap();
+    assert!(
+        read_as.contains("replayed 3 log entries from SYSTEM.LOG1, SYSTEM.LOG2"),
+        "{read_as}"
+    );
+    // LOG1 padded to 2 MiB, over the cap of 4 x 8192 + 1 MiB: a WIM file is
+    // read whole (its hash covers it all), so LOG1 is left out and said to
+    // be; what LOG2 holds is still replayed.
+    let mut big = log1;
+    big.resize(2 << 20, 0);
+    let wim = wim_of(
+        &dir.path().join("big"),
+        &[
+            ("SYSTEM", system),
+            ("SYSTEM.LOG1", big),
+            ("SYSTEM.LOG2", log2),
+        ],
+    )
+    .unwrap();
+    let c = run(&["audit", "--format", "json", wim.to_str().unwrap()]);
+    let doc = json(&c);
+    let said = findings(&doc);
+    assert!(
+        said.iter().any(|f| f.contains("SYSTEM.LOG1 not read")
+            && f.contains(&format!(
+                "is {} bytes, over the limit of {} bytes",
+                2 << 20,
+                4 * 8192 + (1 << 20)
+            ))),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter()
+            .any(|f| f.contains("replayed 2 log entries from SYSTEM.LOG2")),
+        "{said:#?}"
+    );
+}

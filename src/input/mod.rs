@@ -790,7 +790,7 @@ fn load_install(
 
 /// Every image of a WIM, each a target.
 fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
-    use crate::image::wim::{Reader, Wim, read_file_or_wimlib};
+    use crate::image::wim::{Reader, Wim, read_file_or_wimlib_max};
     let fail = |name: String, kind: ErrorKind| Target {
         name,
         kind: Kind::Image,
@@ -804,16 +804,20 @@ fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
         Err(e) => return vec![fail(input.to_owned(), e.into())],
     };
     let config = ["Windows", "System32", "config"];
-    let read = |index: u32, file: &str| {
+    let read = |index: u32, file: &str, max: u64| {
         let path: Vec<&str> = config.iter().copied().chain([file]).collect();
-        read_file_or_wimlib(Path::new(input), index, &path)
+        read_file_or_wimlib_max(Path::new(input), index, &path, max)
     };
+    // The same limits as for a disk, per WIM image (each is audited and
+    // dropped before the next is read).
+    let limits = crate::image::volume::Limits::default();
     wim.images()
         .iter()
         .map(|info| {
             let label = info.name.clone().unwrap_or_else(|| "unnamed".into());
             let name = format!("{input} [image {}: {label}]", info.index);
-            let system = match read(info.index, "SYSTEM") {
+            let mut left = limits.max_held;
+            let system = match read(info.index, "SYSTEM", limits.max_file.min(left)) {
                 Ok((Some(bytes), reader)) => (bytes, reader),
                 Ok((None, _)) => {
                     let why = format!(
@@ -824,6 +828,7 @@ fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
                 }
                 Err(e) => return fail(name, e.into()),
             };
+            left = left.saturating_sub(system.0.len() as u64);
             let mut notes = Vec::new();
             if let Reader::Wimlib { reason } = &system.1 {
                 notes.push(format!(
@@ -833,14 +838,26 @@ fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
             if let Some(b) = &info.build {
                 notes.push(format!("the WIM's XML gives version {b}"));
             }
-            let logs: Vec<LogBytes<'_>> = ["SYSTEM.LOG1", "SYSTEM.LOG2"]
-                .iter()
-                .filter_map(|f| match read(info.index, f) {
-                    Ok((Some(bytes), _)) => Some(LogBytes::owned((*f).to_owned(), bytes)),
-                    _ => None,
-                })
-                .collect();
-            let software = match read(info.index, "SOFTWARE") {
+            // Logs only for a dirty hive (a clean one's are never applied),
+            // each up to the log cap, with room kept for replay's copy.
+            let mut logs: Vec<LogBytes<'_>> = Vec::new();
+            if !options.no_logs && crate::hive::log::needs_logs(&system.0) {
+                let cap = crate::hive::log::log_cap(system.0.len() as u64);
+                left = left.saturating_sub(system.0.len() as u64);
+                for f in ["SYSTEM.LOG1", "SYSTEM.LOG2"] {
+                    match read(info.index, f, cap.min(left / 2)) {
+                        Ok((Some(bytes), _)) => {
+                            left = left.saturating_sub(2 * bytes.len() as u64);
+                            logs.push(LogBytes::owned(f.to_owned(), bytes));
+                        }
+                        Ok((None, _)) => {}
+                        // A WIM file is read whole (its hash covers all of
+                        // it), so a log over the cap is left out, and said.
+                        Err(e) => notes.push(format!("{f} not read: {e}")),
+                    }
+                }
+            }
+            let software = match read(info.index, "SOFTWARE", limits.max_file.min(left)) {
                 Ok((data, _)) => data,
                 Err(e) => {
                     notes.push(format!("SOFTWARE could not be read: {e}"));

@@ -45,7 +45,10 @@ use metadata::{ATTR_ENCRYPTED, Metadata};
 use resource::{Ctx, ResHdr};
 
 pub use header::Compression;
-pub use wimlib::{Reader, extract_with_wimlib, read_file_or_wimlib};
+pub use wimlib::{
+    Reader, extract_with_wimlib, extract_with_wimlib_max, read_file_or_wimlib,
+    read_file_or_wimlib_max,
+};
 pub use xml::ImageInfo;
 
 /// The largest file [`Wim::read_file`] returns (1 GiB); SYSTEM hives are
