@@ -530,21 +530,27 @@ pub fn load(
                     });
                 }
                 // A clean hive's logs are never used: not even opened.
-                let logs = if options.no_logs || !crate::hive::log::needs_logs(&bytes) {
-                    Vec::new()
+                let (logs, unread) = if options.no_logs || !crate::hive::log::needs_logs(&bytes) {
+                    (Vec::new(), Vec::new())
                 } else {
                     sibling_logs(name, bytes.len() as u64)
                 };
-                let layer = hive_layer(name, &bytes, &logs, options)?;
+                let mut layer = hive_layer(name, &bytes, &logs, options)?;
+                layer.diagnostics.extend(unread);
                 if let Some(sw) = options.software.as_deref().filter(|_| index == 0) {
                     layers.push(layer);
                     // Mapped, not read: only the pages of the few keys read
                     // cost memory, however large the file.
-                    let (bytes, _) =
-                        map_or_read(Path::new(sw), MAX_LOOSE_HIVE).map_err(|e| InputError {
-                            path: sw.to_owned(),
-                            kind: ErrorKind::Io(e),
-                        })?;
+                    let io = |e: std::io::Error| InputError {
+                        path: sw.to_owned(),
+                        kind: ErrorKind::Io(e),
+                    };
+                    let (bytes, cut) = map_or_read(Path::new(sw), MAX_LOOSE_HIVE).map_err(io)?;
+                    if cut {
+                        return Err(io(std::io::Error::other(format!(
+                            "cannot be mapped, and is larger than the {MAX_LOOSE_HIVE} bytes read at most"
+                        ))));
+                    }
                     software_layer(sw, &bytes, options)?
                 } else {
                     layer
@@ -563,21 +569,28 @@ pub fn load(
     combine::build(layers, input.is_some(), options.control_set)
 }
 
-/// The most of a `--software` file read when it cannot be mapped (a hive
-/// states at most 4 GiB of bins, but SOFTWARE hives are hundreds of MB).
-const MAX_LOOSE_HIVE: u64 = 1 << 30;
+/// The most of a `--software` file read when it cannot be mapped, as for a
+/// hive in a disk image ([`crate::image::volume::Limits::max_file`]).
+const MAX_LOOSE_HIVE: u64 = 192 << 20;
 
 /// The transaction logs beside a hive file of `hive_len` bytes
 /// (`SYSTEM.LOG1`, `SYSTEM.LOG2`, `SYSTEM.LOG`, any case), mapped, each used
-/// up to the cap for its hive. Unreadable ones are skipped: replay says
-/// which logs it used.
-fn sibling_logs(path: &str, hive_len: u64) -> Vec<LogBytes<'static>> {
+/// up to the cap for its hive; and a warning for each that cannot be read.
+fn sibling_logs(path: &str, hive_len: u64) -> (Vec<LogBytes<'static>>, Vec<Diagnostic>) {
     let cap = crate::hive::log::log_cap(hive_len);
-    crate::hive::log::sibling_logs(Path::new(path))
+    let mut unread = Vec::new();
+    let logs = crate::hive::log::sibling_logs(Path::new(path))
         .into_iter()
         .filter_map(|p| {
-            let (bytes, cut) = map_or_read(&p, cap).ok()?;
             let name = p.file_name()?.to_string_lossy().into_owned();
+            let (bytes, cut) = match map_or_read(&p, cap) {
+                Ok(read) => read,
+                Err(e) => {
+                    let message = format!("{name} could not be read, so it was not replayed: {e}");
+                    unread.push(note("dirty-hive", Severity::Warning, message));
+                    return None;
+                }
+            };
             let len = bytes.len() as u64;
             let used = usize::try_from(len.min(cap)).unwrap_or(usize::MAX);
             let cut_from = match (cut, len > cap) {
@@ -592,7 +605,8 @@ fn sibling_logs(path: &str, hive_len: u64) -> Vec<LogBytes<'static>> {
                 cut_from,
             })
         })
-        .collect()
+        .collect();
+    (logs, unread)
 }
 
 /// Whether the file is a disk image this build reads, by its signatures.
