@@ -529,3 +529,92 @@ fn a_wim_reads_a_dirty_hives_logs_up_to_the_cap() {
         "{said:#?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The per-disk budget, at the library level with small limits (the default
+// is 224 MiB, too much to build in a test).
+
+mod budget {
+    use std::sync::Arc;
+
+    use tlsreg::image::volume::{Found, Limits, find_windows_with};
+    use tlsreg::image::{Disk, FileDisk};
+
+    fn disk(bytes: Vec<u8>) -> Arc<dyn Disk> {
+        Arc::new(bytes)
+    }
+
+    fn sample(name: &str) -> Arc<dyn Disk> {
+        let path = super::root().join("samples/images").join(name);
+        Arc::new(FileDisk::new(std::fs::File::open(path).unwrap()).unwrap())
+    }
+
+    fn held(max_held: u64) -> Limits {
+        Limits {
+            max_held,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn software_past_the_budget_is_left_out_with_a_note() {
+        // SYSTEM (8192 bytes) fits, SOFTWARE (8192) does not.
+        let found = find_windows_with(sample("bare-ntfs.raw"), held(12288)).unwrap();
+        let install = found[0].install().expect("an install");
+        assert_eq!(install.software, None);
+        assert!(
+            install.notes.iter().any(|n| n.contains(
+                "SOFTWARE not read: NTFS volume at byte 0: Windows\\System32\\config\\SOFTWARE: 8192 bytes, more than the 4096 bytes left of the 12288 held in memory at once for one disk"
+            )),
+            "{:?}",
+            install.notes
+        );
+    }
+
+    #[test]
+    fn a_second_install_past_the_budget_is_refused_by_name_and_size() {
+        // The first install's SYSTEM and SOFTWARE fit, the second's SYSTEM
+        // does not.
+        let max = 2 * 8192 + 100;
+        let found = find_windows_with(sample("two-windows.raw"), held(max)).unwrap();
+        assert!(found[0].install().is_some());
+        let Found::Skipped { reason, .. } = &found[1] else {
+            panic!("the second install is refused: {found:?}");
+        };
+        let why = reason.to_string();
+        assert!(
+            why.contains(&format!(
+                "WINDOWS\\system32\\Config\\system: 8192 bytes, more than the 100 bytes left of the {max} held"
+            )),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_dirty_hives_logs_get_what_the_budget_leaves_and_say_so() {
+        let mut volume = std::fs::read(super::root().join("samples/images/bare-ntfs.raw")).unwrap();
+        super::make_sparse(&mut volume, "SYSTEM.LOG1", 1 << 30);
+        let hive = std::fs::read(super::root().join("samples/hives/compliant.hiv")).unwrap();
+        super::make_dirty(&mut volume, &hive);
+        // SYSTEM, room for replay's copy of it, and 1000 bytes: 500 for
+        // LOG1 and 500 for what it could add to the copy.
+        let found = find_windows_with(disk(volume), held(2 * 8192 + 1000)).unwrap();
+        let install = found[0].install().expect("an install");
+        assert_eq!(install.system_logs[0].0, "SYSTEM.LOG1");
+        assert_eq!(install.system_logs[0].1.len(), 500);
+        assert!(
+            install.notes.iter().any(|n| n.contains(
+                "SYSTEM.LOG1: 1073741824 bytes, only the first 500 read: more would pass the 17384 bytes held in memory at once for one disk"
+            )),
+            "{:?}",
+            install.notes
+        );
+        // With the default limits it is read up to the log cap.
+        let mut volume = std::fs::read(super::root().join("samples/images/bare-ntfs.raw")).unwrap();
+        super::make_sparse(&mut volume, "SYSTEM.LOG1", 1 << 30);
+        super::make_dirty(&mut volume, &hive);
+        let found = find_windows_with(disk(volume), Limits::default()).unwrap();
+        let install = found[0].install().expect("an install");
+        assert_eq!(install.system_logs[0].1.len(), 4 * 8192 + (1 << 20));
+    }
+}
