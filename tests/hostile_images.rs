@@ -208,6 +208,46 @@ fn a_dirty_hive_with_a_4_gib_log_is_replayed_up_to_the_cap() {
 
 #[test]
 #[cfg(unix)]
+fn a_dirty_hive_file_of_2_gib_is_replayed_without_copying_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirty = root().join("samples/hives/dirty");
+    for f in ["SYSTEM", "SYSTEM.LOG1", "SYSTEM.LOG2"] {
+        std::fs::copy(dirty.join(f), dir.path().join(f)).unwrap();
+    }
+    let system = dir.path().join("SYSTEM");
+    let head = std::fs::read(&system).unwrap();
+    sparse(&system, &head, 2 << 30);
+    let want = json(&run(&[
+        "audit",
+        "--format",
+        "json",
+        "samples/hives/dirty/SYSTEM",
+    ]));
+    let got = run(&["audit", "--format", "json", system.to_str().unwrap()]);
+    bounded("dirty hive file of 2 GiB", &got);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let got = json(&got);
+    assert_eq!(got["inputs"][0]["verdict"], want["inputs"][0]["verdict"]);
+    assert_eq!(got["inputs"][0]["checks"], want["inputs"][0]["checks"]);
+    let said = findings(&got);
+    assert!(
+        said.iter()
+            .any(|f| f.contains("replayed 3 log entries from SYSTEM.LOG1, SYSTEM.LOG2")),
+        "{said:#?}"
+    );
+    // 2 x (4096 + 4096 of bins + 6656 of logs) + 16 MiB.
+    let used = 2 * (4096 + 4096 + 1536 + 5120) + (16 << 20);
+    assert!(
+        said.iter().any(|f| f.contains(&format!(
+            "the hive file is {} bytes, far past what its hive bins and logs reach: replay used its first {used} bytes",
+            2u64 << 30
+        ))),
+        "{said:#?}"
+    );
+}
+
+#[test]
+#[cfg(unix)]
 fn a_4_gib_software_file_is_mapped_not_read() {
     let dir = tempfile::tempdir().unwrap();
     // Holes only: not a hive, said so.

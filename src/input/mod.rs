@@ -404,6 +404,17 @@ fn hive_layer(
                         format!("log not used in full: {issue}"),
                     ));
                 }
+                if r.bytes.len() < bytes.len() {
+                    diagnostics.push(note(
+                        "dirty-hive",
+                        Severity::Info,
+                        format!(
+                            "the hive file is {} bytes, far past what its hive bins and logs reach: replay used its first {} bytes",
+                            bytes.len(),
+                            r.bytes.len()
+                        ),
+                    ));
+                }
                 recovered = Some(r.bytes);
             }
             Ok(r) => {

@@ -223,6 +223,9 @@ pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogErro
             Err(problem) => issues.push(issue(&log.name, problem)),
         }
     }
+    let primary = primary
+        .get(..copied_len(base, &new_logs, &old_logs, logs))
+        .unwrap_or(primary);
     // A hive is written in one format; try the newer first, since Windows
     // 8.1 and later may leave an old, stale `.LOG` beside `.LOG1`/`.LOG2`.
     if let Some(done) = replay_new(primary, base, &new_logs, &mut issues) {
@@ -241,6 +244,34 @@ pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogErro
     }
     Err(LogError::NoUsableLog { issues })
 }
+
+/// How much of a dirty primary [`replay`] copies. Only the hive's stated
+/// bins, and what the logs can grow them by, can matter: an entry's pages
+/// lie within its hive bins size, and growth must be logged
+/// ([`Work::grow`]). Windows leaves slack past the bins (files grow in
+/// 256 KiB steps), kept so the result matches Windows' byte for byte; a
+/// file longer than that much again plus [`PRIMARY_SLACK`] is cut there,
+/// so a huge or sparse primary costs about its hive, not its file.
+fn copied_len(
+    base: BaseBlock<'_>,
+    new_logs: &[Header<'_>],
+    old_logs: &[Header<'_>],
+    logs: &[LogFile<'_>],
+) -> usize {
+    let stated = new_logs
+        .iter()
+        .chain(old_logs)
+        .map(|h| h.base.hive_bins_size())
+        .fold(base.hive_bins_size(), u32::max);
+    let logged: usize = logs.iter().map(|l| l.bytes.len()).sum();
+    let reach = HIVE_BINS_START
+        .saturating_add(stated as usize)
+        .saturating_add(logged);
+    reach.saturating_mul(2).saturating_add(PRIMARY_SLACK)
+}
+
+/// See [`copied_len`].
+pub const PRIMARY_SLACK: usize = 16 << 20;
 
 fn issue(log: &str, problem: LogProblem) -> LogIssue {
     LogIssue {
