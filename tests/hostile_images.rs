@@ -658,3 +658,41 @@ mod budget {
         assert_eq!(install.system_logs[0].1.len(), 4 * 8192 + (1 << 20));
     }
 }
+
+#[test]
+#[cfg(unix)]
+fn a_wim_claiming_a_1_gib_metadata_resource_is_refused_in_little_memory() {
+    // none.wim with its metadata resource moved to the end of the file and
+    // said to be 1 GiB, stored: the file becomes 1 GiB of holes there.
+    let mut wim = std::fs::read(root().join("samples/images/wim/none.wim")).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let table = u64_at(&wim, 48 + 8) as usize;
+    let table_len = u64_at(&wim, 48) as usize & 0x00FF_FFFF_FFFF_FFFF;
+    let end = wim.len().next_multiple_of(4096) as u64;
+    let size: u64 = 1 << 30;
+    let mut patched = 0;
+    for entry in wim[table..table + table_len].chunks_exact_mut(50) {
+        if entry[7] & 0x02 != 0 {
+            entry[..7].copy_from_slice(&size.to_le_bytes()[..7]);
+            entry[7] = 0x02; // metadata, stored
+            entry[8..16].copy_from_slice(&end.to_le_bytes());
+            entry[16..24].copy_from_slice(&size.to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 1, "one image");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big-metadata.wim");
+    sparse(&path, &wim, end + size);
+    let c = run(&["audit", path.to_str().unwrap()]);
+    bounded("WIM with 1 GiB of metadata", &c);
+    let said = format!("{}{}", c.stdout, c.stderr);
+    assert_eq!(c.code, 2, "{said}");
+    assert!(
+        said.contains(&format!(
+            "metadata resource of image 1 at byte {end} is {size} bytes, over the limit of {} bytes",
+            128 << 20
+        )),
+        "{said}"
+    );
+}

@@ -841,7 +841,9 @@ fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
         .map(|info| {
             let label = info.name.clone().unwrap_or_else(|| "unnamed".into());
             let name = format!("{input} [image {}: {label}]", info.index);
-            let mut left = limits.max_held;
+            // Each read holds the image's metadata too.
+            let metadata = wim.metadata_size(info.index).unwrap_or(0);
+            let mut left = limits.max_held.saturating_sub(metadata);
             let system = match read(info.index, "SYSTEM", limits.max_file.min(left)) {
                 Ok((Some(bytes), reader)) => (bytes, reader),
                 Ok((None, _)) => {
