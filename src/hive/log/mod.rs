@@ -270,7 +270,8 @@ fn copied_len(
     reach.saturating_mul(2).saturating_add(PRIMARY_SLACK)
 }
 
-/// See [`copied_len`].
+/// Bytes of a dirty primary copied past twice what its bins and logs reach
+/// (Windows leaves slack past the bins); the rest is not part of the hive.
 pub const PRIMARY_SLACK: usize = 16 << 20;
 
 fn issue(log: &str, problem: LogProblem) -> LogIssue {

@@ -17,7 +17,9 @@
 //!   and, when fewer than 16 of its clusters are allocated, decompressed
 //!   with [`super::lznt1`]. Wholly sparse units are zeros, wholly
 //!   allocated ones are stored as they are.
-//! * EFS-encrypted files are refused, and a file over [`Limits::max_file`].
+//! * EFS-encrypted files are refused, and a hive over [`Limits::max_file`]
+//!   or past what is left of [`Limits::max_held`]; logs are read only as
+//!   far as replay may use them (see [`super::Install::system_logs`]).
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -538,7 +540,7 @@ fn search(fs: &mut Reader, held: &mut Held) -> Result<Option<Files>, VolumeError
         held: held.max,
     };
     let (bytes, compressed, _) = read_file(&ntfs, fs, &system, &system_path, whole(held))?;
-    held.left -= bytes.len() as u64;
+    held.left = held.left.saturating_sub(bytes.len() as u64);
     if compressed {
         notes.push(format!(
             "{system_path} is NTFS-compressed; decompressed (LZNT1)"
@@ -578,7 +580,7 @@ fn search(fs: &mut Reader, held: &mut Held) -> Result<Option<Files>, VolumeError
                                 false => crate::hive::log::cut_note(&path, len, cap),
                             });
                         }
-                        held.left -= kept * if dirty { 2 } else { 1 };
+                        held.left = held.left.saturating_sub(kept * if dirty { 2 } else { 1 });
                         logs.push((name, data));
                     }
                     Err(e) => notes.push(format!("{path} not read: {e}")),
@@ -594,7 +596,7 @@ fn search(fs: &mut Reader, held: &mut Held) -> Result<Option<Files>, VolumeError
             let path = format!("{config_path}\\{name}");
             match read_file(&ntfs, fs, &file, &path, whole(held)) {
                 Ok((data, compressed, _)) => {
-                    held.left -= data.len() as u64;
+                    held.left = held.left.saturating_sub(data.len() as u64);
                     if compressed {
                         notes.push(format!("{path} is NTFS-compressed; decompressed (LZNT1)"));
                     }
