@@ -124,9 +124,18 @@ fn a_vmdk_extent_that_is_a_fifo_is_refused_by_name() {
         "# Disk DescriptorFile\nRW 2048 FLAT \"dir-flat.vmdk\" 0\n",
     )
     .unwrap();
+    // And a device, through a link in the folder.
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("dev-flat.vmdk")).unwrap();
+    let vmdk3 = dir.path().join("disk3.vmdk");
+    std::fs::write(
+        &vmdk3,
+        "# Disk DescriptorFile\nRW 2048 FLAT \"dev-flat.vmdk\" 0\n",
+    )
+    .unwrap();
     for (image, extent, what) in [
         (&vmdk, "extent-flat.vmdk", "a FIFO"),
         (&vmdk2, "dir-flat.vmdk", "a directory"),
+        (&vmdk3, "dev-flat.vmdk", "a device"),
     ] {
         let c = run(&["audit", image.to_str().unwrap()]);
         let said = format!("{}{}", c.stdout, c.stderr);
