@@ -679,6 +679,7 @@ fn mutate(image: &str, cases: usize, seed: u64) -> usize {
     let limits = Limits {
         max_file: 1 << 20,
         read_budget: 16 << 20,
+        ..Limits::default()
     };
     let mut rng = Rng(seed);
     for case in 0..cases {

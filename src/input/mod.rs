@@ -289,10 +289,68 @@ fn reg_layer(
     })
 }
 
-/// A log file found beside a hive (or in an image), by name.
-pub struct LogBytes {
+/// A log file found beside a hive (or in an image), by name: its first
+/// bytes, at most [`crate::hive::log::log_cap`] of its hive.
+pub struct LogBytes<'a> {
     pub name: String,
-    pub bytes: Vec<u8>,
+    bytes: LogData<'a>,
+    /// How many bytes of `bytes` are used (a map holds the whole file).
+    used: usize,
+    /// The log's whole length, when it is longer than what is used.
+    cut_from: Option<u64>,
+}
+
+/// A log's bytes: its own (mapped or read), or an image reader's.
+enum LogData<'a> {
+    File(Bytes),
+    Borrowed(&'a [u8]),
+}
+
+impl<'a> LogBytes<'a> {
+    /// A log read whole (or already cut by its reader, which said so).
+    pub fn owned(name: String, bytes: Vec<u8>) -> Self {
+        LogBytes {
+            name,
+            used: bytes.len(),
+            bytes: LogData::File(Bytes::Owned(bytes)),
+            cut_from: None,
+        }
+    }
+
+    /// As [`LogBytes::owned`], without a copy.
+    fn borrowed(name: String, bytes: &'a [u8]) -> Self {
+        LogBytes {
+            name,
+            used: bytes.len(),
+            bytes: LogData::Borrowed(bytes),
+            cut_from: None,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        let all: &[u8] = match &self.bytes {
+            LogData::File(b) => b,
+            LogData::Borrowed(b) => b,
+        };
+        all.get(..self.used).unwrap_or(all)
+    }
+}
+
+/// Maps the file at `path` (only the pages read cost memory); a file that
+/// cannot be mapped is read, at most `cap` bytes of it. The flag says
+/// whether it was cut there.
+fn map_or_read(path: &Path, cap: u64) -> std::io::Result<(Bytes, bool)> {
+    // Never blocks: a FIFO named as a hive or log is an error, not a hang.
+    let file = crate::image::disk::open_regular(path)?;
+    // SAFETY: as in `open`: a read-only private map of an offline copy.
+    if let Ok(m) = unsafe { memmap2::Mmap::map(&file) } {
+        return Ok((Bytes::Mapped(m), false));
+    }
+    let mut buf = Vec::new();
+    file.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
+    let cut = buf.len() as u64 > cap;
+    buf.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
+    Ok((Bytes::Owned(buf), cut))
 }
 
 fn note(code: &'static str, severity: Severity, message: String) -> Diagnostic {
@@ -354,8 +412,15 @@ fn hive_layer(
         );
         let files: Vec<crate::hive::log::LogFile<'_>> = logs
             .iter()
-            .map(|l| crate::hive::log::LogFile::new(l.name.clone(), &l.bytes))
+            .map(|l| crate::hive::log::LogFile::new(l.name.clone(), l.bytes()))
             .collect();
+        let cap = crate::hive::log::log_cap(bytes.len() as u64);
+        for log in logs {
+            if let Some(len) = log.cut_from {
+                let message = crate::hive::log::cut_note(&log.name, len, cap);
+                diagnostics.push(note("dirty-hive", Severity::Warning, message));
+            }
+        }
         let outcome = match (options.no_logs, files.is_empty()) {
             (true, _) => Err("--no-logs was given".to_owned()),
             (false, true) => Err("no SYSTEM.LOG1 or SYSTEM.LOG2 was found beside it".to_owned()),
@@ -374,6 +439,17 @@ fn hive_layer(
                         "dirty-hive",
                         Severity::Info,
                         format!("log not used in full: {issue}"),
+                    ));
+                }
+                if r.bytes.len() < bytes.len() {
+                    diagnostics.push(note(
+                        "dirty-hive",
+                        Severity::Info,
+                        format!(
+                            "the hive file is {} bytes, far past what its hive bins and logs reach: replay used its first {} bytes",
+                            bytes.len(),
+                            r.bytes.len()
+                        ),
                     ));
                 }
                 recovered = Some(r.bytes);
@@ -501,18 +577,28 @@ pub fn load(
                         kind: ErrorKind::HiveApplied,
                     });
                 }
-                let logs = if options.no_logs {
-                    Vec::new()
+                // A clean hive's logs are never used: not even opened.
+                let (logs, unread) = if options.no_logs || !crate::hive::log::needs_logs(&bytes) {
+                    (Vec::new(), Vec::new())
                 } else {
-                    sibling_logs(name)
+                    sibling_logs(name, bytes.len() as u64)
                 };
-                let layer = hive_layer(name, &bytes, &logs, options)?;
+                let mut layer = hive_layer(name, &bytes, &logs, options)?;
+                layer.diagnostics.extend(unread);
                 if let Some(sw) = options.software.as_deref().filter(|_| index == 0) {
                     layers.push(layer);
-                    let bytes = std::fs::read(sw).map_err(|e| InputError {
+                    // Mapped, not read: only the pages of the few keys read
+                    // cost memory, however large the file.
+                    let io = |e: std::io::Error| InputError {
                         path: sw.to_owned(),
                         kind: ErrorKind::Io(e),
-                    })?;
+                    };
+                    let (bytes, cut) = map_or_read(Path::new(sw), MAX_LOOSE_HIVE).map_err(io)?;
+                    if cut {
+                        return Err(io(std::io::Error::other(format!(
+                            "cannot be mapped, and is larger than the {MAX_LOOSE_HIVE} bytes read at most"
+                        ))));
+                    }
                     software_layer(sw, &bytes, options)?
                 } else {
                     layer
@@ -531,18 +617,44 @@ pub fn load(
     combine::build(layers, input.is_some(), options.control_set)
 }
 
-/// The transaction logs beside a hive file (`SYSTEM.LOG1`, `SYSTEM.LOG2`,
-/// `SYSTEM.LOG`, any case). Unreadable ones are skipped: replay says which
-/// logs it used.
-fn sibling_logs(path: &str) -> Vec<LogBytes> {
-    crate::hive::log::sibling_logs(Path::new(path))
+/// The most of a `--software` file read when it cannot be mapped, as for a
+/// hive in a disk image ([`crate::image::volume::Limits::max_file`]).
+const MAX_LOOSE_HIVE: u64 = 192 << 20;
+
+/// The transaction logs beside a hive file of `hive_len` bytes
+/// (`SYSTEM.LOG1`, `SYSTEM.LOG2`, `SYSTEM.LOG`, any case), mapped, each used
+/// up to the cap for its hive; and a warning for each that cannot be read.
+fn sibling_logs(path: &str, hive_len: u64) -> (Vec<LogBytes<'static>>, Vec<Diagnostic>) {
+    let cap = crate::hive::log::log_cap(hive_len);
+    let mut unread = Vec::new();
+    let logs = crate::hive::log::sibling_logs(Path::new(path))
         .into_iter()
         .filter_map(|p| {
-            let bytes = std::fs::read(&p).ok()?;
             let name = p.file_name()?.to_string_lossy().into_owned();
-            Some(LogBytes { name, bytes })
+            let (bytes, cut) = match map_or_read(&p, cap) {
+                Ok(read) => read,
+                Err(e) => {
+                    let message = format!("{name} could not be read, so it was not replayed: {e}");
+                    unread.push(note("dirty-hive", Severity::Warning, message));
+                    return None;
+                }
+            };
+            let len = bytes.len() as u64;
+            let used = usize::try_from(len.min(cap)).unwrap_or(usize::MAX);
+            let cut_from = match (cut, len > cap) {
+                (true, _) => std::fs::metadata(&p).ok().map(|m| m.len()),
+                (false, true) => Some(len),
+                (false, false) => None,
+            };
+            Some(LogBytes {
+                name,
+                bytes: LogData::File(bytes),
+                used,
+                cut_from,
+            })
         })
-        .collect()
+        .collect();
+    (logs, unread)
 }
 
 /// Whether the file is a disk image this build reads, by its signatures.
@@ -707,7 +819,7 @@ struct Found<'a> {
     /// `VHDX image, GPT partition 3 (...), Windows\System32\config\SYSTEM`.
     from: String,
     system: &'a [u8],
-    logs: Vec<LogBytes>,
+    logs: Vec<LogBytes<'a>>,
     software: Option<&'a [u8]>,
     notes: Vec<String>,
 }
@@ -723,10 +835,7 @@ fn load_install(
     let logs = install
         .system_logs
         .iter()
-        .map(|(n, b)| LogBytes {
-            name: n.clone(),
-            bytes: b.clone(),
-        })
+        .map(|(n, b)| LogBytes::borrowed(n.clone(), b))
         .collect();
     let mut notes: Vec<String> = opened.notes.iter().chain(&install.notes).cloned().collect();
     notes.extend(skipped.iter().map(|s| format!("also on the disk: {s}")));
@@ -747,7 +856,7 @@ fn load_install(
 
 /// Every image of a WIM, each a target.
 fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
-    use crate::image::wim::{Reader, Wim, read_file_or_wimlib};
+    use crate::image::wim::{Reader, Wim, read_file_or_wimlib_max};
     let fail = |name: String, kind: ErrorKind| Target {
         name,
         kind: Kind::Image,
@@ -761,16 +870,22 @@ fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
         Err(e) => return vec![fail(input.to_owned(), e.into())],
     };
     let config = ["Windows", "System32", "config"];
-    let read = |index: u32, file: &str| {
+    let read = |index: u32, file: &str, max: u64| {
         let path: Vec<&str> = config.iter().copied().chain([file]).collect();
-        read_file_or_wimlib(Path::new(input), index, &path)
+        read_file_or_wimlib_max(Path::new(input), index, &path, max)
     };
+    // The same limits as for a disk, per WIM image (each is audited and
+    // dropped before the next is read).
+    let limits = crate::image::volume::Limits::default();
     wim.images()
         .iter()
         .map(|info| {
             let label = info.name.clone().unwrap_or_else(|| "unnamed".into());
             let name = format!("{input} [image {}: {label}]", info.index);
-            let system = match read(info.index, "SYSTEM") {
+            // Each read holds the image's metadata too.
+            let metadata = wim.metadata_size(info.index).unwrap_or(0);
+            let mut left = limits.max_held.saturating_sub(metadata);
+            let system = match read(info.index, "SYSTEM", limits.max_file.min(left)) {
                 Ok((Some(bytes), reader)) => (bytes, reader),
                 Ok((None, _)) => {
                     let why = format!(
@@ -781,6 +896,7 @@ fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
                 }
                 Err(e) => return fail(name, e.into()),
             };
+            left = left.saturating_sub(system.0.len() as u64);
             let mut notes = Vec::new();
             if let Reader::Wimlib { reason } = &system.1 {
                 notes.push(format!(
@@ -790,17 +906,26 @@ fn load_wim(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
             if let Some(b) = &info.build {
                 notes.push(format!("the WIM's XML gives version {b}"));
             }
-            let logs: Vec<LogBytes> = ["SYSTEM.LOG1", "SYSTEM.LOG2"]
-                .iter()
-                .filter_map(|f| match read(info.index, f) {
-                    Ok((Some(bytes), _)) => Some(LogBytes {
-                        name: (*f).to_owned(),
-                        bytes,
-                    }),
-                    _ => None,
-                })
-                .collect();
-            let software = match read(info.index, "SOFTWARE") {
+            // Logs only for a dirty hive (a clean one's are never applied),
+            // each up to the log cap, with room kept for replay's copy.
+            let mut logs: Vec<LogBytes<'_>> = Vec::new();
+            if !options.no_logs && crate::hive::log::needs_logs(&system.0) {
+                let cap = crate::hive::log::log_cap(system.0.len() as u64);
+                left = left.saturating_sub(system.0.len() as u64);
+                for f in ["SYSTEM.LOG1", "SYSTEM.LOG2"] {
+                    match read(info.index, f, cap.min(left / 2)) {
+                        Ok((Some(bytes), _)) => {
+                            left = left.saturating_sub(2 * bytes.len() as u64);
+                            logs.push(LogBytes::owned(f.to_owned(), bytes));
+                        }
+                        Ok((None, _)) => {}
+                        // A WIM file is read whole (its hash covers all of
+                        // it), so a log over the cap is left out, and said.
+                        Err(e) => notes.push(format!("{f} not read: {e}")),
+                    }
+                }
+            }
+            let software = match read(info.index, "SOFTWARE", limits.max_file.min(left)) {
                 Ok((data, _)) => data,
                 Err(e) => {
                     notes.push(format!("SOFTWARE could not be read: {e}"));

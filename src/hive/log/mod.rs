@@ -223,6 +223,9 @@ pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogErro
             Err(problem) => issues.push(issue(&log.name, problem)),
         }
     }
+    let primary = primary
+        .get(..copied_len(base, &new_logs, &old_logs, logs))
+        .unwrap_or(primary);
     // A hive is written in one format; try the newer first, since Windows
     // 8.1 and later may leave an old, stale `.LOG` beside `.LOG1`/`.LOG2`.
     if let Some(done) = replay_new(primary, base, &new_logs, &mut issues) {
@@ -241,6 +244,35 @@ pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogErro
     }
     Err(LogError::NoUsableLog { issues })
 }
+
+/// How much of a dirty primary [`replay`] copies. Only the hive's stated
+/// bins, and what the logs can grow them by, can matter: an entry's pages
+/// lie within its hive bins size, and growth must be logged
+/// ([`Work::grow`]). Windows leaves slack past the bins (files grow in
+/// 256 KiB steps), kept so the result matches Windows' byte for byte; a
+/// file longer than that much again plus [`PRIMARY_SLACK`] is cut there,
+/// so a huge or sparse primary costs about its hive, not its file.
+fn copied_len(
+    base: BaseBlock<'_>,
+    new_logs: &[Header<'_>],
+    old_logs: &[Header<'_>],
+    logs: &[LogFile<'_>],
+) -> usize {
+    let stated = new_logs
+        .iter()
+        .chain(old_logs)
+        .map(|h| h.base.hive_bins_size())
+        .fold(base.hive_bins_size(), u32::max);
+    let logged: usize = logs.iter().map(|l| l.bytes.len()).sum();
+    let reach = HIVE_BINS_START
+        .saturating_add(stated as usize)
+        .saturating_add(logged);
+    reach.saturating_mul(2).saturating_add(PRIMARY_SLACK)
+}
+
+/// Bytes of a dirty primary copied past twice what its bins and logs reach
+/// (Windows leaves slack past the bins); the rest is not part of the hive.
+pub const PRIMARY_SLACK: usize = 16 << 20;
 
 fn issue(log: &str, problem: LogProblem) -> LogIssue {
     LogIssue {
@@ -671,6 +703,38 @@ fn check_dirty_bins(
         }
     }
     Ok(())
+}
+
+/// How many times its hive's size a log is read up to, plus [`LOG_CAP_FLOOR`].
+pub const LOG_CAP_FACTOR: u64 = 4;
+/// The least of a log read, whatever the hive's size.
+pub const LOG_CAP_FLOOR: u64 = 1 << 20;
+
+/// The bytes of a transaction log worth reading for a hive of `hive_len`
+/// bytes. An entry holds dirty pages of the hive (at most all of them, plus
+/// what it grows by), and Windows starts a log over once its entries are in
+/// the hive, so real logs stay below the hive's size (a 12 MiB SYSTEM has
+/// 3 MiB logs). Four times the hive, and at least 1 MiB, leaves ample room
+/// while keeping a huge or sparse log from costing memory or time.
+pub fn log_cap(hive_len: u64) -> u64 {
+    hive_len
+        .saturating_mul(LOG_CAP_FACTOR)
+        .saturating_add(LOG_CAP_FLOOR)
+}
+
+/// What is said of a log longer than [`log_cap`]: `name` is `len` bytes
+/// and only its first `cap` were read.
+pub fn cut_note(name: &str, len: u64, cap: u64) -> String {
+    format!(
+        "{name}: log larger than {cap} bytes ({LOG_CAP_FACTOR} times its hive's size plus {} MiB): it is {len} bytes, not read past byte {cap}; entries after that, if any, were not replayed",
+        LOG_CAP_FLOOR >> 20
+    )
+}
+
+/// Whether [`replay`] would look past the logs' base blocks: the primary's
+/// base block is readable and dirty. A clean hive's logs are never applied.
+pub fn needs_logs(primary: &[u8]) -> bool {
+    BaseBlock::new(primary).is_ok_and(|b| b.is_dirty())
 }
 
 /// The logs Windows keeps beside the hive at `hive_path`: `<name>.LOG1`,

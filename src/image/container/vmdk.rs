@@ -12,7 +12,6 @@
 //! of u32 sector offsets of grain tables (GT), each GT `numGTEsPerGT` u32
 //! sector offsets of grains (0: not allocated, 1: zero grain).
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path};
 use std::sync::Arc;
@@ -565,13 +564,15 @@ fn open_extent(dir: &Path, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
         ));
     }
     let path = dir.join(rel);
-    let opened = File::open(&path).and_then(FileDisk::new).map_err(|err| {
-        invalid(
-            FORMAT,
-            e.line_at,
-            format!("extent file \"{}\" cannot be opened: {err}", path.display()),
-        )
-    })?;
+    let opened = crate::image::disk::open_regular(&path)
+        .and_then(FileDisk::new)
+        .map_err(|err| {
+            invalid(
+                FORMAT,
+                e.line_at,
+                format!("extent file \"{}\" cannot be opened: {err}", path.display()),
+            )
+        })?;
     Ok((name, Arc::new(opened)))
 }
 

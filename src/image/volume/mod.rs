@@ -99,18 +99,27 @@ pub enum VolumeError {
 /// How far the readers go before they give up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest file read, in bytes (a SYSTEM hive is tens of MB).
+    /// The largest hive read, in bytes (a SYSTEM hive is tens of MB, a
+    /// SOFTWARE hive up to a few hundred).
     pub max_file: u64,
     /// Bytes read from one volume while searching it, beyond which the
     /// volume is taken to be damaged (looping index or run lists).
     pub read_budget: u64,
+    /// Bytes of files held in memory at once for one disk: every install's
+    /// SYSTEM, logs and SOFTWARE, plus, for a dirty SYSTEM, room for the copy
+    /// replaying its logs makes. Past it, a file is refused (SYSTEM) or left
+    /// out with a note (logs, SOFTWARE), so that no disk, however many
+    /// installs or huge files it holds, costs more than this.
+    pub max_held: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_file: 1 << 30,
+            max_file: 192 << 20,
             read_budget: 4 << 30,
+            // With the readers' own few MiB, under 256 MiB in all.
+            max_held: 224 << 20,
         }
     }
 }
@@ -172,7 +181,10 @@ pub struct Install {
     /// The SYSTEM hive file.
     pub system: Vec<u8>,
     /// `SYSTEM.LOG1`, `SYSTEM.LOG2` and `SYSTEM.LOG`, those present, named as
-    /// on disk, in that order.
+    /// on disk, in that order. Only what replay may use is read: beside a
+    /// dirty SYSTEM, up to [`crate::hive::log::log_cap`] bytes (a note says
+    /// when a log was cut); beside a clean one, only the log's base block
+    /// (512 bytes), as a clean hive's logs are never applied.
     pub system_logs: Vec<(String, Vec<u8>)>,
     /// The SOFTWARE hive, when present and readable.
     pub software: Option<Vec<u8>>,
@@ -251,6 +263,10 @@ pub fn find_windows(disk: Arc<dyn Disk>) -> Result<Vec<Found>, VolumeError> {
 pub fn find_windows_with(disk: Arc<dyn Disk>, limits: Limits) -> Result<Vec<Found>, VolumeError> {
     let disk: Arc<dyn Disk> = Arc::new(CachedDisk::new(disk));
     let mut out = Vec::new();
+    let mut held = Held {
+        left: limits.max_held,
+        max: limits.max_held,
+    };
     for volume in list(&disk)? {
         let found = match volume.kind {
             _ if volume.end() > disk.size() => {
@@ -262,7 +278,7 @@ pub fn find_windows_with(disk: Arc<dyn Disk>, limits: Limits) -> Result<Vec<Foun
                 });
                 Found::Skipped { volume, reason }
             }
-            VolumeKind::Ntfs => search(&disk, volume, limits),
+            VolumeKind::Ntfs => search(&disk, volume, limits, &mut held),
             VolumeKind::BitLocker => Found::Skipped {
                 volume,
                 reason: Reason::BitLocker,
@@ -280,8 +296,15 @@ pub fn find_windows_with(disk: Arc<dyn Disk>, limits: Limits) -> Result<Vec<Foun
     Ok(out)
 }
 
-fn search(disk: &Arc<dyn Disk>, volume: Volume, limits: Limits) -> Found {
-    match ntfs::find_install(disk.clone(), &volume, limits) {
+/// What is left of [`Limits::max_held`] for the rest of a disk.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub left: u64,
+    pub max: u64,
+}
+
+fn search(disk: &Arc<dyn Disk>, volume: Volume, limits: Limits, held: &mut Held) -> Found {
+    match ntfs::find_install(disk.clone(), &volume, limits, held) {
         Ok(Some(files)) => {
             let mut notes = volume.notes.clone();
             notes.extend(files.notes);

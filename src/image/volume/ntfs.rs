@@ -17,7 +17,9 @@
 //!   and, when fewer than 16 of its clusters are allocated, decompressed
 //!   with [`super::lznt1`]. Wholly sparse units are zeros, wholly
 //!   allocated ones are stored as they are.
-//! * EFS-encrypted files are refused, and a file over [`Limits::max_file`].
+//! * EFS-encrypted files are refused, and a hive over [`Limits::max_file`]
+//!   or past what is left of [`Limits::max_held`]; logs are read only as
+//!   far as replay may use them (see [`super::Install::system_logs`]).
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -28,7 +30,7 @@ use ::ntfs::indexes::NtfsFileNameIndex;
 use ::ntfs::structured_values::{NtfsFileAttributeFlags, NtfsIndexRoot};
 use ::ntfs::{Ntfs, NtfsAttributeFlags, NtfsAttributeType, NtfsError, NtfsFile};
 
-use super::{Limits, Volume, VolumeError, lznt1, read_at};
+use super::{Held, Limits, Volume, VolumeError, lznt1, read_at};
 use crate::image::disk::Disk;
 
 /// The path of the SYSTEM hive, from the volume's root.
@@ -277,14 +279,25 @@ fn walk<'n>(
     Ok(Some((file, names.join("\\"))))
 }
 
-/// The bytes of `file`'s unnamed data stream; the bool says whether it was
-/// NTFS-compressed.
+/// How much of a file [`read_file`] reads.
+#[derive(Clone, Copy)]
+enum Take {
+    /// All of it; refused when over [`Limits::max_file`] or `left` bytes
+    /// (what is left of [`Limits::max_held`], whose total is `held`).
+    Whole { left: u64, held: u64 },
+    /// Its first bytes, at most this many.
+    Head(u64),
+}
+
+/// The bytes of `file`'s unnamed data stream (all, or its head as `take`
+/// says), whether it was NTFS-compressed, and its whole length.
 fn read_file(
     ntfs: &Ntfs,
     fs: &mut Reader,
     file: &NtfsFile,
     path: &str,
-) -> Result<(Vec<u8>, bool), VolumeError> {
+    take: Take,
+) -> Result<(Vec<u8>, bool, u64), VolumeError> {
     let refuse = |fs: &Reader, reason: String| VolumeError::File {
         volume_start: fs.start,
         path: path.to_owned(),
@@ -312,16 +325,28 @@ fn read_file(
             "encrypted with EFS: its contents cannot be read without the user's key".into(),
         ));
     }
-    let len = attribute.value_length();
-    if len > fs.limits.max_file {
-        return Err(refuse(
-            fs,
-            format!(
-                "{len} bytes, more than the {} bytes read at most",
-                fs.limits.max_file
-            ),
-        ));
-    }
+    let whole = attribute.value_length();
+    let len = match take {
+        Take::Whole { .. } if whole > fs.limits.max_file => {
+            return Err(refuse(
+                fs,
+                format!(
+                    "{whole} bytes, more than the {} bytes read at most",
+                    fs.limits.max_file
+                ),
+            ));
+        }
+        Take::Whole { left, held } if whole > left => {
+            return Err(refuse(
+                fs,
+                format!(
+                    "{whole} bytes, more than the {left} bytes left of the {held} held in memory at once for one disk"
+                ),
+            ));
+        }
+        Take::Whole { .. } => whole,
+        Take::Head(n) => whole.min(n),
+    };
     let compressed = flags.contains(NtfsAttributeFlags::COMPRESSED);
     let value = attribute.value(fs).map_err(|e| fs.wrap(e))?;
     let data = match value {
@@ -346,7 +371,9 @@ fn read_file(
         }
         // Resident data is never compressed, whatever the flag says.
         value => {
-            let mut out = Vec::new();
+            // Sized up front: `len` is bounded above, and growing by
+            // doubling could hold twice the file.
+            let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
             let got = value.attach(fs).take(len).read_to_end(&mut out);
             fs.check()?;
             got.map_err(|e| refuse(fs, format!("reading the data: {e}")))?;
@@ -360,7 +387,7 @@ fn read_file(
             format!("{} bytes of data where {len} were expected", data.len()),
         ));
     }
-    Ok((data, compressed))
+    Ok((data, compressed, whole))
 }
 
 /// The compression unit in bytes: 16 clusters, which is all Windows writes
@@ -415,7 +442,8 @@ fn decompress(
     unit: u64,
     path: &str,
 ) -> Result<Vec<u8>, VolumeError> {
-    let mut out = Vec::new();
+    // `len` is bounded by the caller's limits.
+    let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     let mut packed = Vec::new();
     let mut first = 0;
     let mut start = 0u64;
@@ -469,9 +497,10 @@ pub(super) fn find_install(
     disk: Arc<dyn Disk>,
     volume: &Volume,
     limits: Limits,
+    held: &mut Held,
 ) -> Result<Option<Files>, VolumeError> {
     let mut fs = Reader::new(disk, volume.start, volume.len, limits);
-    guarded(volume.start, || search(&mut fs))
+    guarded(volume.start, || search(&mut fs, held))
 }
 
 /// Runs `f`, turning a panic in the `ntfs` crate into an error: its known
@@ -493,7 +522,7 @@ fn guarded<T>(
     })
 }
 
-fn search(fs: &mut Reader) -> Result<Option<Files>, VolumeError> {
+fn search(fs: &mut Reader, held: &mut Held) -> Result<Option<Files>, VolumeError> {
     let ntfs = open(fs)?;
     let Some((config, config_path)) = walk(&ntfs, fs, &CONFIG)? else {
         return Ok(None);
@@ -506,20 +535,54 @@ fn search(fs: &mut Reader) -> Result<Option<Files>, VolumeError> {
     }
     let system_path = format!("{config_path}\\{name}");
     let mut notes = Vec::new();
-    let (bytes, compressed) = read_file(&ntfs, fs, &system, &system_path)?;
+    let whole = |held: &Held| Take::Whole {
+        left: held.left,
+        held: held.max,
+    };
+    let (bytes, compressed, _) = read_file(&ntfs, fs, &system, &system_path, whole(held))?;
+    held.left = held.left.saturating_sub(bytes.len() as u64);
     if compressed {
         notes.push(format!(
             "{system_path} is NTFS-compressed; decompressed (LZNT1)"
         ));
     }
 
+    // A dirty hive's logs are read up to the cap for its size, and room is
+    // kept for the copy replay makes (the hive and what the logs add); a
+    // clean hive's logs are never applied, so only their base block is read.
+    let dirty = crate::hive::log::needs_logs(&bytes);
+    let cap = match dirty {
+        true => crate::hive::log::log_cap(bytes.len() as u64),
+        false => crate::hive::base_block::LOG_BASE_BLOCK_SIZE as u64,
+    };
+    if dirty {
+        held.left = held.left.saturating_sub(bytes.len() as u64);
+    }
     let mut logs = Vec::new();
     for log in LOGS {
         match lookup(&ntfs, fs, &config, log) {
             Ok(Some((file, name))) => {
                 let path = format!("{config_path}\\{name}");
-                match read_file(&ntfs, fs, &file, &path) {
-                    Ok((data, _)) => logs.push((name, data)),
+                // Replay's copy may grow by what a log holds: kept room too.
+                let room = match dirty {
+                    true => held.left / 2,
+                    false => held.left,
+                };
+                match read_file(&ntfs, fs, &file, &path, Take::Head(cap.min(room))) {
+                    Ok((data, _, len)) => {
+                        let kept = data.len() as u64;
+                        if dirty && len > kept {
+                            notes.push(match kept < cap {
+                                true => format!(
+                                    "{path}: {len} bytes, only the first {kept} read: more would pass the {} bytes held in memory at once for one disk",
+                                    held.max
+                                ),
+                                false => crate::hive::log::cut_note(&path, len, cap),
+                            });
+                        }
+                        held.left = held.left.saturating_sub(kept * if dirty { 2 } else { 1 });
+                        logs.push((name, data));
+                    }
                     Err(e) => notes.push(format!("{path} not read: {e}")),
                 }
             }
@@ -531,8 +594,9 @@ fn search(fs: &mut Reader) -> Result<Option<Files>, VolumeError> {
     let software = match lookup(&ntfs, fs, &config, "SOFTWARE") {
         Ok(Some((file, name))) => {
             let path = format!("{config_path}\\{name}");
-            match read_file(&ntfs, fs, &file, &path) {
-                Ok((data, compressed)) => {
+            match read_file(&ntfs, fs, &file, &path, whole(held)) {
+                Ok((data, compressed, _)) => {
+                    held.left = held.left.saturating_sub(data.len() as u64);
                     if compressed {
                         notes.push(format!("{path} is NTFS-compressed; decompressed (LZNT1)"));
                     }
@@ -578,7 +642,11 @@ pub fn read_path(
         let Some((file, on_disk)) = walk(&ntfs, &mut fs, path)? else {
             return Ok(None);
         };
-        let (data, _) = read_file(&ntfs, &mut fs, &file, &on_disk)?;
+        let take = Take::Whole {
+            left: limits.max_file,
+            held: limits.max_file,
+        };
+        let (data, _, _) = read_file(&ntfs, &mut fs, &file, &on_disk, take)?;
         Ok(Some((on_disk, data)))
     })
 }

@@ -45,7 +45,10 @@ use metadata::{ATTR_ENCRYPTED, Metadata};
 use resource::{Ctx, ResHdr};
 
 pub use header::Compression;
-pub use wimlib::{Reader, extract_with_wimlib, read_file_or_wimlib};
+pub use wimlib::{
+    Reader, extract_with_wimlib, extract_with_wimlib_max, read_file_or_wimlib,
+    read_file_or_wimlib_max,
+};
 pub use xml::ImageInfo;
 
 /// The largest file [`Wim::read_file`] returns (1 GiB); SYSTEM hives are
@@ -53,14 +56,17 @@ pub use xml::ImageInfo;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
 /// The largest metadata resource read (uncompressed). Windows images have
-/// tens of megabytes.
-const MAX_METADATA_SIZE: u64 = 1 << 30;
+/// tens of megabytes; it is held whole while a file is read, so more would
+/// break the memory bound of an image input (see `volume::Limits`).
+pub const MAX_METADATA_SIZE: u64 = 128 << 20;
 /// A metadata resource may decompress to this many times the file size at
 /// most (wimlib's bound), which keeps tiny corrupt files from claiming
 /// gigabytes.
 const METADATA_EXPANSION: u64 = 512;
 /// The largest blob table and XML data read; both are stored uncompressed.
-const MAX_TABLE_SIZE: u64 = 256 << 20;
+/// A blob table entry is 50 bytes, so this is over a million blobs (a
+/// Windows image has a few hundred thousand).
+const MAX_TABLE_SIZE: u64 = 64 << 20;
 
 /// `MSWIM\0\0\0`, or wimlib's pipable `WLPWM\0\0\0` (which [`Wim::open`]
 /// refuses with a message, rather than reading it as a raw disk).
@@ -353,6 +359,12 @@ impl Wim {
             compression: self.header.compression,
             chunk_size: self.header.chunk_size,
         }
+    }
+
+    /// The uncompressed size of image `index`'s metadata resource, which
+    /// reading any of its files holds in memory.
+    pub fn metadata_size(&self, index: u32) -> Result<u64, WimError> {
+        Ok(self.metadata_entry(index)?.original_size)
     }
 
     fn metadata_entry(&self, index: u32) -> Result<ResHdr, WimError> {

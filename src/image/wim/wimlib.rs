@@ -63,6 +63,16 @@ impl Drop for TempDir {
 /// private temporary directory, and returns its bytes. Path components
 /// are matched case-insensitively (`WIMLIB_IMAGEX_IGNORE_CASE=1`).
 pub fn extract_with_wimlib(wim: &Path, index: u32, path: &[&str]) -> Result<Vec<u8>, WimError> {
+    extract_with_wimlib_max(wim, index, path, DEFAULT_MAX_FILE_SIZE)
+}
+
+/// As [`extract_with_wimlib`], refusing a file over `max_size` bytes.
+pub fn extract_with_wimlib_max(
+    wim: &Path,
+    index: u32,
+    path: &[&str],
+    max_size: u64,
+) -> Result<Vec<u8>, WimError> {
     let inner = format!(
         "/{}",
         path.iter()
@@ -142,12 +152,12 @@ pub fn extract_with_wimlib(wim: &Path, index: u32, path: &[&str]) -> Result<Vec<
             kind: "not a regular file once extracted",
         });
     }
-    if meta.len() > DEFAULT_MAX_FILE_SIZE {
+    if meta.len() > max_size {
         return Err(WimError::TooLarge {
             offset: 0,
             what: format!("{inner} in image {index}"),
             size: meta.len(),
-            limit: DEFAULT_MAX_FILE_SIZE,
+            limit: max_size,
         });
     }
     fs::read(&file).map_err(|e| io_err("the extracted file", e))
@@ -162,10 +172,20 @@ pub fn read_file_or_wimlib(
     index: u32,
     path: &[&str],
 ) -> Result<(Option<Vec<u8>>, Reader), WimError> {
-    let ours = Wim::open(wim).and_then(|w| w.read_file(index, path));
+    read_file_or_wimlib_max(wim, index, path, DEFAULT_MAX_FILE_SIZE)
+}
+
+/// As [`read_file_or_wimlib`], refusing a file over `max_size` bytes.
+pub fn read_file_or_wimlib_max(
+    wim: &Path,
+    index: u32,
+    path: &[&str],
+    max_size: u64,
+) -> Result<(Option<Vec<u8>>, Reader), WimError> {
+    let ours = Wim::open(wim).and_then(|w| w.read_file_max(index, path, max_size));
     match ours {
         Ok(data) => Ok((data, Reader::Builtin)),
-        Err(e) if e.is_unsupported() => match extract_with_wimlib(wim, index, path) {
+        Err(e) if e.is_unsupported() => match extract_with_wimlib_max(wim, index, path, max_size) {
             Ok(data) => Ok((
                 Some(data),
                 Reader::Wimlib {

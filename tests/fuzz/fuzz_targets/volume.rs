@@ -18,6 +18,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_file: 4 << 20,
         read_budget: 16 << 20,
+        ..Limits::default()
     };
     let _ = find_windows_with(disk, limits);
 });
