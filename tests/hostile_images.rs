@@ -134,8 +134,8 @@ fn a_vmdk_extent_that_is_a_fifo_is_refused_by_name() {
     .unwrap();
     for (image, extent, what) in [
         (&vmdk, "extent-flat.vmdk", "a FIFO"),
-        (&vmdk2, "dir-flat.vmdk", "a directory"),
-        (&vmdk3, "dev-flat.vmdk", "a device"),
+        (&vmdk2, "dir-flat.vmdk", "a folder"),
+        (&vmdk3, "dev-flat.vmdk", "device"),
     ] {
         let c = run(&["audit", image.to_str().unwrap()]);
         let said = format!("{}{}", c.stdout, c.stderr);

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::Run;
+use common::{Run, tlsreg_in};
 
 fn sample(p: &str) -> Vec<u8> {
     std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -316,4 +316,75 @@ fn a_panic_on_one_input_is_that_inputs_error() {
         ]
     );
     assert!(text.contains("this is a bug in tlsreg"), "{text}");
+}
+/// What a file looks like to a forensic examiner: its bytes and its times.
+#[cfg(unix)]
+fn fingerprint(path: &Path) -> (Vec<u8>, i64, i64) {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let m = std::fs::metadata(path).unwrap();
+    // Read without touching the access time, or the test would move it.
+    let mut bytes = Vec::new();
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .unwrap();
+    (bytes, m.atime(), m.mtime())
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn reading_changes_neither_bytes_nor_access_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |p: &str, from: &str| {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, sample(from)).unwrap();
+        // An access time older than the modification time: relatime would
+        // update it on the next read, unless the file is opened O_NOATIME.
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let times = [
+            libc::timespec {
+                tv_sec: 946_684_800,
+                tv_nsec: 0,
+            },
+            libc::timespec {
+                tv_sec: 0,
+                tv_nsec: libc::UTIME_OMIT,
+            },
+        ];
+        // SAFETY: utimensat on a file the test just wrote.
+        assert_eq!(
+            unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) },
+            0
+        );
+        path
+    };
+    let files = [
+        put("f/a.reg", "compliant.reg"),
+        put("f/m/SYSTEM", "hives/dirty/SYSTEM"),
+        put("f/m/SYSTEM.LOG1", "hives/dirty/SYSTEM.LOG1"),
+        put("f/m/SYSTEM.LOG2", "hives/dirty/SYSTEM.LOG2"),
+        put("f/n.hiv", "hives/not-set.hiv"),
+        put("f/disk.vhdx", "images/dirty.vhdx"),
+    ];
+    let before: Vec<_> = files.iter().map(|f| fingerprint(f)).collect();
+    assert!(before.iter().all(|b| b.1 == 946_684_800), "the test set old atimes");
+    for args in [
+        &["audit", "f"][..],
+        &["audit", "--format", "json", "f/m/SYSTEM"],
+        &["diff", "f/m/SYSTEM"],
+        &["fix", "f/n.hiv"],
+        &["export", "f/m/SYSTEM"],
+        &["audit", "--apply", "f/a.reg", "f/n.hiv"],
+        &["audit", "f/disk.vhdx"],
+    ] {
+        let run = tlsreg_in(dir.path(), args);
+        assert!(run.code <= 2, "{args:?}: {}", run.stderr);
+        for (f, b) in files.iter().zip(&before) {
+            assert!(fingerprint(f) == *b, "{args:?} changed {}", f.display());
+        }
+    }
 }

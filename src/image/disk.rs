@@ -44,48 +44,29 @@ impl Disk for FileDisk {
     }
 }
 
+/// Opens an image named on purpose: a regular file or a disk (block device).
+pub fn open_regular_or_disk(path: &std::path::Path) -> io::Result<File> {
+    match crate::fsio::open(path)? {
+        (file, kind) if kind.seekable() => Ok(file),
+        (_, kind) => Err(io::Error::other(format!(
+            "not a file or a disk ({})",
+            kind.describe()
+        ))),
+    }
+}
+
 /// Opens a file an image names (a VMDK extent) for reading, only if it is a
-/// regular file. On unix the open does not block (`O_NONBLOCK`): opening a
-/// FIFO for reading would otherwise wait for a writer forever. A FIFO, a
+/// regular file, through [`crate::fsio::open`]: the open does not block
+/// (opening a FIFO for reading would otherwise wait for a writer forever). A FIFO, a
 /// device or a directory is an error saying what it is.
 pub fn open_regular(path: &std::path::Path) -> io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
+    match crate::fsio::open(path)? {
+        (file, crate::fsio::FileKind::Regular) => Ok(file),
+        (_, kind) => Err(io::Error::other(format!(
+            "not a regular file ({})",
+            kind.describe()
+        ))),
     }
-    let file = options.open(path)?;
-    let kind = file.metadata()?.file_type();
-    if kind.is_file() {
-        return Ok(file);
-    }
-    let what = if kind.is_dir() {
-        "a directory"
-    } else {
-        special_kind(&kind)
-    };
-    Err(io::Error::other(format!("not a regular file ({what})")))
-}
-
-#[cfg(unix)]
-fn special_kind(kind: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_block_device() || kind.is_char_device() {
-        "a device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a plain file"
-    }
-}
-
-#[cfg(not(unix))]
-fn special_kind(_: &std::fs::FileType) -> &'static str {
-    "not a plain file"
 }
 
 #[cfg(unix)]

@@ -21,7 +21,6 @@ mod vhdx_log;
 pub mod vmdk;
 
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -185,10 +184,11 @@ pub(crate) fn truncated(format: Format, offset: u64, what: impl Into<String>) ->
 /// Opens a disk image. The format is found from the bytes; a VMDK text
 /// descriptor's extents are opened relative to the descriptor's folder.
 pub fn open(path: &Path) -> Result<Opened> {
-    let file = File::open(path).map_err(|source| ContainerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file =
+        crate::image::disk::open_regular_or_disk(path).map_err(|source| ContainerError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let disk = FileDisk::new(file).map_err(|source| ContainerError::Io {
         path: path.to_path_buf(),
         source,
@@ -212,7 +212,7 @@ pub fn open_disk(file: Arc<dyn Disk>) -> Result<Opened> {
 /// The format of the file at `path` from its signatures, without parsing it
 /// further; `None` when it is no disk image (or cannot be read).
 pub fn detect(path: &Path) -> Option<Format> {
-    let file = File::open(path).ok()?;
+    let file = crate::image::disk::open_regular_or_disk(path).ok()?;
     let disk = FileDisk::new(file).ok()?;
     sniff(&disk).ok().flatten()
 }

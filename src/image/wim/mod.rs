@@ -33,7 +33,6 @@ mod xml;
 pub mod xpress;
 
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -259,7 +258,7 @@ impl Wim {
             path: path.to_path_buf(),
             source,
         };
-        let file = File::open(path).map_err(open_err)?;
+        let file = crate::image::disk::open_regular(path).map_err(open_err)?;
         let disk = FileDisk::new(file).map_err(open_err)?;
         Wim::from_disk(Arc::new(disk))
     }
