@@ -23,6 +23,106 @@ pub fn tlsreg(args: &[&str]) -> Run {
 }
 
 pub fn tlsreg_in(dir: &Path, args: &[&str]) -> Run {
+    let evidence = Evidence::of(dir, args);
+    let run = tlsreg_unchecked(dir, args);
+    evidence.unchanged(args);
+    run
+}
+
+/// What an examiner would hash before handing files to a tool: every file
+/// an argument names (the input, `--apply`, `--software` and `--policy`
+/// files, an `-o` target that already exists is left out: it is written on
+/// purpose) and the transaction logs beside each, by SHA-256. Every run of
+/// the binary in the tests checks them afterwards, `--force` or not.
+pub struct Evidence(Vec<(std::path::PathBuf, [u8; 32])>);
+
+impl Evidence {
+    /// Files over this are sparse test giants: their size and the hash of
+    /// their first and last MiB stand for them.
+    const WHOLE: u64 = 256 << 20;
+
+    pub fn of(dir: &Path, args: &[&str]) -> Evidence {
+        let mut files = Vec::new();
+        let mut output = false;
+        for arg in args {
+            if std::mem::take(&mut output) {
+                continue;
+            }
+            if matches!(*arg, "-o" | "--output") {
+                output = true;
+                continue;
+            }
+            let path = dir.join(arg);
+            if !path.is_file() {
+                continue;
+            }
+            files.push(path.clone());
+            if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
+                let name = name.to_string_lossy().to_ascii_uppercase();
+                for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+                    let other = entry.file_name().to_string_lossy().to_ascii_uppercase();
+                    let log = ["LOG", "LOG1", "LOG2"]
+                        .iter()
+                        .any(|ext| other == format!("{name}.{ext}"));
+                    if log && entry.path().is_file() {
+                        files.push(entry.path());
+                    }
+                }
+            }
+        }
+        files.sort();
+        files.dedup();
+        Evidence(files.into_iter().map(|f| (f.clone(), sha256(&f))).collect())
+    }
+
+    pub fn unchanged(&self, args: &[&str]) {
+        for (file, before) in &self.0 {
+            assert!(
+                sha256(file) == *before,
+                "tlsreg {args:?} changed {}",
+                file.display()
+            );
+        }
+    }
+}
+
+fn sha256(path: &Path) -> [u8; 32] {
+    use sha2::Digest;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut hash = sha2::Sha256::new();
+    // Hashing must not be what moves an access time (tests check those too).
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOATIME);
+    let mut file = options.open(path).unwrap();
+    let len = file.metadata().unwrap().len();
+    hash.update(len.to_le_bytes());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut feed = |file: &mut std::fs::File, limit: u64| {
+        let mut left = limit;
+        while left > 0 {
+            let n = file.read(&mut buf[..left.min(1 << 20) as usize]).unwrap();
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+            left -= n as u64;
+        }
+    };
+    if len <= Evidence::WHOLE {
+        feed(&mut file, len);
+    } else {
+        feed(&mut file, 1 << 20);
+        file.seek(SeekFrom::End(-(1 << 20))).unwrap();
+        feed(&mut file, 1 << 20);
+    }
+    hash.finalize().into()
+}
+
+/// Runs the binary without the evidence check (for tests that hand it files
+/// they mean to change, or none).
+pub fn tlsreg_unchecked(dir: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
         .args(args)
         .current_dir(dir)
@@ -70,8 +170,16 @@ pub fn utf16(text: &str) -> Vec<u8> {
 /// from the kernel's accounting of that one child (wait4), not of all of
 /// them, so tests running side by side do not blur each other's figures.
 #[cfg(target_os = "linux")]
-#[allow(clippy::zombie_processes)] // reaped by wait4, which clippy does not know
 pub fn tlsreg_measured(dir: &Path, args: &[&str]) -> (Run, u64) {
+    let evidence = Evidence::of(dir, args);
+    let measured = measured_unchecked(dir, args);
+    evidence.unchanged(args);
+    measured
+}
+
+#[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)] // reaped by wait4, which clippy does not know
+fn measured_unchecked(dir: &Path, args: &[&str]) -> (Run, u64) {
     use std::io::Read;
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
