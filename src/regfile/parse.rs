@@ -425,10 +425,9 @@ impl Parser<'_> {
         }
         if let Some(long) = rest.iter().find(|p| p.encode_utf16().count() > 255) {
             self.key = None;
-            let why = format!(
-                "the key name `{}…` is longer than 255 characters",
-                &long[..32.min(long.len())].trim_end_matches(|c: char| !c.is_ascii())
-            );
+            // By characters: a byte count could cut one in half (`é` is two bytes).
+            let shown: String = long.chars().take(32).collect();
+            let why = format!("the key name `{shown}…` is longer than 255 characters");
             return self.skipped(n, line, skip(name_at, why));
         }
         let mut path = vec![root.long_name().to_owned()];
@@ -937,5 +936,34 @@ fn unknown_type(data: &str) -> String {
         "there is no data after `=`".to_owned()
     } else {
         format!("`{head}` is not a data type regedit knows (\"text\", dword:, hex:, hex(N):, -)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnostics_of(key: &str) -> Document {
+        let text = format!("{HEADER_V5}\r\n\r\n[{key}]\r\n\"Enabled\"=dword:00000001\r\n");
+        parse(&text, 0, None).unwrap()
+    }
+
+    /// A key name over 255 characters is quoted in its diagnostic: the quote
+    /// is cut by characters, never inside one (`é` is two bytes, `日` three).
+    #[test]
+    fn an_overlong_multibyte_key_name_is_a_skipped_line_not_a_panic() {
+        let protocols = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols";
+        for key in [
+            format!("HKEY_LOCAL_MACHINE\\{}", "é".repeat(300)),
+            format!("{protocols}\\{}", "日".repeat(256)),
+            format!("HKEY_LOCAL_MACHINE\\a{}", "😀".repeat(200)),
+        ] {
+            let doc = diagnostics_of(&key);
+            let d = &doc.diagnostics[0];
+            assert_eq!(d.code, "skipped-line", "{d:?}");
+            assert!(d.message.contains("longer than 255"), "{}", d.message);
+            // The value below has no key to go to.
+            assert!(doc.ops.is_empty(), "{:?}", doc.ops);
+        }
     }
 }
