@@ -16,6 +16,10 @@ use super::roots::parse_root;
 pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
 pub const HEADER_V4: &str = "REGEDIT4";
 const HEADER_WIN31: &str = "REGEDIT";
+/// How many names below its root a key may have: "a registry tree can be
+/// 512 levels deep" (Microsoft, Registry element size limits). Deeper key
+/// lines cannot be created, and no tree built from a file is deeper.
+pub const MAX_DEPTH: usize = 512;
 
 /// The header a file starts with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +119,25 @@ pub fn parse_from(
     keep: Option<Keep<'_>>,
 ) -> Result<Document, ReadError> {
     let (_, first) = lines.next_line().unwrap_or((1, String::new()));
-    let version = parse_header(&first)?;
+    let version = match lines.overlong() {
+        // Only the start of the line was read: enough to tell the one header
+        // that may go on (a fuzzy one: regedit then imports nothing).
+        Some(o) if !first.trim_start_matches(WS).starts_with(HEADER_WIN31) => {
+            let shown: String = first
+                .trim_start_matches(WS)
+                .chars()
+                .take(48)
+                .flat_map(char::escape_debug)
+                .collect();
+            return Err(ReadError::NoHeader {
+                reason: format!(
+                    "the first line has no end in its first {} bytes (it starts \"{shown}\")",
+                    o.limit
+                ),
+            });
+        }
+        _ => parse_header(&first)?,
+    };
     let mut parser = Parser {
         source,
         ansi,
@@ -200,6 +222,35 @@ pub trait LineSource {
     /// key line there is data to regedit (and swallowed), so it must come
     /// through as it is.
     fn in_continuation(&mut self, _on: bool) {}
+
+    /// Set when the line just returned was too long to hold: it was passed
+    /// over, and the text returned is only its start.
+    fn overlong(&self) -> Option<&Overlong> {
+        None
+    }
+}
+
+/// A line too long to hold in memory, passed over unread.
+#[derive(Clone, Debug)]
+pub struct Overlong {
+    /// The file offset where it starts.
+    pub offset: u64,
+    /// Its length in bytes, without its line end.
+    pub bytes: u64,
+    /// The most a line may have.
+    pub limit: usize,
+    /// Its first characters.
+    pub start: String,
+}
+
+impl Overlong {
+    fn why(&self) -> String {
+        format!(
+            "it is {} bytes long, more than the {} MiB a line may have here, so it was passed over",
+            self.bytes,
+            self.limit >> 20
+        )
+    }
 }
 
 /// The lines of text in memory.
@@ -307,6 +358,10 @@ impl Parser<'_> {
             self.key = None;
             self.kept = false;
         }
+        if let Some(o) = more.overlong() {
+            let o = o.clone();
+            return self.overlong_line(n, line, &o, more);
+        }
         let start = line.len() - line.trim_start_matches(WS).len();
         let body = &line[start..];
         match body.chars().next() {
@@ -337,6 +392,45 @@ impl Parser<'_> {
                     "it is not a [key], a \"value\"=data line or a ; comment",
                 ),
             ),
+        }
+    }
+
+    /// A line passed over for its length; `start` is its beginning.
+    fn overlong_line(&mut self, n: u32, start: &str, o: &Overlong, more: &mut dyn LineSource) {
+        let at = start.len() - start.trim_start_matches(WS).len();
+        let mut why = o.why();
+        match start[at..].chars().next() {
+            // A comment: nothing is lost.
+            Some(';') => return,
+            // No key name is that long (255 characters, 512 levels), so
+            // regedit fails the key, and the values below go nowhere; but
+            // `[ ` never closes the open key.
+            Some('[') if !start[at + 1..].starts_with(WS) => {
+                self.key = None;
+                self.kept = true;
+                more.skip_values(false);
+                why.push_str("; no key name is that long, so the values below it are dropped");
+            }
+            Some('"' | '@') => {
+                // The name, when its start holds it, is what the audit explains.
+                let name = parse_name(start, at, &mut |_, _| {});
+                if let (Ok((name, _)), Some(key), true) = (name, self.key.clone(), self.kept) {
+                    let at = self.origin(n, column(start, at));
+                    self.ops.push(Op::Skipped { key, name, at });
+                }
+            }
+            _ => {}
+        }
+        if self.kept {
+            let shown: String = start[at..].chars().take(48).collect();
+            let at = self.origin(n, column(start, at));
+            self.diagnostics.push(Diagnostic {
+                code: "skipped-line",
+                severity: Severity::Warning,
+                message: format!("this line (`{shown}…`) was not read: {why}"),
+                origin: Some(at),
+                suggestion: None,
+            });
         }
     }
 
@@ -428,6 +522,14 @@ impl Parser<'_> {
             // By characters: a byte count could cut one in half (`é` is two bytes).
             let shown: String = long.chars().take(32).collect();
             let why = format!("the key name `{shown}…` is longer than 255 characters");
+            return self.skipped(n, line, skip(name_at, why));
+        }
+        if rest.len() > MAX_DEPTH {
+            self.key = None;
+            let why = format!(
+                "the key is {} levels deep, and Windows allows at most {MAX_DEPTH}, so the values below it are dropped too",
+                rest.len()
+            );
             return self.skipped(n, line, skip(name_at, why));
         }
         let mut path = vec![root.long_name().to_owned()];
@@ -624,6 +726,19 @@ impl Parser<'_> {
             };
             more.in_continuation(false);
             let Some((m, l, off)) = next else { break };
+            if let Some(o) = more.overlong() {
+                return Err(vec![
+                    (
+                        n,
+                        line.to_owned(),
+                        skip(
+                            list_at,
+                            "its hex data continues on a line too long to read, so the value is dropped",
+                        ),
+                    ),
+                    (m, l.clone(), skip(off, o.why())),
+                ]);
+            }
             if !l[off..].starts_with(|c: char| c.is_ascii_hexdigit()) {
                 // regedit drops the value, and this line with it.
                 return Err(vec![
@@ -950,6 +1065,32 @@ mod tests {
 
     /// A key name over 255 characters is quoted in its diagnostic: the quote
     /// is cut by characters, never inside one (`é` is two bytes, `日` three).
+    /// Windows' limit: 512 levels below the root are created, 513 are not.
+    #[test]
+    fn a_key_deeper_than_512_levels_is_a_skipped_line() {
+        let path = |levels: usize| {
+            let mut p = String::from("HKEY_CURRENT_USER");
+            for i in 0..levels {
+                p.push_str(&format!("\\k{i}"));
+            }
+            p
+        };
+        let doc = diagnostics_of(&path(512));
+        assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
+        assert!(matches!(&doc.ops[0], Op::CreateKey { path, .. } if path.len() == 513));
+        for levels in [513, 100_000] {
+            let doc = diagnostics_of(&path(levels));
+            let d = &doc.diagnostics[0];
+            assert_eq!(d.code, "skipped-line");
+            assert!(
+                d.message.contains(&format!("{levels} levels deep")),
+                "{}",
+                d.message
+            );
+            assert!(doc.ops.is_empty(), "{:?}", doc.ops);
+        }
+    }
+
     #[test]
     fn an_overlong_multibyte_key_name_is_a_skipped_line_not_a_panic() {
         let protocols = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols";
