@@ -38,6 +38,11 @@ pub enum ReadError {
         "not a registry file: a NUL byte at offset {offset} {context}: binary data, not a .reg file's text"
     )]
     NotText { offset: u64, context: &'static str },
+    #[error(
+        "too much to keep: by line {line}, the keys read from this file take more than {} MiB in memory, where a real export's keys an audit reads take a few KB",
+        limit >> 20
+    )]
+    TooMuchKept { line: u32, limit: usize },
     #[error("{0}")]
     Io(std::io::Error),
 }

@@ -146,19 +146,24 @@ pub fn parse_from(
         diagnostics: Vec::new(),
         keep,
         kept: true,
+        unlisted: 0,
+        held: 0,
+        counted: 0,
     };
     match version {
         Version::Regedit4 | Version::Regedit5 => {
             while let Some((n, line)) = lines.next_line() {
                 parser.line(n, &line, lines);
+                parser.within_budget(n)?;
             }
         }
         Version::Win31 => {
             while let Some((n, line)) = lines.next_line() {
                 parser.win31_line(n, &line);
+                parser.within_budget(n)?;
             }
         }
-        Version::Fuzzy => parser.diagnostics.push(Diagnostic {
+        Version::Fuzzy => parser.push_diag(Diagnostic {
             code: "fuzzy-header",
             severity: Severity::Error,
             message: format!(
@@ -168,6 +173,18 @@ pub fn parse_from(
             origin: Some(Origin { source, line: 1, column: 1 }),
             suggestion: Some(HEADER_V5.to_owned()),
         }),
+    }
+    if parser.unlisted > 0 {
+        parser.diagnostics.push(Diagnostic {
+            code: "more-diagnostics",
+            severity: Severity::Warning,
+            message: format!(
+                "{} more notes about lines of this file (lines regedit skips, or warns about) are not listed: only the first {MAX_DIAGNOSTICS} are",
+                parser.unlisted
+            ),
+            origin: None,
+            suggestion: None,
+        });
     }
     Ok(Document {
         version,
@@ -289,6 +306,43 @@ struct Parser<'a> {
     /// False while the open key is one `keep` rejects: its lines change and
     /// report nothing.
     kept: bool,
+    /// Diagnostics past `MAX_DIAGNOSTICS`, counted but not kept.
+    unlisted: usize,
+    /// About how many bytes `ops` holds, up to `ops[..counted]`.
+    held: usize,
+    counted: usize,
+}
+
+/// The most diagnostics kept for one file: each skipped line of a file of
+/// millions of garbage lines would otherwise be held. The rest are counted.
+const MAX_DIAGNOSTICS: usize = 10_000;
+/// A suggested line longer than this is not kept (nobody pastes it back).
+const MAX_SUGGESTION: usize = 4 << 10;
+/// The most memory the changes kept from one file may take when the caller
+/// keeps only some keys (an audit: real exports hold a few KB of them), so a
+/// file of endless kept keys or values is refused, not read until memory
+/// runs out. Reads of whole files (`keep` is `None`) have no such bound.
+const MAX_HELD: usize = 64 << 20;
+
+/// About how many bytes an op takes in memory.
+fn op_size(op: &Op) -> usize {
+    // A `String` is 24 bytes, and its bytes a heap block of at least 32.
+    let path: usize = op.key().iter().map(|p| p.len().max(8) + 48).sum();
+    let data = match op {
+        Op::SetValue { name, value, .. } => name.len() + value.data.len(),
+        Op::DeleteValue { name, .. } | Op::Skipped { name, .. } => name.len(),
+        Op::CreateKey { .. } | Op::DeleteKey { .. } => 0,
+    };
+    96 + path + data
+}
+
+/// At most `max` characters of `s`, with `…` when cut.
+fn clip(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// Why a value line was skipped, and where in the line.
@@ -329,8 +383,39 @@ impl Parser<'_> {
         }
     }
 
+    /// Keeps a diagnostic, unless `MAX_DIAGNOSTICS` are kept already.
+    fn push_diag(&mut self, mut d: Diagnostic) {
+        if self.diagnostics.len() >= MAX_DIAGNOSTICS {
+            self.unlisted += 1;
+            return;
+        }
+        if d.suggestion
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_SUGGESTION)
+        {
+            d.suggestion = None;
+        }
+        self.diagnostics.push(d);
+    }
+
+    /// Counts the ops added since the last call against `MAX_HELD`.
+    fn within_budget(&mut self, n: u32) -> Result<(), ReadError> {
+        if self.keep.is_none() {
+            return Ok(());
+        }
+        self.held += self.ops[self.counted..].iter().map(op_size).sum::<usize>();
+        self.counted = self.ops.len();
+        match self.held > MAX_HELD {
+            true => Err(ReadError::TooMuchKept {
+                line: n,
+                limit: MAX_HELD,
+            }),
+            false => Ok(()),
+        }
+    }
+
     fn note(&mut self, code: &'static str, severity: Severity, at: Origin, message: String) {
-        self.diagnostics.push(Diagnostic {
+        self.push_diag(Diagnostic {
             code,
             severity,
             message,
@@ -344,7 +429,7 @@ impl Parser<'_> {
             return;
         }
         let at = self.origin(n, column(line, s.at));
-        self.diagnostics.push(Diagnostic {
+        self.push_diag(Diagnostic {
             code: "skipped-line",
             severity: Severity::Warning,
             message: format!("regedit skips this line: {}", s.why),
@@ -424,7 +509,7 @@ impl Parser<'_> {
         if self.kept {
             let shown: String = start[at..].chars().take(48).collect();
             let at = self.origin(n, column(start, at));
-            self.diagnostics.push(Diagnostic {
+            self.push_diag(Diagnostic {
                 code: "skipped-line",
                 severity: Severity::Warning,
                 message: format!("this line (`{shown}…`) was not read: {why}"),
@@ -466,7 +551,7 @@ impl Parser<'_> {
                 "ignored-text",
                 Severity::Warning,
                 at,
-                format!("regedit ignores the text after `]`: {after}"),
+                format!("regedit ignores the text after `]`: {}", clip(after, 64)),
             );
         }
         let mut name = &inner[..close];
@@ -499,14 +584,15 @@ impl Parser<'_> {
                 "the key has no root (HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, ...)".to_owned()
             } else {
                 format!(
-                    "`{root_text}` is not a registry root, so the values below it are dropped too"
+                    "`{}` is not a registry root, so the values below it are dropped too",
+                    clip(root_text, 64)
                 )
             };
             return self.skipped(n, line, skip(name_at, why));
         };
         if short {
             let at = self.origin(n, column(line, name_at));
-            self.diagnostics.push(Diagnostic {
+            self.push_diag(Diagnostic {
                 code: "short-root",
                 severity: Severity::Warning,
                 message: format!(
@@ -552,15 +638,25 @@ impl Parser<'_> {
     }
 
     fn value_line(&mut self, n: u32, line: &str, start: usize, more: &mut dyn LineSource) {
-        let mut escapes = Vec::new();
-        let parsed = parse_name(line, start, &mut |c, col| escapes.push((c, col)));
+        let (mut escapes, mut extra) = (Vec::new(), 0);
+        let parsed = parse_name(line, start, &mut |c, col| {
+            // Enough to fill the list; more are only counted.
+            match escapes.len() < MAX_DIAGNOSTICS {
+                true => escapes.push((c, col)),
+                false => extra += 1,
+            }
+        });
+        if self.kept {
+            self.unlisted += extra;
+        }
         let (name, after_name) = match parsed {
             Ok(v) => v,
             Err(s) => return self.skipped(n, line, s),
         };
-        for (c, col) in escapes.into_iter().filter(|_| self.kept) {
+        let kept = self.kept;
+        for (c, col) in escapes.into_iter().filter(|_| kept) {
             let d = unknown_escape(self.origin(n, col), c);
-            self.diagnostics.push(d);
+            self.push_diag(d);
         }
         let data_at = match expect_equals(line, after_name) {
             Ok(at) => at,
@@ -624,18 +720,24 @@ impl Parser<'_> {
         }
         if data.starts_with('"') {
             let (source, kept) = (self.source, self.kept);
-            let diagnostics = &mut self.diagnostics;
-            let (s, end) = unescape(line, at + 1, &mut |c, col| {
+            let (mut escapes, mut extra) = (Vec::new(), 0);
+            let unescaped = unescape(line, at + 1, &mut |c, col| {
+                // Enough to fill the list; more are only counted.
+                match kept && escapes.len() < MAX_DIAGNOSTICS {
+                    true => escapes.push((c, col)),
+                    false => extra += usize::from(kept),
+                }
+            });
+            self.unlisted += extra;
+            for (c, col) in escapes {
                 let at = Origin {
                     source,
                     line: n,
                     column: col,
                 };
-                if kept {
-                    diagnostics.push(unknown_escape(at, c));
-                }
-            })
-            .map_err(here)?;
+                self.push_diag(unknown_escape(at, c));
+            }
+            let (s, end) = unescaped.map_err(here)?;
             let tail = &line[end..at + data.len()];
             if !only_comment(tail) {
                 let text_at = end + tail.len() - tail.trim_start_matches(WS).len();
@@ -884,20 +986,30 @@ fn unescape(
 ) -> Result<(String, usize), Skip> {
     let mut out = String::new();
     let mut chars = line[from..].char_indices();
+    // Columns are counted along, not from the line start at each escape: a
+    // line of a million escapes would be quadratic.
+    let mut col = column(line, from);
     while let Some((i, c)) = chars.next() {
+        let here = col;
+        col = col.saturating_add(1);
         match c {
             '"' => return Ok((out, from + i + 1)),
-            '\\' => match chars.next() {
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 'r')) => out.push('\r'),
-                Some((_, e @ ('\\' | '"'))) => out.push(e),
-                Some((_, '0')) => return Err(skip(from + i, "`\\0` is not allowed in a string")),
-                Some((_, other)) => {
-                    warn(other, column(line, from + i));
-                    out.push(other);
+            '\\' => {
+                col = col.saturating_add(1);
+                match chars.next() {
+                    Some((_, 'n')) => out.push('\n'),
+                    Some((_, 'r')) => out.push('\r'),
+                    Some((_, e @ ('\\' | '"'))) => out.push(e),
+                    Some((_, '0')) => {
+                        return Err(skip(from + i, "`\\0` is not allowed in a string"));
+                    }
+                    Some((_, other)) => {
+                        warn(other, here);
+                        out.push(other);
+                    }
+                    None => break,
                 }
-                None => break,
-            },
+            }
             _ => out.push(c),
         }
     }
@@ -1065,6 +1177,30 @@ mod tests {
 
     /// A key name over 255 characters is quoted in its diagnostic: the quote
     /// is cut by characters, never inside one (`é` is two bytes, `日` three).
+    /// A file of garbage lines keeps the first 10,000 diagnostics and counts
+    /// the rest; a line of a million unknown escapes is read in one pass.
+    #[test]
+    fn diagnostics_are_capped_and_counted() {
+        let mut text = format!("{HEADER_V5}\r\n[HKEY_CURRENT_USER\\A]\r\n");
+        for _ in 0..15_000 {
+            text.push_str("garbage\r\n");
+        }
+        text.push_str(&format!("\"s\"=\"{}\"\r\n", "\\q".repeat(1_000_000)));
+        let doc = parse(&text, 0, None).unwrap();
+        assert_eq!(doc.diagnostics.len(), MAX_DIAGNOSTICS + 1);
+        let last = doc.diagnostics.last().unwrap();
+        assert_eq!(last.code, "more-diagnostics");
+        assert!(
+            last.message
+                .starts_with(&format!("{} more", 5_000 + 1_000_000)),
+            "{}",
+            last.message
+        );
+        assert!(
+            matches!(&doc.ops[1], Op::SetValue { name, value, .. } if name == "s" && value.data.len() == 2_000_002)
+        );
+    }
+
     /// Windows' limit: 512 levels below the root are created, 513 are not.
     #[test]
     fn a_key_deeper_than_512_levels_is_a_skipped_line() {
