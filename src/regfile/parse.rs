@@ -577,7 +577,12 @@ impl Parser<'_> {
         // RegCreateKeyEx.
         let mut parts = name.trim_end_matches('\\').split('\\');
         let root_text = parts.next().unwrap_or_default();
-        let rest: Vec<String> = parts.filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        // Counted before anything is copied: a 16 MiB line can name millions.
+        let levels = parts.clone().filter(|p| !p.is_empty()).count();
+        let rest: Vec<String> = match levels > MAX_DEPTH {
+            true => Vec::new(),
+            false => parts.filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+        };
         let Some((root, short)) = parse_root(root_text) else {
             self.key = None;
             let why = if root_text.is_empty() {
@@ -610,11 +615,10 @@ impl Parser<'_> {
             let why = format!("the key name `{shown}…` is longer than 255 characters");
             return self.skipped(n, line, skip(name_at, why));
         }
-        if rest.len() > MAX_DEPTH {
+        if levels > MAX_DEPTH {
             self.key = None;
             let why = format!(
-                "the key is {} levels deep, and Windows allows at most {MAX_DEPTH}, so the values below it are dropped too",
-                rest.len()
+                "the key is {levels} levels deep, and Windows allows at most {MAX_DEPTH}, so the values below it are dropped too"
             );
             return self.skipped(n, line, skip(name_at, why));
         }

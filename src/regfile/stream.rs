@@ -9,7 +9,7 @@ use encoding_rs::{Encoding, UTF_8, UTF_16LE};
 
 use super::ReadError;
 use super::decode::{TextEncoding, detect};
-use super::parse::{Keep, LineSource, Overlong};
+use super::parse::{Keep, LineSource, MAX_DEPTH, Overlong};
 use super::roots::parse_root;
 
 /// How much is read at a time.
@@ -359,8 +359,9 @@ impl<'k, R: Read> ByteLines<'k, R> {
         };
         let mut path: Vec<&str> = Vec::with_capacity(12);
         path.push(root.long_name());
-        path.extend(parts.filter(|p| !p.is_empty()));
-        !keep(&path)
+        path.extend(parts.filter(|p| !p.is_empty()).take(MAX_DEPTH + 1));
+        // Too deep to exist: the parser reports it, kept or not.
+        path.len() <= MAX_DEPTH + 1 && !keep(&path)
     }
 
     /// Copies the line into `scratch` when it is all ASCII (key lines nearly
