@@ -251,6 +251,32 @@ fn endless_kept_values_are_refused_in_bounded_memory() {
     assert!(run.out.contains("too much to keep: by line"), "{}", run.out);
 }
 
+/// A hex value whose continuation lines go on past 16 MiB of data: counted
+/// and let go as read, then a skipped line; the keys after it are audited.
+#[test]
+fn a_hex_value_without_end_is_skipped_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hex.reg");
+    let mut f = BufWriter::new(File::create(&path).unwrap());
+    f.write_all(HEADER.as_bytes()).unwrap();
+    writeln!(f, "[{PROTOCOLS}\\TLS 1.2\\Client]\r").unwrap();
+    f.write_all(b"\"Enabled\"=hex:00,\\\r\n").unwrap();
+    let line = format!("  {}\\\r\n", "ff,".repeat(1024));
+    for _ in 0..17 * 1024 {
+        f.write_all(line.as_bytes()).unwrap();
+    }
+    f.write_all(b"  00\r\n").unwrap();
+    f.write_all(compliant_body().as_bytes()).unwrap();
+    drop(f);
+    let run = run(dir.path(), &["audit", path_str(&path)]);
+    assert_eq!(run.code, 0, "{}", run.out);
+    let want = format!(
+        "hex.reg:4:15: regedit skips this line: its hex data is {} bytes",
+        17 * MIB + 2
+    );
+    assert!(run.out.contains(&want), "{}", run.out);
+}
+
 /// A key name over 255 characters whose 32nd byte falls inside a character
 /// (300 x `é`, 256 x `日` under Protocols) once made the quote of it panic.
 #[test]

@@ -316,6 +316,9 @@ struct Parser<'a> {
 /// The most diagnostics kept for one file: each skipped line of a file of
 /// millions of garbage lines would otherwise be held. The rest are counted.
 const MAX_DIAGNOSTICS: usize = 10_000;
+/// The largest hex value kept. Continuation lines can go on without end,
+/// and Microsoft advises values under 1 MB; a larger one is a skipped line.
+const MAX_VALUE: usize = 16 << 20;
 /// A suggested line longer than this is not kept (nobody pastes it back).
 const MAX_SUGGESTION: usize = 4 << 10;
 /// The most memory the changes kept from one file may take when the caller
@@ -775,6 +778,8 @@ impl Parser<'_> {
             return Err(here(skip(at, unknown_type(data))));
         };
         let mut bytes = Vec::new();
+        // Bytes of a value too large to keep, counted and let go as read.
+        let mut let_go: usize = 0;
         // The continuation line being read (none: the value's own line), and
         // where its hex data starts.
         let mut cont: Option<(u32, String)> = None;
@@ -799,7 +804,12 @@ impl Parser<'_> {
                 }
                 skips
             };
-            match hex_list(text, &mut bytes) {
+            let listed = hex_list(text, &mut bytes);
+            if bytes.len() > MAX_VALUE {
+                let_go += bytes.len();
+                bytes.clear();
+            }
+            match listed {
                 HexList::Done => break,
                 HexList::Invalid(off) => {
                     return Err(broken(
@@ -868,6 +878,14 @@ impl Parser<'_> {
             }
             cont = Some((m, l));
             base = off;
+        }
+        if let_go > 0 {
+            let why = format!(
+                "its hex data is {} bytes, more than the {} MiB a value may have here, so it was not kept",
+                let_go + bytes.len(),
+                MAX_VALUE >> 20
+            );
+            return Err(here(skip(list_at, why)));
         }
         Ok(Data::Set(Value::new(
             kind,
