@@ -595,7 +595,8 @@ impl<R: Read> LineSource for ByteLines<'_, R> {
                 let value = first == Some(unit('"')) || first == Some(unit('@'));
                 let ends_continued = self.last_unit(a, b) == Some(unit('\\'));
                 self.continuing = match self.continuing {
-                    true if first == Some(unit(';')) => true,
+                    // Blank and comment lines go on, as below.
+                    true if first.is_none() || first == Some(unit(';')) => true,
                     true => ends_continued && hex_digit,
                     false => ends_continued && value && start.contains("hex"),
                 };
