@@ -9,7 +9,7 @@ mod suggest;
 mod write;
 
 pub use decode::{TextEncoding, codepage};
-pub use parse::{Document, HEADER_V4, HEADER_V5, Keep, LineSource, Op, Version};
+pub use parse::{Document, HEADER_V4, HEADER_V5, Keep, LineSource, Op, Overlong, Version};
 pub use roots::{Root, parse_root};
 pub use write::{Export, OutputEncoding, escape};
 
@@ -34,6 +34,15 @@ pub enum ReadError {
         "not a registry file: {reason} (a .reg file starts with `Windows Registry Editor Version 5.00` or `REGEDIT4`)"
     )]
     NoHeader { reason: String },
+    #[error(
+        "not a registry file: a NUL byte at offset {offset} {context}: binary data, not a .reg file's text"
+    )]
+    NotText { offset: u64, context: &'static str },
+    #[error(
+        "too much to keep: by line {line}, the keys read from this file take more than {} MiB in memory, where a real export's keys an audit reads take a few KB",
+        limit >> 20
+    )]
+    TooMuchKept { line: u32, limit: usize },
     #[error("{0}")]
     Io(std::io::Error),
 }
@@ -87,6 +96,12 @@ pub fn read_stream<R: std::io::Read>(
     let parsed = parse::parse_from(&mut lines, source, file_ansi, keep);
     if let Some(e) = lines.io_error.take() {
         return Err(ReadError::Io(e));
+    }
+    if let Some(offset) = lines.binary_at {
+        return Err(ReadError::NotText {
+            offset,
+            context: "in a line too long to hold",
+        });
     }
     if lines.truncated {
         return Err(ReadError::Utf16Truncated {

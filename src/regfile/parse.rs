@@ -16,6 +16,10 @@ use super::roots::parse_root;
 pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
 pub const HEADER_V4: &str = "REGEDIT4";
 const HEADER_WIN31: &str = "REGEDIT";
+/// How many names below its root a key may have: "a registry tree can be
+/// 512 levels deep" (Microsoft, Registry element size limits). Deeper key
+/// lines cannot be created, and no tree built from a file is deeper.
+pub const MAX_DEPTH: usize = 512;
 
 /// The header a file starts with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +119,25 @@ pub fn parse_from(
     keep: Option<Keep<'_>>,
 ) -> Result<Document, ReadError> {
     let (_, first) = lines.next_line().unwrap_or((1, String::new()));
-    let version = parse_header(&first)?;
+    let version = match lines.overlong() {
+        // Only the start of the line was read: enough to tell the one header
+        // that may go on (a fuzzy one: regedit then imports nothing).
+        Some(o) if !first.trim_start_matches(WS).starts_with(HEADER_WIN31) => {
+            let shown: String = first
+                .trim_start_matches(WS)
+                .chars()
+                .take(48)
+                .flat_map(char::escape_debug)
+                .collect();
+            return Err(ReadError::NoHeader {
+                reason: format!(
+                    "the first line has no end in its first {} bytes (it starts \"{shown}\")",
+                    o.limit
+                ),
+            });
+        }
+        _ => parse_header(&first)?,
+    };
     let mut parser = Parser {
         source,
         ansi,
@@ -124,19 +146,24 @@ pub fn parse_from(
         diagnostics: Vec::new(),
         keep,
         kept: true,
+        unlisted: 0,
+        held: 0,
+        counted: 0,
     };
     match version {
         Version::Regedit4 | Version::Regedit5 => {
             while let Some((n, line)) = lines.next_line() {
                 parser.line(n, &line, lines);
+                parser.within_budget(n)?;
             }
         }
         Version::Win31 => {
             while let Some((n, line)) = lines.next_line() {
                 parser.win31_line(n, &line);
+                parser.within_budget(n)?;
             }
         }
-        Version::Fuzzy => parser.diagnostics.push(Diagnostic {
+        Version::Fuzzy => parser.push_diag(Diagnostic {
             code: "fuzzy-header",
             severity: Severity::Error,
             message: format!(
@@ -146,6 +173,18 @@ pub fn parse_from(
             origin: Some(Origin { source, line: 1, column: 1 }),
             suggestion: Some(HEADER_V5.to_owned()),
         }),
+    }
+    if parser.unlisted > 0 {
+        parser.diagnostics.push(Diagnostic {
+            code: "more-diagnostics",
+            severity: Severity::Warning,
+            message: format!(
+                "{} more notes about lines of this file (lines regedit skips, or warns about) are not listed: only the first {MAX_DIAGNOSTICS} are",
+                parser.unlisted
+            ),
+            origin: None,
+            suggestion: None,
+        });
     }
     Ok(Document {
         version,
@@ -200,6 +239,35 @@ pub trait LineSource {
     /// key line there is data to regedit (and swallowed), so it must come
     /// through as it is.
     fn in_continuation(&mut self, _on: bool) {}
+
+    /// Set when the line just returned was too long to hold: it was passed
+    /// over, and the text returned is only its start.
+    fn overlong(&self) -> Option<&Overlong> {
+        None
+    }
+}
+
+/// A line too long to hold in memory, passed over unread.
+#[derive(Clone, Debug)]
+pub struct Overlong {
+    /// The file offset where it starts.
+    pub offset: u64,
+    /// Its length in bytes, without its line end.
+    pub bytes: u64,
+    /// The most a line may have.
+    pub limit: usize,
+    /// Its first characters.
+    pub start: String,
+}
+
+impl Overlong {
+    fn why(&self) -> String {
+        format!(
+            "it is {} bytes long, more than the {} MiB a line may have here, so it was passed over",
+            self.bytes,
+            self.limit >> 20
+        )
+    }
 }
 
 /// The lines of text in memory.
@@ -238,6 +306,46 @@ struct Parser<'a> {
     /// False while the open key is one `keep` rejects: its lines change and
     /// report nothing.
     kept: bool,
+    /// Diagnostics past `MAX_DIAGNOSTICS`, counted but not kept.
+    unlisted: usize,
+    /// About how many bytes `ops` holds, up to `ops[..counted]`.
+    held: usize,
+    counted: usize,
+}
+
+/// The most diagnostics kept for one file: each skipped line of a file of
+/// millions of garbage lines would otherwise be held. The rest are counted.
+const MAX_DIAGNOSTICS: usize = 10_000;
+/// The largest hex value kept. Continuation lines can go on without end,
+/// and Microsoft advises values under 1 MB; a larger one is a skipped line.
+const MAX_VALUE: usize = 16 << 20;
+/// A suggested line longer than this is not kept (nobody pastes it back).
+const MAX_SUGGESTION: usize = 4 << 10;
+/// The most memory the changes kept from one file may take when the caller
+/// keeps only some keys (an audit: real exports hold a few KB of them), so a
+/// file of endless kept keys or values is refused, not read until memory
+/// runs out. Reads of whole files (`keep` is `None`) have no such bound.
+const MAX_HELD: usize = 64 << 20;
+
+/// About how many bytes an op takes in memory.
+fn op_size(op: &Op) -> usize {
+    // A `String` is 24 bytes, and its bytes a heap block of at least 32.
+    let path: usize = op.key().iter().map(|p| p.len().max(8) + 48).sum();
+    let data = match op {
+        Op::SetValue { name, value, .. } => name.len() + value.data.len(),
+        Op::DeleteValue { name, .. } | Op::Skipped { name, .. } => name.len(),
+        Op::CreateKey { .. } | Op::DeleteKey { .. } => 0,
+    };
+    96 + path + data
+}
+
+/// At most `max` characters of `s`, with `…` when cut.
+fn clip(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// Why a value line was skipped, and where in the line.
@@ -278,8 +386,39 @@ impl Parser<'_> {
         }
     }
 
+    /// Keeps a diagnostic, unless `MAX_DIAGNOSTICS` are kept already.
+    fn push_diag(&mut self, mut d: Diagnostic) {
+        if self.diagnostics.len() >= MAX_DIAGNOSTICS {
+            self.unlisted += 1;
+            return;
+        }
+        if d.suggestion
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_SUGGESTION)
+        {
+            d.suggestion = None;
+        }
+        self.diagnostics.push(d);
+    }
+
+    /// Counts the ops added since the last call against `MAX_HELD`.
+    fn within_budget(&mut self, n: u32) -> Result<(), ReadError> {
+        if self.keep.is_none() {
+            return Ok(());
+        }
+        self.held += self.ops[self.counted..].iter().map(op_size).sum::<usize>();
+        self.counted = self.ops.len();
+        match self.held > MAX_HELD {
+            true => Err(ReadError::TooMuchKept {
+                line: n,
+                limit: MAX_HELD,
+            }),
+            false => Ok(()),
+        }
+    }
+
     fn note(&mut self, code: &'static str, severity: Severity, at: Origin, message: String) {
-        self.diagnostics.push(Diagnostic {
+        self.push_diag(Diagnostic {
             code,
             severity,
             message,
@@ -293,7 +432,7 @@ impl Parser<'_> {
             return;
         }
         let at = self.origin(n, column(line, s.at));
-        self.diagnostics.push(Diagnostic {
+        self.push_diag(Diagnostic {
             code: "skipped-line",
             severity: Severity::Warning,
             message: format!("regedit skips this line: {}", s.why),
@@ -306,6 +445,10 @@ impl Parser<'_> {
         if more.take_dropped_key() {
             self.key = None;
             self.kept = false;
+        }
+        if let Some(o) = more.overlong() {
+            let o = o.clone();
+            return self.overlong_line(n, line, &o, more);
         }
         let start = line.len() - line.trim_start_matches(WS).len();
         let body = &line[start..];
@@ -337,6 +480,45 @@ impl Parser<'_> {
                     "it is not a [key], a \"value\"=data line or a ; comment",
                 ),
             ),
+        }
+    }
+
+    /// A line passed over for its length; `start` is its beginning.
+    fn overlong_line(&mut self, n: u32, start: &str, o: &Overlong, more: &mut dyn LineSource) {
+        let at = start.len() - start.trim_start_matches(WS).len();
+        let mut why = o.why();
+        match start[at..].chars().next() {
+            // A comment: nothing is lost.
+            Some(';') => return,
+            // No key name is that long (255 characters, 512 levels), so
+            // regedit fails the key, and the values below go nowhere; but
+            // `[ ` never closes the open key.
+            Some('[') if !start[at + 1..].starts_with(WS) => {
+                self.key = None;
+                self.kept = true;
+                more.skip_values(false);
+                why.push_str("; no key name is that long, so the values below it are dropped");
+            }
+            Some('"' | '@') => {
+                // The name, when its start holds it, is what the audit explains.
+                let name = parse_name(start, at, &mut |_, _| {});
+                if let (Ok((name, _)), Some(key), true) = (name, self.key.clone(), self.kept) {
+                    let at = self.origin(n, column(start, at));
+                    self.ops.push(Op::Skipped { key, name, at });
+                }
+            }
+            _ => {}
+        }
+        if self.kept {
+            let shown: String = start[at..].chars().take(48).collect();
+            let at = self.origin(n, column(start, at));
+            self.push_diag(Diagnostic {
+                code: "skipped-line",
+                severity: Severity::Warning,
+                message: format!("this line (`{shown}…`) was not read: {why}"),
+                origin: Some(at),
+                suggestion: None,
+            });
         }
     }
 
@@ -372,7 +554,7 @@ impl Parser<'_> {
                 "ignored-text",
                 Severity::Warning,
                 at,
-                format!("regedit ignores the text after `]`: {after}"),
+                format!("regedit ignores the text after `]`: {}", clip(after, 64)),
             );
         }
         let mut name = &inner[..close];
@@ -398,21 +580,27 @@ impl Parser<'_> {
         // RegCreateKeyEx.
         let mut parts = name.trim_end_matches('\\').split('\\');
         let root_text = parts.next().unwrap_or_default();
-        let rest: Vec<String> = parts.filter(|p| !p.is_empty()).map(str::to_owned).collect();
+        // Counted before anything is copied: a 16 MiB line can name millions.
+        let levels = parts.clone().filter(|p| !p.is_empty()).count();
+        let rest: Vec<String> = match levels > MAX_DEPTH {
+            true => Vec::new(),
+            false => parts.filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+        };
         let Some((root, short)) = parse_root(root_text) else {
             self.key = None;
             let why = if root_text.is_empty() {
                 "the key has no root (HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, ...)".to_owned()
             } else {
                 format!(
-                    "`{root_text}` is not a registry root, so the values below it are dropped too"
+                    "`{}` is not a registry root, so the values below it are dropped too",
+                    clip(root_text, 64)
                 )
             };
             return self.skipped(n, line, skip(name_at, why));
         };
         if short {
             let at = self.origin(n, column(line, name_at));
-            self.diagnostics.push(Diagnostic {
+            self.push_diag(Diagnostic {
                 code: "short-root",
                 severity: Severity::Warning,
                 message: format!(
@@ -425,9 +613,15 @@ impl Parser<'_> {
         }
         if let Some(long) = rest.iter().find(|p| p.encode_utf16().count() > 255) {
             self.key = None;
+            // By characters: a byte count could cut one in half (`é` is two bytes).
+            let shown: String = long.chars().take(32).collect();
+            let why = format!("the key name `{shown}…` is longer than 255 characters");
+            return self.skipped(n, line, skip(name_at, why));
+        }
+        if levels > MAX_DEPTH {
+            self.key = None;
             let why = format!(
-                "the key name `{}…` is longer than 255 characters",
-                &long[..32.min(long.len())].trim_end_matches(|c: char| !c.is_ascii())
+                "the key is {levels} levels deep, and Windows allows at most {MAX_DEPTH}, so the values below it are dropped too"
             );
             return self.skipped(n, line, skip(name_at, why));
         }
@@ -451,15 +645,25 @@ impl Parser<'_> {
     }
 
     fn value_line(&mut self, n: u32, line: &str, start: usize, more: &mut dyn LineSource) {
-        let mut escapes = Vec::new();
-        let parsed = parse_name(line, start, &mut |c, col| escapes.push((c, col)));
+        let (mut escapes, mut extra) = (Vec::new(), 0);
+        let parsed = parse_name(line, start, &mut |c, col| {
+            // Enough to fill the list; more are only counted.
+            match escapes.len() < MAX_DIAGNOSTICS {
+                true => escapes.push((c, col)),
+                false => extra += 1,
+            }
+        });
+        if self.kept {
+            self.unlisted += extra;
+        }
         let (name, after_name) = match parsed {
             Ok(v) => v,
             Err(s) => return self.skipped(n, line, s),
         };
-        for (c, col) in escapes.into_iter().filter(|_| self.kept) {
+        let kept = self.kept;
+        for (c, col) in escapes.into_iter().filter(|_| kept) {
             let d = unknown_escape(self.origin(n, col), c);
-            self.diagnostics.push(d);
+            self.push_diag(d);
         }
         let data_at = match expect_equals(line, after_name) {
             Ok(at) => at,
@@ -523,18 +727,24 @@ impl Parser<'_> {
         }
         if data.starts_with('"') {
             let (source, kept) = (self.source, self.kept);
-            let diagnostics = &mut self.diagnostics;
-            let (s, end) = unescape(line, at + 1, &mut |c, col| {
+            let (mut escapes, mut extra) = (Vec::new(), 0);
+            let unescaped = unescape(line, at + 1, &mut |c, col| {
+                // Enough to fill the list; more are only counted.
+                match kept && escapes.len() < MAX_DIAGNOSTICS {
+                    true => escapes.push((c, col)),
+                    false => extra += usize::from(kept),
+                }
+            });
+            self.unlisted += extra;
+            for (c, col) in escapes {
                 let at = Origin {
                     source,
                     line: n,
                     column: col,
                 };
-                if kept {
-                    diagnostics.push(unknown_escape(at, c));
-                }
-            })
-            .map_err(here)?;
+                self.push_diag(unknown_escape(at, c));
+            }
+            let (s, end) = unescaped.map_err(here)?;
             let tail = &line[end..at + data.len()];
             if !only_comment(tail) {
                 let text_at = end + tail.len() - tail.trim_start_matches(WS).len();
@@ -568,6 +778,8 @@ impl Parser<'_> {
             return Err(here(skip(at, unknown_type(data))));
         };
         let mut bytes = Vec::new();
+        // Bytes of a value too large to keep, counted and let go as read.
+        let mut let_go: usize = 0;
         // The continuation line being read (none: the value's own line), and
         // where its hex data starts.
         let mut cont: Option<(u32, String)> = None;
@@ -592,7 +804,12 @@ impl Parser<'_> {
                 }
                 skips
             };
-            match hex_list(text, &mut bytes) {
+            let listed = hex_list(text, &mut bytes);
+            if bytes.len() > MAX_VALUE {
+                let_go += bytes.len();
+                bytes.clear();
+            }
+            match listed {
                 HexList::Done => break,
                 HexList::Invalid(off) => {
                     return Err(broken(
@@ -625,6 +842,19 @@ impl Parser<'_> {
             };
             more.in_continuation(false);
             let Some((m, l, off)) = next else { break };
+            if let Some(o) = more.overlong() {
+                return Err(vec![
+                    (
+                        n,
+                        line.to_owned(),
+                        skip(
+                            list_at,
+                            "its hex data continues on a line too long to read, so the value is dropped",
+                        ),
+                    ),
+                    (m, l.clone(), skip(off, o.why())),
+                ]);
+            }
             if !l[off..].starts_with(|c: char| c.is_ascii_hexdigit()) {
                 // regedit drops the value, and this line with it.
                 return Err(vec![
@@ -648,6 +878,14 @@ impl Parser<'_> {
             }
             cont = Some((m, l));
             base = off;
+        }
+        if let_go > 0 {
+            let why = format!(
+                "its hex data is {} bytes, more than the {} MiB a value may have here, so it was not kept",
+                let_go + bytes.len(),
+                MAX_VALUE >> 20
+            );
+            return Err(here(skip(list_at, why)));
         }
         Ok(Data::Set(Value::new(
             kind,
@@ -770,20 +1008,30 @@ fn unescape(
 ) -> Result<(String, usize), Skip> {
     let mut out = String::new();
     let mut chars = line[from..].char_indices();
+    // Columns are counted along, not from the line start at each escape: a
+    // line of a million escapes would be quadratic.
+    let mut col = column(line, from);
     while let Some((i, c)) = chars.next() {
+        let here = col;
+        col = col.saturating_add(1);
         match c {
             '"' => return Ok((out, from + i + 1)),
-            '\\' => match chars.next() {
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 'r')) => out.push('\r'),
-                Some((_, e @ ('\\' | '"'))) => out.push(e),
-                Some((_, '0')) => return Err(skip(from + i, "`\\0` is not allowed in a string")),
-                Some((_, other)) => {
-                    warn(other, column(line, from + i));
-                    out.push(other);
+            '\\' => {
+                col = col.saturating_add(1);
+                match chars.next() {
+                    Some((_, 'n')) => out.push('\n'),
+                    Some((_, 'r')) => out.push('\r'),
+                    Some((_, e @ ('\\' | '"'))) => out.push(e),
+                    Some((_, '0')) => {
+                        return Err(skip(from + i, "`\\0` is not allowed in a string"));
+                    }
+                    Some((_, other)) => {
+                        warn(other, here);
+                        out.push(other);
+                    }
+                    None => break,
                 }
-                None => break,
-            },
+            }
             _ => out.push(c),
         }
     }
@@ -937,5 +1185,84 @@ fn unknown_type(data: &str) -> String {
         "there is no data after `=`".to_owned()
     } else {
         format!("`{head}` is not a data type regedit knows (\"text\", dword:, hex:, hex(N):, -)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnostics_of(key: &str) -> Document {
+        let text = format!("{HEADER_V5}\r\n\r\n[{key}]\r\n\"Enabled\"=dword:00000001\r\n");
+        parse(&text, 0, None).unwrap()
+    }
+
+    /// A key name over 255 characters is quoted in its diagnostic: the quote
+    /// is cut by characters, never inside one (`é` is two bytes, `日` three).
+    /// A file of garbage lines keeps the first 10,000 diagnostics and counts
+    /// the rest; a line of a million unknown escapes is read in one pass.
+    #[test]
+    fn diagnostics_are_capped_and_counted() {
+        let mut text = format!("{HEADER_V5}\r\n[HKEY_CURRENT_USER\\A]\r\n");
+        for _ in 0..15_000 {
+            text.push_str("garbage\r\n");
+        }
+        text.push_str(&format!("\"s\"=\"{}\"\r\n", "\\q".repeat(1_000_000)));
+        let doc = parse(&text, 0, None).unwrap();
+        assert_eq!(doc.diagnostics.len(), MAX_DIAGNOSTICS + 1);
+        let last = doc.diagnostics.last().unwrap();
+        assert_eq!(last.code, "more-diagnostics");
+        assert!(
+            last.message
+                .starts_with(&format!("{} more", 5_000 + 1_000_000)),
+            "{}",
+            last.message
+        );
+        assert!(
+            matches!(&doc.ops[1], Op::SetValue { name, value, .. } if name == "s" && value.data.len() == 2_000_002)
+        );
+    }
+
+    /// Windows' limit: 512 levels below the root are created, 513 are not.
+    #[test]
+    fn a_key_deeper_than_512_levels_is_a_skipped_line() {
+        let path = |levels: usize| {
+            let mut p = String::from("HKEY_CURRENT_USER");
+            for i in 0..levels {
+                p.push_str(&format!("\\k{i}"));
+            }
+            p
+        };
+        let doc = diagnostics_of(&path(512));
+        assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
+        assert!(matches!(&doc.ops[0], Op::CreateKey { path, .. } if path.len() == 513));
+        for levels in [513, 100_000] {
+            let doc = diagnostics_of(&path(levels));
+            let d = &doc.diagnostics[0];
+            assert_eq!(d.code, "skipped-line");
+            assert!(
+                d.message.contains(&format!("{levels} levels deep")),
+                "{}",
+                d.message
+            );
+            assert!(doc.ops.is_empty(), "{:?}", doc.ops);
+        }
+    }
+
+    #[test]
+    fn an_overlong_multibyte_key_name_is_a_skipped_line_not_a_panic() {
+        let protocols = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols";
+        for key in [
+            format!("HKEY_LOCAL_MACHINE\\{}", "é".repeat(300)),
+            format!("{protocols}\\{}", "日".repeat(256)),
+            format!("HKEY_LOCAL_MACHINE\\a{}", "😀".repeat(200)),
+        ] {
+            let doc = diagnostics_of(&key);
+            let d = &doc.diagnostics[0];
+            assert_eq!(d.code, "skipped-line", "{d:?}");
+            assert!(d.message.contains("longer than 255"), "{}", d.message);
+            // The value below has no key to go to.
+            assert!(doc.ops.is_empty(), "{:?}", doc.ops);
+        }
     }
 }

@@ -9,13 +9,25 @@ use encoding_rs::{Encoding, UTF_8, UTF_16LE};
 
 use super::ReadError;
 use super::decode::{TextEncoding, detect};
-use super::parse::{Keep, LineSource};
+use super::parse::{Keep, LineSource, MAX_DEPTH, Overlong};
 use super::roots::parse_root;
 
 /// How much is read at a time.
 const BLOCK: usize = 1 << 20;
 /// How much of a file without a BOM is looked at to tell UTF-8 from ANSI.
 const HEAD: usize = 8 << 20;
+/// The longest line held in memory, in bytes. regedit's own limits are far
+/// below it (a key name has at most 255 characters and a key 512 levels, so
+/// a key line is under 400 KB even in UTF-8; a value name has 16,383; exports
+/// wrap hex data at 80 columns), so only a string value of millions of
+/// characters on one line could reach it, and Microsoft advises against
+/// values over 1 MB. A longer line is passed over in constant memory.
+pub(super) const MAX_LINE: usize = 16 << 20;
+/// The longest first line: the header is 36 characters, so this much of a
+/// line without an end is plainly no header, and nothing more is read.
+pub(super) const MAX_HEADER_LINE: usize = 4 << 10;
+/// How much of a line passed over is kept to judge and quote it.
+const SHOWN: usize = 256;
 
 pub(super) struct ByteLines<'k, R> {
     reader: R,
@@ -51,6 +63,11 @@ pub(super) struct ByteLines<'k, R> {
     pub io_error: Option<io::Error>,
     /// UTF-16 text that ended with half a character.
     pub truncated: bool,
+    /// The line just handed out was too long to hold and was passed over.
+    overlong: Option<Overlong>,
+    /// Where a line too long to hold held a NUL: binary data, not a `.reg`
+    /// file; reading stopped there.
+    pub binary_at: Option<u64>,
 }
 
 impl<'k, R: Read> ByteLines<'k, R> {
@@ -81,7 +98,23 @@ impl<'k, R: Read> ByteLines<'k, R> {
             total: 0,
             io_error: None,
             truncated: false,
+            overlong: None,
+            binary_at: None,
         };
+        // The header line first: bytes that cannot be one (NULs, as in a
+        // disk image or /dev/zero) are refused before more is read.
+        while lines.buf.len() < MAX_HEADER_LINE && lines.fill().is_some() {}
+        let (early, bom) = detect(&lines.buf, lines.eof, ansi)?;
+        let w = match early {
+            TextEncoding::Utf16Le => 2,
+            _ => 1,
+        };
+        if let Some(at) = first_line_nul(&lines.buf[bom..], w) {
+            return Err(ReadError::NotText {
+                offset: (bom + at) as u64,
+                context: "in the first line, where the header must be",
+            });
+        }
         while lines.buf.len() < HEAD && lines.fill().is_some() {}
         let (encoding, bom) = detect(&lines.buf, lines.eof, ansi)?;
         lines.encoding = encoding;
@@ -152,6 +185,17 @@ impl<'k, R: Read> ByteLines<'k, R> {
         loop {
             let found = memchr::memchr2(b'\n', b'\r', &self.buf[i..]).map(|o| i + o);
             let Some(j) = found else {
+                let cap = match self.number {
+                    0 => MAX_HEADER_LINE,
+                    _ => MAX_LINE,
+                };
+                if self.buf.len() - self.pos > cap && !self.pass_over(cap) {
+                    return match self.number {
+                        // No header, and no need to read on to see that.
+                        0 => Some((0, 0)),
+                        _ => None,
+                    };
+                }
                 let old_end = self.buf.len();
                 match self.fill() {
                     Some(shift) => {
@@ -213,6 +257,50 @@ impl<'k, R: Read> ByteLines<'k, R> {
         }
     }
 
+    /// The file offset of byte `i` of `buf`.
+    fn offset_of(&self, i: usize) -> u64 {
+        self.total - (self.buf.len() - i) as u64
+    }
+
+    /// The line at `pos` has more than `cap` bytes and no end yet: notes it
+    /// (where, its first characters, a NUL in it), then drops what is held
+    /// but its last unit, which a line end may share with the next read.
+    /// False when reading must stop: a first line that long is no header, and
+    /// a line that long with a NUL in it is binary data.
+    fn pass_over(&mut self, cap: usize) -> bool {
+        let w = self.width();
+        if self.overlong.is_none() {
+            let shown_end = self.pos + SHOWN.min(self.buf.len() - self.pos) / w * w;
+            let (text, _) = self.decode_raw(self.pos, shown_end);
+            let nul = match w {
+                2 => self.buf[self.pos..]
+                    .chunks_exact(2)
+                    .position(|u| u == [0, 0])
+                    .map(|u| self.pos + 2 * u),
+                _ => memchr::memchr(0, &self.buf[self.pos..]).map(|o| self.pos + o),
+            };
+            self.overlong = Some(Overlong {
+                offset: self.offset_of(self.pos),
+                bytes: 0,
+                limit: cap,
+                start: text,
+            });
+            let stop = self.number == 0 || nul.is_some();
+            if let Some(n) = nul.filter(|_| self.number > 0) {
+                self.binary_at = Some(self.offset_of(n));
+            }
+            if stop {
+                self.eof = true;
+                self.buf.clear();
+                self.pos = 0;
+                return false;
+            }
+        }
+        let held = (self.buf.len() - self.pos) / w * w;
+        self.pos += held.saturating_sub(w);
+        true
+    }
+
     fn first_unit(&self, a: usize, b: usize) -> Option<u16> {
         let w = self.width();
         let raw = &self.buf[a..b];
@@ -271,8 +359,9 @@ impl<'k, R: Read> ByteLines<'k, R> {
         };
         let mut path: Vec<&str> = Vec::with_capacity(12);
         path.push(root.long_name());
-        path.extend(parts.filter(|p| !p.is_empty()));
-        !keep(&path)
+        path.extend(parts.filter(|p| !p.is_empty()).take(MAX_DEPTH + 1));
+        // Too deep to exist: the parser reports it, kept or not.
+        path.len() <= MAX_DEPTH + 1 && !keep(&path)
     }
 
     /// Copies the line into `scratch` when it is all ASCII (key lines nearly
@@ -425,14 +514,19 @@ impl<'k, R: Read> ByteLines<'k, R> {
     }
 
     fn decode(&mut self, a: usize, b: usize) -> String {
+        let (text, errors) = self.decode_raw(a, b);
+        self.had_errors |= errors;
+        text
+    }
+
+    fn decode_raw(&self, a: usize, b: usize) -> (String, bool) {
         let raw = &self.buf[a..b];
         let (text, errors) = match self.encoding {
             TextEncoding::Utf16Le => UTF_16LE.decode_without_bom_handling(raw),
             TextEncoding::Ansi(e) => e.decode_without_bom_handling(raw),
             TextEncoding::Utf8 | TextEncoding::Utf8Bom => UTF_8.decode_without_bom_handling(raw),
         };
-        self.had_errors |= errors;
-        text.into_owned()
+        (text.into_owned(), errors)
     }
 }
 
@@ -440,9 +534,29 @@ const fn unit(c: char) -> u16 {
     c as u16
 }
 
+/// Where the first line of `body` (units of `w` bytes) holds a NUL, looking
+/// no further than what is there.
+fn first_line_nul(body: &[u8], w: usize) -> Option<usize> {
+    for (i, u) in body.chunks_exact(w).enumerate() {
+        let v = match *u {
+            [lo, hi] => u16::from_le_bytes([lo, hi]),
+            [b] => u16::from(b),
+            _ => return None,
+        };
+        if v == unit('\r') || v == unit('\n') {
+            return None;
+        }
+        if v == 0 {
+            return Some(i * w);
+        }
+    }
+    None
+}
+
 impl<R: Read> LineSource for ByteLines<'_, R> {
     fn next_line(&mut self) -> Option<(u32, String)> {
         loop {
+            self.overlong = None;
             if self.slow_lines > 0 {
                 self.slow_lines -= 1;
             } else if self.skip && !self.continuing && !self.parser_continuing {
@@ -450,7 +564,44 @@ impl<R: Read> LineSource for ByteLines<'_, R> {
             }
             let (a, b) = self.next_raw()?;
             self.number += 1;
-            let first = self.first_unit(a, b);
+            let end = self.offset_of(b);
+            let long_start = match &mut self.overlong {
+                Some(o) => {
+                    o.bytes = end - o.offset;
+                    Some(o.start.clone())
+                }
+                None => None,
+            };
+            let first = match &long_start {
+                // What is left of a line passed over is its end: judge it
+                // by its start.
+                Some(start) => start
+                    .trim_start_matches([' ', '\t'])
+                    .chars()
+                    .next()
+                    .map(|c| u16::try_from(u32::from(c)).unwrap_or(u16::MAX)),
+                None => self.first_unit(a, b),
+            };
+            if let Some(start) = long_start {
+                let key_line = first == Some(unit('['));
+                if !self.skip || self.parser_continuing || (key_line && !self.continuing) {
+                    // The parser decides (whether a key is kept needs its
+                    // whole name, which is gone).
+                    return Some((self.number, start));
+                }
+                // A line of a key nobody reads: followed as below, by the
+                // start kept and the end still held.
+                let hex_digit = first.is_some_and(|c| c < 128 && (c as u8).is_ascii_hexdigit());
+                let value = first == Some(unit('"')) || first == Some(unit('@'));
+                let ends_continued = self.last_unit(a, b) == Some(unit('\\'));
+                self.continuing = match self.continuing {
+                    // Blank and comment lines go on, as below.
+                    true if first.is_none() || first == Some(unit(';')) => true,
+                    true => ends_continued && hex_digit,
+                    false => ends_continued && value && start.contains("hex"),
+                };
+                continue;
+            }
             if !self.continuing && !self.parser_continuing && first == Some(unit('[')) {
                 if self.keep.is_some() && self.ascii_into_scratch(a, b) {
                     let scratch = std::mem::take(&mut self.scratch);
@@ -519,11 +670,16 @@ impl<R: Read> LineSource for ByteLines<'_, R> {
     fn in_continuation(&mut self, on: bool) {
         self.parser_continuing = on;
     }
+
+    fn overlong(&self) -> Option<&Overlong> {
+        self.overlong.as_ref()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Op, read, read_stream};
+    use super::super::{Op, ReadError, read, read_stream};
+    use super::{BLOCK, ByteLines, LineSource, MAX_LINE};
     use crate::registry::name;
     use std::io::Read;
 
@@ -542,6 +698,185 @@ mod tests {
             self.bytes = &self.bytes[n..];
             Ok(n)
         }
+    }
+
+    /// Bytes made on the fly: each part repeated, so a test can read a line
+    /// of hundreds of MB without holding it.
+    struct Made {
+        /// Each part's text repeated to at least 64 KiB, and how many bytes
+        /// of it are still to come.
+        parts: std::collections::VecDeque<(Vec<u8>, usize)>,
+        at: usize,
+    }
+
+    impl Read for Made {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((pattern, left)) = self.parts.front_mut() else {
+                return Ok(0);
+            };
+            let take = (pattern.len() - self.at).min(buf.len()).min(*left);
+            buf[..take].copy_from_slice(&pattern[self.at..self.at + take]);
+            self.at = (self.at + take) % pattern.len();
+            *left -= take;
+            if *left == 0 {
+                self.parts.pop_front();
+                self.at = 0;
+            }
+            Ok(take)
+        }
+    }
+
+    fn made(parts: &[(&str, usize)], wide: bool) -> Made {
+        let enc = |t: &str| -> Vec<u8> {
+            match wide {
+                true => t.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+                false => t.as_bytes().to_vec(),
+            }
+        };
+        let mut all: std::collections::VecDeque<(Vec<u8>, usize)> = parts
+            .iter()
+            .map(|(t, n)| {
+                let one = enc(t);
+                let copies = (65536 / one.len().max(1)).clamp(1, *n);
+                (one.repeat(copies), one.len() * n)
+            })
+            .collect();
+        if wide {
+            all.push_front((vec![0xFF, 0xFE], 2));
+        }
+        Made { parts: all, at: 0 }
+    }
+
+    /// 20 MiB lines (a value, a key, a hex continuation), each followed by
+    /// lines that must still be read: passed over with a diagnostic each,
+    /// holding at most about one cap of bytes, in both encodings, and the
+    /// same with a filter that drops the key they stand in.
+    #[test]
+    fn a_line_over_the_cap_is_passed_over_and_reading_goes_on() {
+        let big = 20 << 20;
+        let parts: Vec<(&str, usize)> = vec![
+            (
+                "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_CURRENT_USER\\A]\r\n\"v\"=dword:1\r\n\"big\"=\"",
+                1,
+            ),
+            ("x", big),
+            ("\"\r\n\"w\"=dword:2\r\n\"h\"=hex:01,\\\r\n  ", 1),
+            ("02,", big / 3),
+            ("\r\n\"after\"=dword:4\r\n[HKEY_CURRENT_USER\\", 1),
+            ("k", big),
+            (
+                "]\r\n\"lost\"=dword:5\r\n[HKEY_CURRENT_USER\\B]\r\n\"z\"=dword:3\r\n",
+                1,
+            ),
+        ];
+        for wide in [false, true] {
+            let mut lines = ByteLines::open(made(&parts, wide), None, None).unwrap();
+            let mut peak = 0;
+            let mut long = Vec::new();
+            while let Some((n, _)) = lines.next_line() {
+                peak = peak.max(lines.buf.capacity());
+                if let Some(o) = lines.overlong() {
+                    long.push((n, o.bytes));
+                }
+            }
+            assert!(peak < MAX_LINE * 2 + 4 * BLOCK, "{peak} bytes held");
+            let w = if wide { 2 } else { 1 };
+            assert_eq!(
+                long,
+                [
+                    (5, (big as u64 + 8) * w),
+                    (8, (big as u64 / 3 * 3 + 2) * w),
+                    (10, (big as u64 + 20) * w)
+                ]
+            );
+            let file = read_stream(made(&parts, wide), 0, None, None).unwrap();
+            let ops: Vec<String> = file
+                .ops()
+                .iter()
+                .map(|op| match op {
+                    Op::SetValue { name, .. } => format!("set {name}"),
+                    Op::Skipped { name, .. } => format!("skipped {name}"),
+                    Op::CreateKey { path, .. } => format!("key {}", path[1]),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(
+                ops,
+                [
+                    "key A",
+                    "set v",
+                    "skipped big",
+                    "set w",
+                    "skipped h",
+                    "set after",
+                    "key B",
+                    "set z"
+                ]
+            );
+            let skipped: Vec<u32> = file
+                .diagnostics()
+                .iter()
+                .filter(|d| d.code == "skipped-line")
+                .map(|d| d.origin.unwrap().line)
+                .collect();
+            assert_eq!(skipped, [5, 7, 8, 10, 11], "{:?}", file.diagnostics());
+            // With A and B not kept, the long lines are passed over silently
+            // like the rest of them; the key line still closes A.
+            let keep = |p: &[&str]| p.len() < 2;
+            let kept = read_stream(made(&parts, wide), 0, None, Some(&keep)).unwrap();
+            assert!(kept.ops().is_empty(), "{:?}", kept.ops());
+        }
+    }
+
+    /// A line that long holding a NUL is binary data: reading stops there,
+    /// with the offset, rather than go through gigabytes of zeros.
+    #[test]
+    fn a_long_run_of_nuls_is_not_a_reg_file() {
+        let parts = [("REGEDIT4\r\n\r\n", 1), ("\0", 40 << 20), ("\r\n", 1)];
+        let err = read_stream(made(&parts, false), 0, None, None).unwrap_err();
+        assert!(
+            matches!(err, ReadError::NotText { offset: 12, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not a .reg"), "{err}");
+        // A short run is only a line regedit skips.
+        let parts = [("REGEDIT4\r\n\0\0\0\r\n", 1)];
+        let file = read_stream(made(&parts, false), 0, None, None).unwrap();
+        assert_eq!(file.diagnostics()[0].code, "skipped-line");
+    }
+
+    /// The header is judged on its first bytes: a NUL there, or no line end
+    /// in the first 4 KiB, and nothing more is read (the reader below never
+    /// ends, as /dev/zero does not).
+    #[test]
+    fn the_header_is_judged_without_reading_on() {
+        struct Endless(u8);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                buf.fill(self.0);
+                Ok(buf.len())
+            }
+        }
+        let err = read_stream(Endless(0), 0, None, None).unwrap_err();
+        assert!(matches!(err, ReadError::NotText { offset: 0, .. }), "{err}");
+        let err = read_stream(Endless(b'A'), 0, None, None).unwrap_err();
+        assert!(
+            err.to_string().contains("no end in its first 4096 bytes"),
+            "{err}"
+        );
+        let wide = [0xFF, 0xFE, b'R', 0, 0, 0];
+        let err = read_stream(&wide[..], 0, None, None).unwrap_err();
+        assert!(matches!(err, ReadError::NotText { offset: 4, .. }), "{err}");
+        // `REGEDIT` and anything after it: regedit accepts it and imports
+        // nothing, however long the line.
+        let fuzzy = read_stream(
+            made(&[("REGEDIT", 1), ("5", 10 << 20), ("\r\n", 1)], false),
+            0,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(fuzzy.version(), super::super::Version::Fuzzy);
     }
 
     fn utf16(s: &str) -> Vec<u8> {

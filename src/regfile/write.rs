@@ -80,14 +80,14 @@ impl Export {
     /// Writes `key` at `path`, its values, then its subkeys in sorted order.
     pub fn tree<S: AsRef<str>>(&mut self, path: &[S], key: &Key) -> &mut Self {
         let base: Vec<&str> = path.iter().map(AsRef::as_ref).collect();
-        for (rel, k) in key.walk() {
+        key.visit(|rel, k| {
             let mut full = base.clone();
             full.extend(rel);
             self.key(&full);
             for e in k.values() {
                 self.value(&e.name, &e.value);
             }
-        }
+        });
         self
     }
 

@@ -4,8 +4,8 @@
 //! as Windows does. Values keep their creation order (regedit exports them in
 //! that order); subkeys iterate in case-folded order (regedit sorts them).
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry as Slot;
+use std::collections::{BTreeMap, btree_map};
 
 use super::name::fold;
 use super::value::Value;
@@ -26,10 +26,13 @@ pub struct Entry {
     pub origin: Option<Origin>,
 }
 
-#[derive(Clone, Debug, Default)]
+/// Clone, drop, Debug, merge and walks are loops with their own stack, never
+/// recursion: an input decides how deep a tree is (a `.reg` key line can name
+/// 100,000 levels), and recursion that deep overflows the thread's stack.
+#[derive(Default)]
 pub struct Key {
     name: String,
-    subkeys: BTreeMap<String, Key>,
+    subkeys: Subkeys,
     values: Vec<Entry>,
     origin: Option<Origin>,
     /// Values the input holds but whose data could not be read (a corrupt
@@ -108,8 +111,41 @@ impl Key {
     }
 
     /// Adds everything in `other` to this key: its values (replacing those
-    /// of the same name) and subkeys, recursively.
+    /// of the same name) and subkeys, all the way down.
     pub fn merge_from(&mut self, other: &Key) {
+        // Each key being merged is taken out of its parent while its subkeys
+        // are merged, and put back after: a stack of owned keys, no recursion.
+        let mut root = std::mem::take(self);
+        root.merge_own(other);
+        let mut stack = vec![(String::new(), root, other.subkeys.iter())];
+        while let Some((_, mine, theirs)) = stack.last_mut() {
+            match theirs.next() {
+                Some((folded, sub)) => match mine.subkeys.remove(folded) {
+                    Some(mut existing) => {
+                        existing.merge_own(sub);
+                        stack.push((folded.clone(), existing, sub.subkeys.iter()));
+                    }
+                    None => {
+                        mine.subkeys.insert(folded.clone(), sub.clone());
+                    }
+                },
+                None => {
+                    let Some((folded, done, _)) = stack.pop() else {
+                        break;
+                    };
+                    match stack.last_mut() {
+                        Some((_, parent, _)) => {
+                            parent.subkeys.insert(folded, done);
+                        }
+                        None => *self = done,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The merge of one key's own contents, without its subkeys.
+    fn merge_own(&mut self, other: &Key) {
         for e in &other.values {
             self.set_value(&e.name, e.value.clone(), e.origin);
         }
@@ -117,14 +153,6 @@ impl Key {
         self.skipped.extend(other.skipped.iter().cloned());
         if self.incomplete.is_none() {
             self.incomplete.clone_from(&other.incomplete);
-        }
-        for (folded, sub) in &other.subkeys {
-            match self.subkeys.get_mut(folded) {
-                Some(mine) => mine.merge_from(sub),
-                None => {
-                    self.subkeys.insert(folded.clone(), sub.clone());
-                }
-            }
         }
     }
 
@@ -219,19 +247,132 @@ impl Key {
     }
 
     /// Every key below this one with its path relative to it, depth first,
-    /// in export order.
+    /// in export order. Holds every path at once: prefer `visit`.
     pub fn walk(&self) -> Vec<(Vec<&str>, &Key)> {
         let mut out = Vec::new();
-        let mut stack: Vec<(Vec<&str>, &Key)> = vec![(Vec::new(), self)];
-        while let Some((path, key)) = stack.pop() {
-            for sub in key.subkeys.values().rev() {
-                let mut p = path.clone();
-                p.push(sub.name());
-                stack.push((p, sub));
-            }
-            out.push((path, key));
-        }
+        self.visit(|path, key| out.push((path.to_vec(), key)));
         out
+    }
+
+    /// Calls `f` with this key and every key below it, with the path relative
+    /// to this key, depth first, in export order (a key, then its subkeys in
+    /// sorted order). One path is kept and grown or cut as the walk moves, so
+    /// the cost is one step per key whatever the depth.
+    pub fn visit<'a>(&'a self, mut f: impl FnMut(&[&'a str], &'a Key)) {
+        let mut path: Vec<&'a str> = Vec::new();
+        f(&path, self);
+        let mut stack: Vec<btree_map::Values<'a, String, Key>> = vec![self.subkeys.values()];
+        while let Some(level) = stack.last_mut() {
+            match level.next() {
+                Some(k) => {
+                    path.push(k.name());
+                    f(&path, k);
+                    stack.push(k.subkeys.values());
+                }
+                None => {
+                    stack.pop();
+                    path.pop();
+                }
+            }
+        }
+    }
+
+    /// A copy of this key without its subkeys. Destructured in full, so a
+    /// field added to `Key` must be named here (the compiler says so).
+    fn shallow_clone(&self) -> Key {
+        let Key {
+            name,
+            subkeys: _,
+            values,
+            origin,
+            unreadable,
+            skipped,
+            incomplete,
+        } = self;
+        Key {
+            name: name.clone(),
+            subkeys: Subkeys::default(),
+            values: values.clone(),
+            origin: *origin,
+            unreadable: unreadable.clone(),
+            skipped: skipped.clone(),
+            incomplete: incomplete.clone(),
+        }
+    }
+}
+
+impl Clone for Key {
+    fn clone(&self) -> Key {
+        // Copies are built on a stack and attached to their parent when done.
+        let mut stack = vec![(String::new(), self.shallow_clone(), self.subkeys.iter())];
+        loop {
+            let Some((_, _, originals)) = stack.last_mut() else {
+                return Key::default();
+            };
+            match originals.next() {
+                Some((folded, sub)) => {
+                    stack.push((folded.clone(), sub.shallow_clone(), sub.subkeys.iter()));
+                }
+                None => {
+                    let Some((folded, done, _)) = stack.pop() else {
+                        return Key::default();
+                    };
+                    match stack.last_mut() {
+                        Some((_, parent, _)) => {
+                            parent.subkeys.insert(folded, done);
+                        }
+                        None => return done,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A key's subkeys by folded name. Its own type so that dropping a tree is
+/// a loop (the default drop recurses once per level), while `Key` itself has
+/// no `Drop` and can still be built with `..Key::default()`.
+#[derive(Default)]
+struct Subkeys(BTreeMap<String, Key>);
+
+impl std::ops::Deref for Subkeys {
+    type Target = BTreeMap<String, Key>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Subkeys {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Subkeys {
+    fn drop(&mut self) {
+        // Each key is emptied of its subkeys before it is dropped.
+        let mut stack: Vec<Key> = std::mem::take(&mut self.0).into_values().collect();
+        while let Some(mut k) = stack.pop() {
+            stack.extend(std::mem::take(&mut k.subkeys.0).into_values());
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    /// Shallow (subkeys by name only): printing must not recurse either.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .field("origin", &self.origin)
+            .field("values", &self.values)
+            .field(
+                "subkeys",
+                &self.subkeys.values().map(Key::name).collect::<Vec<_>>(),
+            )
+            .field("unreadable", &self.unreadable)
+            .field("skipped", &self.skipped)
+            .field("incomplete", &self.incomplete)
+            .finish()
     }
 }
 
@@ -252,6 +393,62 @@ mod tests {
         assert!(root.delete(&["HKEY_LOCAL_MACHINE", "SOFTWARE"]));
         assert!(root.find(&["HKEY_LOCAL_MACHINE", "Software"]).is_none());
         assert!(!root.delete(&["HKEY_LOCAL_MACHINE", "Software"]));
+    }
+
+    /// A chain as deep as a hostile `.reg` line can make it: every operation
+    /// on the tree is a loop, so none overflows the stack.
+    #[test]
+    fn a_100000_level_tree_is_built_walked_cloned_merged_and_dropped() {
+        const DEPTH: usize = 100_000;
+        let path: Vec<String> = (0..DEPTH).map(|i| format!("k{}", i % 7)).collect();
+        let mut root = Key::new("");
+        root.create(&path, None)
+            .set_value("v", Value::dword(1), None);
+        let mut visited = 0;
+        let mut deepest = 0;
+        root.visit(|p, _| {
+            visited += 1;
+            deepest = deepest.max(p.len());
+        });
+        assert_eq!((visited, deepest), (DEPTH + 1, DEPTH));
+        let copy = root.clone();
+        assert_eq!(
+            copy.find(&path)
+                .unwrap()
+                .value("v")
+                .unwrap()
+                .value
+                .as_dword(),
+            Some(1)
+        );
+        let mut other = Key::new("");
+        other.create(&path[..DEPTH / 2], None);
+        other
+            .create(&path, None)
+            .set_value("w", Value::dword(2), None);
+        other.merge_from(&copy);
+        let leaf = other.find(&path).unwrap();
+        assert_eq!(leaf.values().len(), 2);
+        assert!(format!("{copy:?}").len() < 1000);
+        drop((root, copy, other));
+    }
+
+    #[test]
+    fn visit_is_walk_order() {
+        let mut root = Key::new("");
+        for p in [&["b", "x"][..], &["a"], &["B", "a"], &["c", "d", "e"]] {
+            root.create(p, None);
+        }
+        let mut seen: Vec<String> = Vec::new();
+        root.visit(|p, _| seen.push(p.join("\\")));
+        assert_eq!(seen, ["", "a", "b", "b\\a", "b\\x", "c", "c\\d", "c\\d\\e"]);
+        let merged = {
+            let mut m = Key::new("");
+            m.merge_from(&root);
+            m
+        };
+        let walked: Vec<String> = merged.walk().iter().map(|(p, _)| p.join("\\")).collect();
+        assert_eq!(walked, seen);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::policy::{PROTOCOLS, Policy, Rule, Scope};
 use super::translations::{self, squash};
 
 /// What the fix can do about a near miss.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Remedy {
     /// Delete this key (a full path) and everything below it.
     DeleteKey(Vec<String>),
@@ -227,130 +227,155 @@ pub fn find(root: &Key, base: &[String], policy: &Policy) -> Vec<NearMiss> {
     if keys.is_empty() {
         return out;
     }
-    for (path, key) in root.walk() {
-        // Where SCHANNEL stands in this path, allowing a typo.
-        let Some(s) = path.iter().position(|p| schannel_like(p)) else {
-            continue;
+    // firsts[d]: where the first SCHANNEL-like name stands in the first d
+    // parts of the path being visited. Kept along the walk, so each key costs
+    // one step, not a scan of its whole path (deep trees were quadratic).
+    let mut firsts: Vec<Option<usize>> = Vec::new();
+    root.visit(|path, key| {
+        let d = path.len();
+        firsts.truncate(d);
+        let first = match d.checked_sub(1) {
+            None => None,
+            Some(last) => firsts.get(last).copied().flatten().or_else(|| {
+                #[cfg(test)]
+                tests::LIKE_CALLS.with(|c| c.set(c.get() + 1));
+                schannel_like(path[last]).then_some(last)
+            }),
         };
-        let tail = &path[s + 1..];
-        if tail.len() < 2 || tail.len() > 3 {
-            continue;
+        firsts.push(first);
+        // Where SCHANNEL stands in this path, allowing a typo.
+        let Some(s) = first else { return };
+        if (s + 3..=s + 4).contains(&d) {
+            key_misses(path, key, s, base, policy, &keys, &mut out);
         }
-        let prefix = &path[..s];
-        let here = || prefix_issue(prefix, base);
-        // A protocol key spelled wrong (`TLS 1,2`) with no Client or Server
-        // below it: its children, if any, are reported themselves.
-        if tail.len() == 2
-            && matches!(here(), Some(Where::Same))
-            && compare(tail[0], "Protocols").is_some()
-        {
-            for want in keys.iter().filter(|k| k.len() == PROTOCOLS.len() + 1) {
-                let proto = &want[PROTOCOLS.len()];
-                let Some(why) = compare_protocol(tail[1], proto).filter(|w| !w.is_empty()) else {
-                    continue;
-                };
-                let sides = ["Client", "Server"];
-                if key
-                    .subkeys()
-                    .any(|k| sides.iter().any(|side| compare(k.name(), side).is_some()))
-                {
-                    continue;
-                }
-                out.push(miss(
-                    "near-miss-key",
-                    key.origin(),
-                    format!(
-                        "`{}` is not the key SCHANNEL reads ({}): Windows ignores it; the settings belong under `{proto}\\Client` and `{proto}\\Server`",
-                        tail[1],
-                        tidy(why, &tail[1..]).join("; ")
-                    ),
-                    Remedy::DeleteKey(path.iter().map(|p| p.to_string()).collect()),
-                ));
-            }
-        }
-        for req_key in keys.iter().filter(|k| k.len() == PROTOCOLS.len() + 2) {
-            let want = &req_key[PROTOCOLS.len() - 1..]; // Protocols, TLS 1.2, Client
-            if tail.len() != 3 {
-                continue;
-            }
-            let Some(proto) = compare_protocol(tail[1], &want[1]) else {
-                continue;
-            };
-            let Some(side) = compare(tail[2], &want[2]) else {
-                continue;
-            };
-            let branch = compare(tail[0], &want[0]);
-            let wanted = format!("{}\\{}", want[1], want[2]);
-            let origin = key.origin();
-            match (branch, here()) {
-                // A protocol key under Ciphers or Hashes does nothing.
-                (None, Some(Where::Same)) if BRANCHES.iter().any(|b| name::eq(b, tail[0])) => {
-                    let mut del: Vec<String> =
-                        path[..s + 2].iter().map(|p| p.to_string()).collect();
-                    del.truncate(s + 3);
-                    out.push(miss(
-                        "wrong-location",
-                        origin,
-                        format!(
-                            "`{}` stands under `{}`, where SCHANNEL never looks for protocols: Windows ignores it; the settings belong under `Protocols\\{wanted}`",
-                            show(tail),
-                            tail[0]
-                        ),
-                        Remedy::DeleteKey(path[..s + 3].iter().map(|p| p.to_string()).collect()),
-                    ));
-                }
-                (None, _) => {}
-                (Some(branch), Some(place)) => {
-                    let mut why = tidy(
-                        branch.into_iter().chain(proto).chain(side).collect(),
-                        &tail[1..],
-                    );
-                    match place {
-                        Where::Same if why.is_empty() => continue, // the required key itself
-                        Where::OtherSet => continue, // another control set: not ours to judge
-                        Where::Same => {}
-                        Where::Typo(t) => why.insert(0, t),
-                        Where::Elsewhere(e) => {
-                            out.push(miss(
-                                "wrong-location",
-                                origin,
-                                format!(
-                                    "`{}` is {e}: SCHANNEL reads only HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\{wanted}, so Windows ignores this key",
-                                    show(&path[1..])
-                                ),
-                                Remedy::DeleteKey(path[..s + 4].iter().map(|p| p.to_string()).collect()),
-                            ));
-                            continue;
-                        }
-                    }
-                    // Delete from the first part that differs: `TLS 1,2` goes whole.
-                    // Never above the SCHANNEL-like key: a part on the way may be a
-                    // real key (`Services` where `Control` was meant).
-                    let first_bad = (0..path.len())
-                        .find(|&i| i >= base.len() && !req_path_has(base, req_key, i, path[i]))
-                        .unwrap_or(path.len() - 1)
-                        .max(s);
-                    out.push(miss(
-                        "near-miss-key",
-                        origin,
-                        format!(
-                            "`{}` is not the key SCHANNEL reads ({}): Windows ignores it and every value in it; the settings belong under `{wanted}`",
-                            show(&tail[1..]),
-                            why.join("; ")
-                        ),
-                        Remedy::DeleteKey(path[..=first_bad].iter().map(|p| p.to_string()).collect()),
-                    ));
-                }
-                (Some(_), None) => {}
-            }
-        }
-        // Values that mean Enabled or DisabledByDefault, on the required keys,
-        // on near-miss keys, or on `TLS 1.2` itself.
-        out.extend(value_misses(&path, key, s, policy, &keys));
-    }
+    });
     let mut out = dedupe(out);
     out.sort_by_key(|m| m.finding.origin.map(|o| (o.source, o.line, o.column)));
     out
+}
+
+/// The near misses of one key whose path has a SCHANNEL-like name at `s`,
+/// two or three names above it.
+fn key_misses(
+    path: &[&str],
+    key: &Key,
+    s: usize,
+    base: &[String],
+    policy: &Policy,
+    keys: &[Vec<String>],
+    out: &mut Vec<NearMiss>,
+) {
+    let tail = &path[s + 1..];
+    let prefix = &path[..s];
+    let here = || prefix_issue(prefix, base);
+    // A protocol key spelled wrong (`TLS 1,2`) with no Client or Server
+    // below it: its children, if any, are reported themselves.
+    if tail.len() == 2
+        && matches!(here(), Some(Where::Same))
+        && compare(tail[0], "Protocols").is_some()
+    {
+        for want in keys.iter().filter(|k| k.len() == PROTOCOLS.len() + 1) {
+            let proto = &want[PROTOCOLS.len()];
+            let Some(why) = compare_protocol(tail[1], proto).filter(|w| !w.is_empty()) else {
+                continue;
+            };
+            let sides = ["Client", "Server"];
+            if key
+                .subkeys()
+                .any(|k| sides.iter().any(|side| compare(k.name(), side).is_some()))
+            {
+                continue;
+            }
+            out.push(miss(
+                "near-miss-key",
+                key.origin(),
+                format!(
+                    "`{}` is not the key SCHANNEL reads ({}): Windows ignores it; the settings belong under `{proto}\\Client` and `{proto}\\Server`",
+                    tail[1],
+                    tidy(why, &tail[1..]).join("; ")
+                ),
+                Remedy::DeleteKey(path.iter().map(|p| p.to_string()).collect()),
+            ));
+        }
+    }
+    for req_key in keys.iter().filter(|k| k.len() == PROTOCOLS.len() + 2) {
+        let want = &req_key[PROTOCOLS.len() - 1..]; // Protocols, TLS 1.2, Client
+        if tail.len() != 3 {
+            continue;
+        }
+        let Some(proto) = compare_protocol(tail[1], &want[1]) else {
+            continue;
+        };
+        let Some(side) = compare(tail[2], &want[2]) else {
+            continue;
+        };
+        let branch = compare(tail[0], &want[0]);
+        let wanted = format!("{}\\{}", want[1], want[2]);
+        let origin = key.origin();
+        match (branch, here()) {
+            // A protocol key under Ciphers or Hashes does nothing.
+            (None, Some(Where::Same)) if BRANCHES.iter().any(|b| name::eq(b, tail[0])) => {
+                let mut del: Vec<String> = path[..s + 2].iter().map(|p| p.to_string()).collect();
+                del.truncate(s + 3);
+                out.push(miss(
+                    "wrong-location",
+                    origin,
+                    format!(
+                        "`{}` stands under `{}`, where SCHANNEL never looks for protocols: Windows ignores it; the settings belong under `Protocols\\{wanted}`",
+                        show(tail),
+                        tail[0]
+                    ),
+                    Remedy::DeleteKey(path[..s + 3].iter().map(|p| p.to_string()).collect()),
+                ));
+            }
+            (None, _) => {}
+            (Some(branch), Some(place)) => {
+                let mut why = tidy(
+                    branch.into_iter().chain(proto).chain(side).collect(),
+                    &tail[1..],
+                );
+                match place {
+                    Where::Same if why.is_empty() => continue, // the required key itself
+                    Where::OtherSet => continue, // another control set: not ours to judge
+                    Where::Same => {}
+                    Where::Typo(t) => why.insert(0, t),
+                    Where::Elsewhere(e) => {
+                        out.push(miss(
+                            "wrong-location",
+                            origin,
+                            format!(
+                                "`{}` is {e}: SCHANNEL reads only HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\{wanted}, so Windows ignores this key",
+                                show(&path[1..])
+                            ),
+                            Remedy::DeleteKey(path[..s + 4].iter().map(|p| p.to_string()).collect()),
+                        ));
+                        continue;
+                    }
+                }
+                // Delete from the first part that differs: `TLS 1,2` goes whole.
+                // Never above the SCHANNEL-like key: a part on the way may be a
+                // real key (`Services` where `Control` was meant).
+                let first_bad = (0..path.len())
+                    .find(|&i| i >= base.len() && !req_path_has(base, req_key, i, path[i]))
+                    .unwrap_or(path.len() - 1)
+                    .max(s);
+                out.push(miss(
+                    "near-miss-key",
+                    origin,
+                    format!(
+                        "`{}` is not the key SCHANNEL reads ({}): Windows ignores it and every value in it; the settings belong under `{wanted}`",
+                        show(&tail[1..]),
+                        why.join("; ")
+                    ),
+                    Remedy::DeleteKey(path[..=first_bad].iter().map(|p| p.to_string()).collect()),
+                ));
+            }
+            (Some(_), None) => {}
+        }
+    }
+    // Values that mean Enabled or DisabledByDefault, on the required keys,
+    // on near-miss keys, or on `TLS 1.2` itself.
+    out.extend(value_misses(path, key, s, policy, keys));
 }
 
 /// One reason for spacing, however many parts have it: a pasted
@@ -548,18 +573,14 @@ fn value_misses(
 /// One finding per key or value, and no finding for a key whose parent is
 /// already to be deleted for the same reason.
 fn dedupe(mut out: Vec<NearMiss>) -> Vec<NearMiss> {
-    let mut seen: Vec<(String, Option<crate::registry::Origin>, Remedy)> = Vec::new();
+    // A set, not a list: a hostile tree can hold a near miss per key.
+    let mut seen = std::collections::HashSet::new();
     out.retain(|m| {
-        let k = (
+        seen.insert((
             m.finding.message.clone(),
             m.finding.origin,
             m.remedy.clone(),
-        );
-        if seen.contains(&k) {
-            return false;
-        }
-        seen.push(k);
-        true
+        ))
     });
     out
 }
@@ -567,6 +588,45 @@ fn dedupe(mut out: Vec<NearMiss>) -> Vec<NearMiss> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// How many names `find` asked `schannel_like` about: the seam that
+        /// shows its work per key does not grow with the key's depth.
+        pub(super) static LIKE_CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A 30,000-level chain below Protocols, next to a `TLS 1,2` near miss:
+    /// each key's name is looked at once (it was once per key and per level
+    /// above it), and the near miss is still found.
+    #[test]
+    fn a_deep_tree_costs_one_look_per_key() {
+        const DEPTH: usize = 30_000;
+        let base: Vec<String> = ["HKEY_LOCAL_MACHINE", "SYSTEM", "ControlSet001"]
+            .map(String::from)
+            .to_vec();
+        let protocols: Vec<String> = base
+            .iter()
+            .cloned()
+            .chain(["Control", "SecurityProviders", "SCHANNEL", "Protocols"].map(String::from))
+            .collect();
+        let mut root = Key::new("");
+        let mut miss_path = protocols.clone();
+        miss_path.push("TLS 1,2".into());
+        root.create(&miss_path, None);
+        let mut deep = protocols.clone();
+        deep.extend((0..DEPTH).map(|i| format!("k{}", i % 10)));
+        root.create(&deep, None);
+        let keys = deep.len() + 2; // and the root and `TLS 1,2`
+        LIKE_CALLS.with(|c| c.set(0));
+        let found = find(&root, &base, &Policy::article());
+        let calls = LIKE_CALLS.with(|c| c.get());
+        assert!(calls <= keys, "{calls} looks for {keys} keys");
+        assert!(
+            found.iter().any(|m| m.finding.message.contains("TLS 1,2")),
+            "{:?}",
+            found.iter().map(|m| &m.finding.message).collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn distances() {
