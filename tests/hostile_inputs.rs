@@ -371,7 +371,10 @@ fn reading_changes_neither_bytes_nor_access_times() {
         put("f/disk.vhdx", "images/dirty.vhdx"),
     ];
     let before: Vec<_> = files.iter().map(|f| fingerprint(f)).collect();
-    assert!(before.iter().all(|b| b.1 == 946_684_800), "the test set old atimes");
+    assert!(
+        before.iter().all(|b| b.1 == 946_684_800),
+        "the test set old atimes"
+    );
     for args in [
         &["audit", "f"][..],
         &["audit", "--format", "json", "f/m/SYSTEM"],

@@ -304,3 +304,40 @@ fn long_multibyte_key_names_are_skipped_lines() {
         }
     }
 }
+
+/// `export` of one key from a large export keeps only the way to that key
+/// and below it: 450,000 other keys (about 50 MB, which read whole cost
+/// over 800 MB) do not count against memory.
+#[test]
+fn exporting_one_key_of_a_large_export_reads_only_that_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hklm.reg");
+    let mut w = BufWriter::new(File::create(&path).unwrap());
+    w.write_all(HEADER.as_bytes()).unwrap();
+    for i in 0..450_000 {
+        write!(
+            w,
+            "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Svc{i}]\r\n\"ImagePath\"=\"C:\\\\Windows\\\\svc{i}.exe\"\r\n\r\n"
+        )
+        .unwrap();
+    }
+    w.write_all(compliant_body().as_bytes()).unwrap();
+    drop(w);
+    assert!(std::fs::metadata(&path).unwrap().len() > 40 * MIB);
+    let out = dir.path().join("schannel.reg");
+    let run = run(
+        dir.path(),
+        &[
+            "export",
+            path_str(&path),
+            "-o",
+            path_str(&out),
+            "--encoding",
+            "utf8",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("TLS 1.2\\Client]"), "{text}");
+    assert!(!text.contains("Svc1"), "{text}");
+}

@@ -494,6 +494,9 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     let mut opts = options(&a.read)?;
     opts.require_system = false;
     let mut path = parse_key(&a.key)?;
+    // A .reg input keeps only the way to the key and below it: exporting
+    // one key of a whole-HKLM export must not cost the whole export.
+    opts.keep = Some(input::KeepKeys(tlsreg::registry::subtree_filter(&path)));
     // Resolve CurrentControlSet the way an audit does, then read the key.
     let mut loaded =
         input::load(Some(&a.input), &a.read.apply, &opts).map_err(|e| e.to_string())?;

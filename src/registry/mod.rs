@@ -46,3 +46,44 @@ pub struct Diagnostic {
     /// The line as it was probably meant, where that is clear.
     pub suggestion: Option<String>,
 }
+
+/// The keys a reader must keep to show `target` and everything below it:
+/// the top of each hive and `Select` (to resolve `CurrentControlSet`), the
+/// keys on the way, and the subtree. A control set in `target` (or the live
+/// link) stands for any control set, since which one is current is known
+/// only once `Select` is read.
+pub fn subtree_filter(target: &[String]) -> KeyFilter {
+    use control_set::{LIVE_LINK, set_number};
+    let target = target.to_vec();
+    let is_set = |p: &str| set_number(p).is_some() || name::eq(p, LIVE_LINK);
+    std::sync::Arc::new(move |path: &[&str]| {
+        if path.len() <= 3 || path.get(2).is_some_and(|p| name::eq(p, "Select")) {
+            return true;
+        }
+        path.iter()
+            .zip(&target)
+            .enumerate()
+            .all(|(i, (a, b))| name::eq(a, b) || (i == 2 && is_set(a) && is_set(b)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_subtree_filter_keeps_the_way_there_and_below() {
+        let target: Vec<String> = [
+            "HKEY_LOCAL_MACHINE",
+            "SYSTEM",
+            "CurrentControlSet",
+            "Control",
+        ]
+        .map(String::from)
+        .to_vec();
+        let keep = super::subtree_filter(&target);
+        let k = |p: &str| keep(&p.split('\\').collect::<Vec<_>>());
+        assert!(k(r"HKEY_LOCAL_MACHINE\SYSTEM\Select"));
+        assert!(k(r"HKEY_LOCAL_MACHINE\SYSTEM\ControlSet002\control\X\Y"));
+        assert!(!k(r"HKEY_LOCAL_MACHINE\SYSTEM\ControlSet002\Services\X"));
+        assert!(!k(r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows"));
+    }
+}
