@@ -205,6 +205,24 @@ fn a_folder_of_everything_accounts_for_every_file() {
     put("bad/log-typed", &log_typed(sample("hives/compliant.hiv")));
     put("bad/tiny", b"regf\x01\x00\x00\x00");
     put("bad/cut.reg", &sample("noncompliant.reg")[..101]);
+    // A header, then 512 MiB of zeros (sparse): refused at the first NUL.
+    let mut zeros_reg = b"Windows Registry Editor Version 5.00\r\n\r\n".to_vec();
+    zeros_reg.resize(4096, 0);
+    put("bad/zeros.reg", &zeros_reg);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(fleet.join("bad/zeros.reg"))
+        .unwrap()
+        .set_len(512 << 20)
+        .unwrap();
+    // A key 100,000 levels deep (a skipped line), then nothing else.
+    let mut deep_key =
+        String::from("Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE");
+    for _ in 0..100_000 {
+        deep_key.push_str("\\k");
+    }
+    deep_key.push_str("]\r\n");
+    put("bad/deep-key.reg", deep_key.as_bytes());
     put("other/notes.txt", b"exported on Monday\n");
     put("other/empty", b"");
     // 1 GiB of zeros, sparse: looked at (512 bytes), never read whole.
@@ -259,6 +277,8 @@ fn a_folder_of_everything_accounts_for_every_file() {
         ("fleet/bad/log-typed", "error"),
         ("fleet/bad/tiny", "error"),
         ("fleet/bad/cut.reg", "error"),
+        ("fleet/bad/zeros.reg", "error"),
+        ("fleet/bad/deep-key.reg", "noncompliant"),
         ("fleet/other/notes.txt", "skipped"),
         ("fleet/other/empty", "skipped"),
         ("fleet/other/zeros", "skipped"),
