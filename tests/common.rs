@@ -236,7 +236,7 @@ impl<'a> Cmd<'a> {
     }
 
     pub fn run(self) -> Run {
-        self.execute().0
+        self.run_with_peak().0
     }
 
     /// The run and its peak memory (resident set, bytes), from the kernel's
@@ -244,11 +244,12 @@ impl<'a> Cmd<'a> {
     /// running side by side do not blur each other's figures.
     #[cfg(target_os = "linux")]
     pub fn measured(self) -> (Run, u64) {
-        let (run, peak) = self.execute();
+        let (run, peak) = self.run_with_peak();
         (run, peak.expect("wait4 measures on Linux"))
     }
 
-    fn execute(self) -> (Run, Option<u64>) {
+    /// The run and, where it is measured (Linux), its peak memory.
+    pub fn run_with_peak(self) -> (Run, Option<u64>) {
         let evidence = self.checked.then(|| Evidence::of(&self.dir, self.args));
         let mut command = Command::new(env!("CARGO_BIN_EXE_tlsreg"));
         command
