@@ -13,6 +13,7 @@ struct Child {
     stdout: String,
     stderr: String,
     /// Peak resident set size in bytes, from the kernel (Linux).
+    #[cfg_attr(not(unix), allow(dead_code))] // read by the Unix-only tests
     peak: Option<u64>,
 }
 
@@ -29,6 +30,7 @@ fn run(args: &[&str]) -> Child {
     }
 }
 
+#[cfg(unix)]
 fn bounded(what: &str, c: &Child) {
     if let Some(peak) = c.peak {
         assert!(
@@ -41,6 +43,7 @@ fn bounded(what: &str, c: &Child) {
 }
 
 /// A sparse file of `len` bytes beginning with `head`.
+#[cfg(unix)]
 fn sparse(path: &Path, head: &[u8], len: u64) {
     std::fs::write(path, head).unwrap();
     std::fs::OpenOptions::new()
