@@ -1,8 +1,9 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The result of one run of the `tlsreg` binary.
 pub struct Run {
@@ -15,18 +16,29 @@ impl Run {
     pub fn out(&self) -> String {
         String::from_utf8(self.stdout.clone()).expect("stdout is UTF-8")
     }
+
+    /// Standard output as text: UTF-16LE behind a BOM (as export writes
+    /// it, like regedit), UTF-8 otherwise, lossily.
+    pub fn text(&self) -> String {
+        match self.stdout.strip_prefix(&[0xFF, 0xFE]) {
+            Some(units) => String::from_utf16_lossy(
+                &units
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect::<Vec<_>>(),
+            ),
+            None => String::from_utf8_lossy(&self.stdout).into_owned(),
+        }
+    }
 }
 
 /// Runs `tlsreg` from the project root, so paths in its output are relative.
 pub fn tlsreg(args: &[&str]) -> Run {
-    tlsreg_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+    Cmd::new(args).run()
 }
 
 pub fn tlsreg_in(dir: &Path, args: &[&str]) -> Run {
-    let evidence = Evidence::of(dir, args);
-    let run = tlsreg_unchecked(dir, args);
-    evidence.unchanged(args);
-    run
+    Cmd::new(args).dir(dir).run()
 }
 
 /// What an examiner would hash before handing files to a tool: every file
@@ -123,19 +135,7 @@ fn sha256(path: &Path) -> [u8; 32] {
 /// Runs the binary without the evidence check (for tests that hand it files
 /// they mean to change, or none).
 pub fn tlsreg_unchecked(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run tlsreg");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "tlsreg panicked: {stderr}");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: out.stdout,
-        stderr,
-    }
+    Cmd::new(args).dir(dir).unchecked().run()
 }
 
 /// The findings of the first input in a `--format json` report.
@@ -166,57 +166,236 @@ pub fn utf16(text: &str) -> Vec<u8> {
     out
 }
 
-/// Runs `tlsreg` in `dir` and measures its peak memory (resident set, bytes)
-/// from the kernel's accounting of that one child (wait4), not of all of
-/// them, so tests running side by side do not blur each other's figures.
+/// Runs `tlsreg` in `dir` and measures its peak memory (resident set, bytes).
 #[cfg(target_os = "linux")]
 pub fn tlsreg_measured(dir: &Path, args: &[&str]) -> (Run, u64) {
-    let evidence = Evidence::of(dir, args);
-    let measured = measured_unchecked(dir, args);
-    evidence.unchanged(args);
-    measured
+    Cmd::new(args).dir(dir).measured()
 }
 
+/// One run of the binary, for the tests that need more than `tlsreg_in`:
+/// `Cmd::new(args).dir(d).stdin(bytes).env(k, v).watchdog(60).run()`.
+/// Every run hashes its inputs before and after (`Evidence`) unless told
+/// `unchecked`, fails on a panic message, and on a death by signal.
+pub struct Cmd<'a> {
+    args: &'a [&'a str],
+    dir: PathBuf,
+    stdin: Option<Vec<u8>>,
+    env: Vec<(&'a str, &'a str)>,
+    watchdog: Option<Duration>,
+    checked: bool,
+    allow_panic: bool,
+}
+
+impl<'a> Cmd<'a> {
+    /// In the project root, so paths in the output are relative.
+    pub fn new(args: &'a [&'a str]) -> Self {
+        Cmd {
+            args,
+            dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            stdin: None,
+            env: Vec::new(),
+            watchdog: None,
+            checked: true,
+            allow_panic: false,
+        }
+    }
+
+    pub fn dir(mut self, dir: &Path) -> Self {
+        self.dir = dir.to_path_buf();
+        self
+    }
+
+    /// Bytes for its standard input (otherwise it reads end of file).
+    pub fn stdin(mut self, bytes: &[u8]) -> Self {
+        self.stdin = Some(bytes.to_vec());
+        self
+    }
+
+    pub fn env(mut self, key: &'a str, value: &'a str) -> Self {
+        self.env.push((key, value));
+        self
+    }
+
+    /// Kills the child after `secs` seconds, failing the test as hung
+    /// instead of stalling the suite (no timing is asserted).
+    pub fn watchdog(mut self, secs: u64) -> Self {
+        self.watchdog = Some(Duration::from_secs(secs));
+        self
+    }
+
+    /// Without the evidence check (for files the run is meant to change).
+    pub fn unchecked(mut self) -> Self {
+        self.checked = false;
+        self
+    }
+
+    /// Without the check for a panic message (a panic made on purpose).
+    pub fn allow_panic(mut self) -> Self {
+        self.allow_panic = true;
+        self
+    }
+
+    pub fn run(self) -> Run {
+        self.run_with_peak().0
+    }
+
+    /// The run and its peak memory (resident set, bytes), from the kernel's
+    /// accounting of that one child (wait4), not of all of them, so tests
+    /// running side by side do not blur each other's figures.
+    #[cfg(target_os = "linux")]
+    pub fn measured(self) -> (Run, u64) {
+        let (run, peak) = self.run_with_peak();
+        (run, peak.expect("wait4 measures on Linux"))
+    }
+
+    /// The run and, where it is measured (Linux), its peak memory.
+    pub fn run_with_peak(self) -> (Run, Option<u64>) {
+        let evidence = self.checked.then(|| Evidence::of(&self.dir, self.args));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tlsreg"));
+        command
+            .args(self.args)
+            .current_dir(&self.dir)
+            .env_remove("NO_COLOR")
+            .envs(self.env.iter().copied())
+            .stdin(match self.stdin {
+                Some(_) => Stdio::piped(),
+                None => Stdio::null(),
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run tlsreg");
+        let feeder = child.stdin.take().zip(self.stdin).map(|(mut pipe, bytes)| {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                // The child may exit without reading it all: not an error.
+                let _ = pipe.write_all(&bytes);
+            })
+        });
+        let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                pipe.read_to_end(&mut bytes).unwrap();
+                bytes
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().unwrap()));
+        let err = drain(Box::new(child.stderr.take().unwrap()));
+        let exit = wait(child, self.watchdog);
+        let stdout = out.join().unwrap();
+        let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+        if let Some(feeder) = feeder {
+            feeder.join().unwrap();
+        }
+        let args = self.args;
+        assert!(
+            !exit.hung,
+            "tlsreg {args:?} hung and was killed after {:?}: {stderr}",
+            self.watchdog.unwrap_or_default()
+        );
+        let code = exit.code.unwrap_or_else(|why| {
+            panic!("tlsreg {args:?} did not exit on its own ({why}): {stderr}")
+        });
+        assert!(
+            self.allow_panic || !stderr.contains("panicked"),
+            "tlsreg panicked: {stderr}"
+        );
+        if let Some(evidence) = evidence {
+            evidence.unchanged(args);
+        }
+        let run = Run {
+            code,
+            stdout,
+            stderr,
+        };
+        (run, exit.peak)
+    }
+}
+
+/// How a child ended: its exit code (or why it has none), whether the
+/// watchdog killed it, and its peak memory where the platform tells it.
+struct Exit {
+    code: Result<i32, String>,
+    hung: bool,
+    peak: Option<u64>,
+}
+
+/// Waits for the child without reaping it (the pid stays ours while the
+/// watchdog may still signal it), then reaps it with wait4, which reports
+/// that one child's peak memory.
 #[cfg(target_os = "linux")]
 #[allow(clippy::zombie_processes)] // reaped by wait4, which clippy does not know
-fn measured_unchecked(dir: &Path, args: &[&str]) -> (Run, u64) {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tlsreg");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        err.read_to_end(&mut b).unwrap();
-        b
-    });
-    let mut stdout = Vec::new();
-    out.read_to_end(&mut stdout).unwrap();
-    let stderr = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
-    let mut status = 0;
-    // SAFETY: wait4 on our own child's pid, writing into locals we own.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+fn wait(child: std::process::Child, watchdog: Option<Duration>) -> Exit {
+    use std::sync::mpsc;
     let pid = child.id() as libc::pid_t;
+    let (exited, exit_seen) = mpsc::channel::<()>();
+    let dog = watchdog.map(|limit| {
+        std::thread::spawn(move || {
+            let hung = exit_seen.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout);
+            if hung {
+                // SAFETY: our child, not reaped before this thread is joined.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            hung
+        })
+    });
+    // SAFETY: waitid and wait4 on our own child's pid, writing into locals.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    while unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    } != 0
+    {
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "waitid: {e}");
+    }
+    drop(exited);
+    let hung = dog.is_some_and(|d| d.join().unwrap());
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4");
-    assert!(
-        libc::WIFEXITED(status),
-        "tlsreg was killed by signal {} (status {status}): {stderr}",
-        libc::WTERMSIG(status)
-    );
-    assert!(!stderr.contains("panicked"), "tlsreg panicked: {stderr}");
-    let run = Run {
-        code: libc::WEXITSTATUS(status),
-        stdout,
-        stderr,
+    let code = if libc::WIFEXITED(status) {
+        Ok(libc::WEXITSTATUS(status))
+    } else {
+        Err(format!(
+            "killed by signal {}, status {status}",
+            libc::WTERMSIG(status)
+        ))
     };
-    (run, usage.ru_maxrss as u64 * 1024)
+    Exit {
+        code,
+        hung,
+        peak: Some(usage.ru_maxrss as u64 * 1024),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wait(mut child: std::process::Child, watchdog: Option<Duration>) -> Exit {
+    let deadline = watchdog.map(|limit| std::time::Instant::now() + limit);
+    let mut hung = false;
+    let status = loop {
+        let Some(deadline) = deadline else {
+            break child.wait().unwrap();
+        };
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            hung = true;
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Exit {
+        code: status.code().ok_or_else(|| format!("status {status}")),
+        hung,
+        peak: None,
+    }
 }
 
 /// The most memory any single input may cost, whatever its bytes (README).

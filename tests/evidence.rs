@@ -299,6 +299,9 @@ fn a_killed_fix_leaves_no_debris() {
     .unwrap();
     fs::create_dir(d.join("out")).unwrap();
     let expected = tlsreg_in(d, &["fix", "in.reg"]).stdout;
+    // The runs below are killed on purpose, so they are spawned here, not
+    // through common's runner: the input is hashed around all of them.
+    let evidence = common::Evidence::of(d, &["fix", "in.reg"]);
     let spawn = |out: &str| {
         Command::new(env!("CARGO_BIN_EXE_tlsreg"))
             .args(["fix", "in.reg", "-o", out])
@@ -339,4 +342,5 @@ fn a_killed_fix_leaves_no_debris() {
     }
     // Some runs were killed before they wrote: the test did kill.
     assert!(finished < 200, "no run was killed");
+    evidence.unchanged(&["fix", "in.reg", "-o", "out/fix-N.reg"]);
 }

@@ -5,14 +5,14 @@
 //! offsets, then audited by the binary as a child process whose exit code
 //! and peak memory are checked.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use tlsreg::hive::{BuildOptions, build};
 use tlsreg::registry::{Key, Value};
 
 const SCHANNEL: [&str; 3] = ["Control", "SecurityProviders", "SCHANNEL"];
-/// What one hive input may cost, whatever its bytes.
-const MEMORY_LIMIT: u64 = 256 << 20;
 
 /// A SYSTEM hive tree with `Select` = (current, last known good) and the
 /// given control sets, each with a fresh install's SCHANNEL keys; TLS 1.2
@@ -125,59 +125,25 @@ struct Run {
     code: i32,
     stdout: String,
     stderr: String,
-    peak: u64,
 }
 
-/// Runs tlsreg as a child and measures its own peak memory (wait4 reports
-/// the rusage of that one child, whatever other tests run meanwhile).
+/// Runs tlsreg as a child; where it is measured (Linux), its own peak
+/// memory is bounded.
 fn run(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let out = std::fs::File::create(dir.path().join("out")).unwrap();
-    let err = std::fs::File::create(dir.path().join("err")).unwrap();
-    // Reaped by wait4 below, which std's wait() cannot report rusage for.
-    #[allow(clippy::zombie_processes)]
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: wait4 on our own child's pid writes into `status` and `usage`.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t);
-    assert!(libc::WIFEXITED(status), "tlsreg died: status {status}");
-    // Export writes UTF-16LE with a BOM, as regedit does.
-    let read = |n: &str| {
-        let b = std::fs::read(dir.path().join(n)).unwrap();
-        match b.strip_prefix(&[0xFF, 0xFE]) {
-            Some(u) => String::from_utf16_lossy(
-                &u.chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .collect::<Vec<_>>(),
-            ),
-            None => String::from_utf8_lossy(&b).into_owned(),
-        }
-    };
-    let r = Run {
-        code: libc::WEXITSTATUS(status),
-        stdout: read("out"),
-        stderr: read("err"),
-        peak: usage.ru_maxrss as u64 * 1024,
-    };
-    assert!(
-        !r.stderr.contains("panicked"),
-        "tlsreg panicked: {}",
-        r.stderr
-    );
-    eprintln!("{args:?}: exit {}, peak {} MiB", r.code, r.peak >> 20);
-    assert!(
-        r.peak < MEMORY_LIMIT,
-        "peak memory {} MiB for {args:?}",
-        r.peak >> 20
-    );
-    r
+    let (run, peak) = common::Cmd::new(args).run_with_peak();
+    if let Some(peak) = peak {
+        eprintln!("{args:?}: exit {}, peak {} MiB", run.code, peak >> 20);
+        assert!(
+            peak < common::MEMORY_BOUND,
+            "peak memory {} MiB for {args:?}",
+            peak >> 20
+        );
+    }
+    Run {
+        code: run.code,
+        stdout: run.text(),
+        stderr: run.stderr,
+    }
 }
 
 type Pairs = Vec<(String, String)>;

@@ -8,86 +8,42 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Peak memory any one of these inputs may cost.
-const MAX_RSS: u64 = 256 << 20;
-
 struct Child {
     code: i32,
     stdout: String,
     stderr: String,
-    /// Peak resident set size in bytes, from the kernel.
-    peak: u64,
+    /// Peak resident set size in bytes, from the kernel (Linux).
+    #[cfg_attr(not(unix), allow(dead_code))] // read by the Unix-only tests
+    peak: Option<u64>,
 }
 
-/// Runs `tlsreg` and waits for it with `wait4`, which gives this child's own
-/// peak RSS. A child still running after 60 s is killed, so that a hang
-/// fails the test instead of stalling it (no timing is asserted).
-#[cfg(unix)]
+/// Runs `tlsreg` through common's runner: a child still running after 60 s
+/// is killed, so that a hang fails the test instead of stalling it (no
+/// timing is asserted), and on Linux its own peak RSS is measured (wait4).
 fn run(args: &[&str]) -> Child {
-    use std::io::Read;
-    let dir = tempfile::tempdir().unwrap();
-    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
-    // Reaped below with wait4 (not Child::wait), which also gives its rusage.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let watchdog = std::thread::spawn(move || {
-        for _ in 0..600 {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            // SAFETY: signal 0 only asks whether the process still exists.
-            if unsafe { libc::kill(pid, 0) } != 0 {
-                return false;
-            }
-        }
-        // SAFETY: the pid is our child's and has not been reaped yet (we
-        // are the only one waiting for it).
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        true
-    });
-    let mut status = 0;
-    // SAFETY: rusage is plain data filled in by the kernel.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(got, pid, "wait4");
-    let killed = watchdog.join().unwrap();
-    assert!(!killed, "tlsreg {args:?} hung and was killed");
-    assert!(libc::WIFEXITED(status), "tlsreg {args:?}: status {status}");
-    let read = |p: &Path| {
-        let mut s = String::new();
-        std::fs::File::open(p)
-            .unwrap()
-            .read_to_string(&mut s)
-            .unwrap();
-        s
-    };
-    let (stdout, stderr) = (read(&out), read(&err));
-    assert!(!stderr.contains("panicked"), "tlsreg panicked: {stderr}");
+    let (run, peak) = common::Cmd::new(args).watchdog(60).run_with_peak();
     Child {
-        code: libc::WEXITSTATUS(status),
-        stdout,
-        stderr,
-        peak: usage.ru_maxrss as u64 * 1024,
+        code: run.code,
+        stdout: run.out(),
+        stderr: run.stderr,
+        peak,
     }
 }
 
 #[cfg(unix)]
 fn bounded(what: &str, c: &Child) {
-    assert!(
-        c.peak < MAX_RSS,
-        "{what}: peak RSS {} MiB\n{}",
-        c.peak >> 20,
-        c.stderr
-    );
+    if let Some(peak) = c.peak {
+        assert!(
+            peak < common::MEMORY_BOUND,
+            "{what}: peak RSS {} MiB\n{}",
+            peak >> 20,
+            c.stderr
+        );
+    }
 }
 
 /// A sparse file of `len` bytes beginning with `head`.
+#[cfg(unix)]
 fn sparse(path: &Path, head: &[u8], len: u64) {
     std::fs::write(path, head).unwrap();
     std::fs::OpenOptions::new()

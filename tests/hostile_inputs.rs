@@ -10,31 +10,16 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Run, tlsreg_in};
+use common::{Cmd, Run, tlsreg_in};
 
 fn sample(p: &str) -> Vec<u8> {
     std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-/// Runs tlsreg under coreutils' `timeout`, so a hang fails the test with
-/// exit 124 instead of stalling the suite.
+/// Runs tlsreg with a watchdog, so a hang fails the test instead of
+/// stalling the suite.
 fn bounded(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new("timeout")
-        .arg("20")
-        .arg(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run timeout");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let code = out.status.code().expect("exit code");
-    assert_ne!(code, 124, "tlsreg {args:?} hung: {stderr}");
-    assert!(!stderr.contains("panicked"), "tlsreg panicked: {stderr}");
-    Run {
-        code,
-        stdout: out.stdout,
-        stderr,
-    }
+    Cmd::new(args).dir(dir).watchdog(20).run()
 }
 
 fn mkfifo(path: &Path) {
@@ -105,6 +90,14 @@ fn pipes_given_on_purpose_are_read_as_streams() {
         assert!(!text.contains("panicked"), "{script}: {text}");
         (out.status.code().unwrap(), text)
     };
+    // The binary runs inside the shell: its inputs are hashed around all.
+    let samples = [
+        "samples/compliant.reg",
+        "samples/noncompliant.reg",
+        "samples/hives/compliant.hiv",
+        "samples/hives/not-set.hiv",
+    ];
+    let evidence = common::Evidence::of(Path::new(root), &samples);
     // Process substitution hands a pipe that cannot seek back.
     for (script, code, says) in [
         (
@@ -137,6 +130,7 @@ fn pipes_given_on_purpose_are_read_as_streams() {
         assert_eq!(got, code, "{script}: {text}");
         assert!(text.contains(says), "{script}: {text}");
     }
+    evidence.unchanged(&samples);
     // A named FIFO with no writer: read once, it is empty, not a hang.
     let dir = tempfile::tempdir().unwrap();
     mkfifo(&dir.path().join("pipe"));
@@ -320,14 +314,13 @@ fn a_panic_on_one_input_is_that_inputs_error() {
     std::fs::create_dir(dir.path().join("fleet")).unwrap();
     std::fs::write(dir.path().join("fleet/a.reg"), sample("compliant.reg")).unwrap();
     std::fs::write(dir.path().join("fleet/b.reg"), sample("compliant.reg")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(["audit", "fleet"])
-        .current_dir(dir.path())
+    let run = Cmd::new(&["audit", "fleet"])
+        .dir(dir.path())
         .env("TLSREG_DEBUG_PANIC_ON", "fleet/b.reg")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+        .allow_panic()
+        .run();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.code, 2, "{text}");
     assert_eq!(
         verdict_lines(&text),
         [

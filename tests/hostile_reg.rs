@@ -4,13 +4,15 @@
 //! its own (no panic, no abort) in less than 256 MiB.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+
+use common::{MEMORY_BOUND, utf16};
 
 const MIB: u64 = 1 << 20;
-const PEAK: u64 = 256 * MIB;
 const HEADER: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
 const PROTOCOLS: &str = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols";
 
@@ -20,54 +22,22 @@ struct Run {
     peak: u64,
 }
 
-/// Runs `tlsreg` and waits for it with `wait4`, for its exit status and
-/// its own peak memory (`getrusage` of all children would mix tests run in
-/// parallel).
-// The child is reaped by wait4, which clippy does not see.
-#[allow(clippy::zombie_processes)]
+/// Runs `tlsreg` in `dir` through common's runner, for its exit status and
+/// its own peak memory.
 fn run(dir: &Path, args: &[&str]) -> Run {
-    let out_path = dir.join("stdout.txt");
-    let err_path = dir.join("stderr.txt");
-    let child = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: wait4 writes the status and the usage into the values passed;
-    // the child is ours and not waited for elsewhere.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t);
-    let out = std::fs::read_to_string(&out_path).unwrap();
-    let err = std::fs::read_to_string(&err_path).unwrap();
-    assert!(
-        libc::WIFEXITED(status),
-        "tlsreg did not exit (signal {}): {err}",
-        libc::WTERMSIG(status)
-    );
-    assert!(!err.contains("panicked"), "tlsreg panicked: {err}");
+    let (r, peak) = common::tlsreg_measured(dir, args);
     let run = Run {
-        code: libc::WEXITSTATUS(status),
-        out: format!("{out}{err}"),
-        peak: usage.ru_maxrss as u64 * 1024,
+        code: r.code,
+        out: format!("{}{}", String::from_utf8_lossy(&r.stdout), r.stderr),
+        peak,
     };
     assert!(
-        run.peak < PEAK,
+        run.peak < MEMORY_BOUND,
         "{args:?}: peak {} MiB\n{}",
         run.peak / MIB,
         run.out
     );
     run
-}
-
-fn utf16(s: &str) -> Vec<u8> {
-    [0xFF, 0xFE]
-        .into_iter()
-        .chain(s.encode_utf16().flat_map(u16::to_le_bytes))
-        .collect()
 }
 
 /// The TLS 1.2 keys as the audit's default policy requires them.

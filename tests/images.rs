@@ -227,23 +227,8 @@ fn images_are_found_in_folders() {
     );
 }
 
-/// The peak memory of a child process, from the kernel's accounting.
-#[cfg(unix)]
-fn peak_rss_of(args: &[&str]) -> (i32, u64) {
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    // SAFETY: getrusage writes into the struct we pass; RUSAGE_CHILDREN
-    // covers the children this process has waited for.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    (status.code().unwrap(), usage.ru_maxrss as u64 * 1024)
-}
-
 #[test]
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn a_4_gib_image_audits_in_little_memory() {
     // A 4 GiB sparse raw disk whose first 12 MiB are the GPT sample, and the
     // same as a dynamic VHDX (qemu-img is part of the machine).
@@ -266,8 +251,9 @@ fn a_4_gib_image_audits_in_little_memory() {
         .expect("qemu-img (qemu-utils) is needed for this test");
     assert!(converted.success());
     for image in [&raw, &vhdx] {
-        let (code, peak) = peak_rss_of(&["audit", image.to_str().unwrap()]);
-        assert_eq!(code, 0, "{image:?}");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (run, peak) = common::tlsreg_measured(root, &["audit", image.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{image:?}");
         assert!(peak < 100 << 20, "{image:?}: peak RSS {} MiB", peak >> 20);
     }
 }

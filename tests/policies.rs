@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{findings, tlsreg, utf16};
+use common::{Cmd, findings, tlsreg, utf16};
 
 const BUILTINS: [&str; 5] = [
     "article",
@@ -29,22 +29,13 @@ fn every_builtin_policy_satisfies_itself() {
         assert_eq!(run.code, 0, "{p}: {}", run.stderr);
         assert!(std::fs::read(&template).unwrap().starts_with(&[0xFF, 0xFE]));
         // The same through a pipe: `template | audit --apply -`.
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-            .args(["template", "--policy", p])
-            .output()
-            .unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-            .args(["audit", "--format", "json", "--policy", p, "--apply", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(&out.stdout).unwrap();
-        let done = child.wait_with_output().unwrap();
+        let out = tlsreg(&["template", "--policy", p]);
+        let done = Cmd::new(&["audit", "--format", "json", "--policy", p, "--apply", "-"])
+            .stdin(&out.stdout)
+            .run();
         assert_eq!(
-            done.status.code(),
-            Some(0),
+            done.code,
+            0,
             "{p}: {}",
             String::from_utf8_lossy(&done.stdout)
         );

@@ -43,8 +43,9 @@
 //! which keeps every byte (a terminated string as escaped text, anything else
 //! as hex).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use tlsreg::regfile::{Export, OutputEncoding};
 use tlsreg::registry::value::{
@@ -326,13 +327,10 @@ fn article_bytes() -> Vec<u8> {
 
 fn run_tlsreg(args: &[&str], out: &Path) -> Vec<u8> {
     let _ = std::fs::remove_file(out);
-    let status = Command::new(env!("CARGO_BIN_EXE_tlsreg"))
-        .args(args)
-        .arg("-o")
-        .arg(out)
-        .status()
-        .expect("run tlsreg");
-    assert!(status.success(), "tlsreg {args:?} failed: {status}");
+    let mut args = args.to_vec();
+    args.extend(["-o", out.to_str().unwrap()]);
+    let run = common::tlsreg(&args);
+    assert_eq!(run.code, 0, "tlsreg {args:?} failed: {}", run.stderr);
     std::fs::read(out).expect("read tlsreg's output")
 }
 
