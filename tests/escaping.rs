@@ -154,6 +154,16 @@ fn registry_names_and_data_cannot_forge_report_lines() {
     assert!(out.contains("`TLS 1.2\\Server\\u{202e}`"), "{out}");
     assert!(out.contains("`TLS 1.2\\x1b[31m`"), "{out}");
 
+    // diff names its input in its header: escaped too.
+    #[cfg(unix)]
+    {
+        fs::write(dir.path().join(ESC), hostile_reg()).unwrap();
+        let run = tlsreg_in(dir.path(), &["diff", "--color", "never", ESC]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert_inert("the diff", &run.stdout);
+        assert!(run.out().contains("--- b\\x1b[2J"), "{}", run.out());
+    }
+
     // The same data in JSON stays exact and escaped by JSON's rules.
     let run = tlsreg_in(dir.path(), &["audit", "--format", "json", "names.reg"]);
     let text = run.out();

@@ -347,6 +347,9 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
     };
     let mut out = io::stdout().lock();
     for line in text.lines() {
+        // Names in the diff come from the input: shown escaped, like the
+        // report, so none can move the cursor or forge a line.
+        let line = escape(line);
         let paint = match line.as_bytes().first() {
             _ if !color => None,
             Some(b'+') if !line.starts_with("+++") => Some("32"),
