@@ -452,6 +452,37 @@ fn an_ntfs_image_with_a_1_gib_sparse_log_is_read_up_to_the_cap() {
     }
 }
 
+/// ntfs 0.4 slices past an index entry whose length field is under its
+/// 16-byte header (index_entry.rs:205; found by the `volume` fuzz target).
+/// The panic is contained: the volume is an error naming the NTFS reader,
+/// and no panic message reaches standard error.
+#[test]
+fn an_index_entry_shorter_than_its_header_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut volume = std::fs::read(root().join("samples/images/bare-ntfs.raw")).unwrap();
+    let (at, mut r) = mft_record(&volume, "config");
+    let mut a = le16(&r, 0x14);
+    while le32(&r, a) != 0x90 {
+        a += le32(&r, a + 4) as usize;
+    }
+    // $INDEX_ROOT: 16 bytes, then the node header, whose first field is
+    // where its first entry starts; an entry's length is at its byte 8.
+    let node = a + le16(&r, a + 0x14) + 16;
+    let entry = node + le32(&r, node) as usize;
+    r[entry + 8..entry + 10].copy_from_slice(&1u16.to_le_bytes());
+    put_record(&mut volume, at, r);
+    let image = dir.path().join("short-entry.raw");
+    std::fs::write(&image, &volume).unwrap();
+    let got = run(&["audit", image.to_str().unwrap()]);
+    assert_eq!(got.code, 2, "{}{}", got.stdout, got.stderr);
+    assert!(
+        got.stdout.contains("the NTFS reader failed on this volume"),
+        "{}",
+        got.stdout
+    );
+    assert!(!got.stderr.contains("panicked"), "{}", got.stderr);
+}
+
 /// A WIM of a Windows tree whose config folder holds `files`, made with
 /// wimlib-imagex; `None` (and a visible line) when it is not installed.
 fn wim_of(dir: &Path, files: &[(&str, Vec<u8>)]) -> Option<PathBuf> {

@@ -15,7 +15,7 @@ use crate::registry::control_set::{HKLM, set_number};
 use crate::registry::name;
 use crate::registry::{Diagnostic, Key, Severity, Value};
 
-use super::guard::contain;
+use crate::guard::contain;
 
 /// Keys nest at most this many levels below the hive root: Windows' limit
 /// for a registry tree. Deeper keys are not read (a finding says so).

@@ -3,7 +3,6 @@
 
 mod combine;
 pub mod discover;
-mod guard;
 pub mod hive;
 
 use std::io::Read;

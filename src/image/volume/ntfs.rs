@@ -22,7 +22,6 @@
 //!   far as replay may use them (see [`super::Install::system_logs`]).
 
 use std::io::{self, Read, Seek, SeekFrom};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use ::ntfs::attribute_value::NtfsAttributeValue;
@@ -504,17 +503,13 @@ pub(super) fn find_install(
 }
 
 /// Runs `f`, turning a panic in the `ntfs` crate into an error: its known
-/// ones are avoided above, this is the net for the rest.
+/// ones are avoided above, this is the net for the rest (quiet, like the
+/// one around nt-hive: a damaged volume prints no panic message).
 fn guarded<T>(
     volume_start: u64,
     f: impl FnOnce() -> Result<T, VolumeError>,
 ) -> Result<T, VolumeError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+    crate::guard::contain_why(f).unwrap_or_else(|what| {
         Err(VolumeError::Ntfs {
             volume_start,
             reason: format!("the NTFS reader failed on this volume: {what}"),
