@@ -404,3 +404,37 @@ fn reading_changes_neither_bytes_nor_access_times() {
         }
     }
 }
+
+/// A disk named on purpose (a block device: `/dev/sdb`, here a read-only
+/// loop device over the GPT sample) is read like the raw image it holds.
+/// Needs root and a free loop device; says so and passes where there is none.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_block_device_is_read_like_a_raw_image() {
+    struct Detach(String);
+    impl Drop for Detach {
+        fn drop(&mut self) {
+            let _ = Command::new("losetup").args(["-d", &self.0]).status();
+        }
+    }
+    let image = format!("{}/samples/images/gpt.raw", env!("CARGO_MANIFEST_DIR"));
+    let attached = Command::new("losetup")
+        .args(["-f", "--show", "-r", &image])
+        .output();
+    let device = match attached {
+        Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+        _ => {
+            eprintln!("skipped: no loop device could be attached (needs root and losetup)");
+            return;
+        }
+    };
+    let _detach = Detach(device.clone());
+    let run = Cmd::new(&["audit", &device]).watchdog(20).run();
+    assert_eq!(run.code, 0, "{}{}", run.out(), run.stderr);
+    assert!(
+        run.out()
+            .contains(&format!("COMPLIANT     {device} [GPT partition 3")),
+        "{}",
+        run.out()
+    );
+}

@@ -28,7 +28,15 @@ pub struct FileDisk {
 
 impl FileDisk {
     pub fn new(file: File) -> io::Result<Self> {
-        let size = file.metadata()?.len();
+        let meta = file.metadata()?;
+        // A disk (`/dev/sdb`, a loop device) states no length: its end does.
+        let size = match meta.is_file() {
+            true => meta.len(),
+            false => {
+                use std::io::{Seek, SeekFrom};
+                (&file).seek(SeekFrom::End(0))?
+            }
+        };
         Ok(FileDisk { file, size })
     }
 }
