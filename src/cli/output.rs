@@ -119,7 +119,6 @@ pub fn check_target(
 /// `SYSTEM.LOG1` when `out` is that name (in any case) beside `hive`: the hive
 /// reader replays such files, so a report written there would corrupt the next read.
 fn log_name(out: &Path, hive: &Path) -> Option<String> {
-    let name = hive.file_name()?.as_encoded_bytes();
     let dir = match hive.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -128,18 +127,9 @@ fn log_name(out: &Path, hive: &Path) -> Option<String> {
     if !same_name(out.parent()?, &dir) {
         return None;
     }
-    let out_name = out.file_name()?.as_encoded_bytes();
-    let (stem, ext) = out_name.split_at_checked(name.len())?;
-    let is_log = stem.eq_ignore_ascii_case(name)
-        && [".LOG", ".LOG1", ".LOG2"]
-            .iter()
-            .any(|s| ext.eq_ignore_ascii_case(s.as_bytes()));
-    is_log.then(|| {
-        out.file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned()
-    })
+    let out_name = out.file_name()?;
+    tlsreg::hive::log::is_log_of(hive.file_name()?, out_name)
+        .then(|| out_name.to_string_lossy().into_owned())
 }
 
 fn exists_error() -> io::Error {

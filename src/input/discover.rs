@@ -107,26 +107,23 @@ fn classify_hive(path: &Path, head: &[u8]) -> Result<Kind, Pass> {
 /// The hive a file named like its log (`SYSTEM.LOG1`, `SYSTEM.LOG2`,
 /// `SYSTEM.LOG`, any case) belongs to, when that hive is beside it.
 fn log_of(path: &Path) -> Option<String> {
-    let name = path.file_name()?.to_str()?;
-    let dot = name.rfind('.')?;
-    let (stem, ext) = (&name[..dot], &name[dot + 1..]);
-    let is_log = ["LOG", "LOG1", "LOG2"]
-        .iter()
-        .any(|l| ext.eq_ignore_ascii_case(l));
-    if !is_log || stem.is_empty() {
-        return None;
-    }
+    let file = path.file_name()?;
+    let stem = crate::hive::log::hive_name_of(file.to_str()?)?;
     if path.with_file_name(stem).symlink_metadata().is_ok() {
         return Some(stem.to_owned());
     }
     // Logs are matched to their hive in any case (`system.log1` beside
-    // `SYSTEM`), as the reader that replays them matches them.
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+    // `SYSTEM`), by the rule of the reader that replays them.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .find(|n| n.eq_ignore_ascii_case(stem))
+        .map(|e| e.file_name())
+        .find(|hive| crate::hive::log::is_log_of(hive, file))
+        .map(|hive| hive.to_string_lossy().into_owned())
 }
 
 /// Whether `head` starts like a `.reg` file in any encoding regedit reads.

@@ -752,29 +752,51 @@ pub fn sibling_logs(hive_path: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut found: Vec<PathBuf> = entries
+    // Named like a log first (no stat for the folder's other files), then
+    // the first regular file in name order for each suffix.
+    let mut found: Vec<(usize, PathBuf)> = entries
         .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
+        .filter_map(|e| Some((log_suffix(name, &e.file_name())?, e.path())))
+        .filter(|(_, p)| p.is_file())
         .collect();
     found.sort();
-    let name = name.as_encoded_bytes();
-    [".LOG1", ".LOG2", ".LOG"]
+    found.dedup_by_key(|(suffix, _)| *suffix);
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// What Windows puts after a hive's name for its logs, in the order they
+/// are read: `SYSTEM.LOG1`, `SYSTEM.LOG2`, and the old single `SYSTEM.LOG`.
+const LOG_SUFFIXES: [&str; 3] = [".LOG1", ".LOG2", ".LOG"];
+
+/// Which of [`LOG_SUFFIXES`] `file` is named with after `hive`, in any case.
+fn log_suffix(hive: &std::ffi::OsStr, file: &std::ffi::OsStr) -> Option<usize> {
+    let hive = hive.as_encoded_bytes();
+    let (stem, ext) = file.as_encoded_bytes().split_at_checked(hive.len())?;
+    if !stem.eq_ignore_ascii_case(hive) {
+        return None;
+    }
+    LOG_SUFFIXES
         .iter()
-        .filter_map(|suffix| {
-            found
-                .iter()
-                .find(|p| {
-                    p.file_name()
-                        .and_then(|f| f.as_encoded_bytes().split_at_checked(name.len()))
-                        .is_some_and(|(stem, ext)| {
-                            stem.eq_ignore_ascii_case(name)
-                                && ext.eq_ignore_ascii_case(suffix.as_bytes())
-                        })
-                })
-                .cloned()
-        })
-        .collect()
+        .position(|s| ext.eq_ignore_ascii_case(s.as_bytes()))
+}
+
+/// Whether a file named `file` is a transaction log of the hive named
+/// `hive` (`system.log1` of `SYSTEM`): what [`sibling_logs`] picks up.
+pub fn is_log_of(hive: &std::ffi::OsStr, file: &std::ffi::OsStr) -> bool {
+    log_suffix(hive, file).is_some()
+}
+
+/// The name of the hive a file named like a log belongs to, as spelled in
+/// the log's name (`system` for `system.LOG1`); `None` for other names.
+pub fn hive_name_of(log: &str) -> Option<&str> {
+    LOG_SUFFIXES.iter().find_map(|s| {
+        let cut = log.len().checked_sub(s.len()).filter(|&c| c > 0)?;
+        // The suffix is ASCII, so a match puts `cut` on a character boundary.
+        let ext = log.as_bytes().get(cut..)?;
+        ext.eq_ignore_ascii_case(s.as_bytes())
+            .then(|| log.get(..cut))
+            .flatten()
+    })
 }
 
 #[cfg(test)]
@@ -826,5 +848,22 @@ mod tests {
             .collect();
         assert_eq!(names, ["SYSTEM.LOG1", "system.log2", "SYSTEM.LOG"]);
         assert!(sibling_logs(&dir.path().join("missing-dir").join("SYSTEM")).is_empty());
+    }
+
+    #[test]
+    fn log_names_and_their_hives() {
+        use std::ffi::OsStr;
+        assert_eq!(hive_name_of("system.Log1"), Some("system"));
+        assert_eq!(hive_name_of("SYSTEM.LOG"), Some("SYSTEM"));
+        assert_eq!(hive_name_of("日本.LOG2"), Some("日本"));
+        assert_eq!(hive_name_of(".LOG1"), None);
+        assert_eq!(hive_name_of("é"), None);
+        assert_eq!(hive_name_of("SYSTEM.LOG3"), None);
+        assert!(is_log_of(OsStr::new("SYSTEM"), OsStr::new("system.log2")));
+        assert!(!is_log_of(OsStr::new("SYSTEM"), OsStr::new("SYSTEM")));
+        assert!(!is_log_of(
+            OsStr::new("SYSTEM"),
+            OsStr::new("SOFTWARE.LOG1")
+        ));
     }
 }
