@@ -25,6 +25,7 @@
 //!   segments hold 16344 bytes each.
 
 use super::base_block::checksum;
+use super::{NK_HEADER, NK_SUBKEY_LIST, NK_VALUE_LIST};
 use crate::registry::{Entry, Key};
 
 /// 2024-01-01T00:00:00Z as a FILETIME (100 ns units since 1601).
@@ -55,8 +56,6 @@ const VALUE_COMP_NAME: u16 = 0x0001;
 const DATA_INLINE: u32 = 0x8000_0000;
 
 // Field offsets inside cell data, patched once the cell they point to exists.
-const NK_SUBKEY_LIST: usize = 28;
-const NK_VALUE_LIST: usize = 40;
 const NK_SECURITY: usize = 44;
 const SK_FLINK: usize = 4;
 const SK_BLINK: usize = 8;
@@ -328,7 +327,7 @@ fn key_node(key: &Key, name: &Name, flags: u16, parent: u32, sk: u32, ts: u64) -
         .max()
         .unwrap_or(0);
 
-    let mut b = Vec::with_capacity(76 + name.stored.len());
+    let mut b = Vec::with_capacity(NK_HEADER + name.stored.len());
     b.extend_from_slice(b"nk");
     b.extend_from_slice(&flags.to_le_bytes());
     b.extend_from_slice(&ts.to_le_bytes());

@@ -26,6 +26,13 @@ pub use build::{BuildOptions, build};
 /// log stores is relative to this point.
 pub const HIVE_BINS_START: usize = 4096;
 
+/// A key node's (`nk`) cell data: the fixed header before its name, and
+/// where its subkey list and value list offsets sit in it (the writer fills
+/// them, the reader follows them).
+pub(crate) const NK_HEADER: usize = 76;
+pub(crate) const NK_SUBKEY_LIST: usize = 28;
+pub(crate) const NK_VALUE_LIST: usize = 40;
+
 /// Hive bins come in multiples of 4096 bytes.
 pub const HIVE_BIN_ALIGNMENT: u32 = 4096;
 

@@ -10,7 +10,7 @@ use std::fmt;
 
 use nt_hive::{Hive, KeyNode, NtHiveError, NtHiveNameString};
 
-use crate::hive::{HIVE_BINS_START, u32_at};
+use crate::hive::{HIVE_BINS_START, NK_HEADER, NK_SUBKEY_LIST, NK_VALUE_LIST, u32_at};
 use crate::registry::control_set::{HKLM, set_number};
 use crate::registry::name;
 use crate::registry::{Diagnostic, Key, Severity, Value};
@@ -35,12 +35,6 @@ const MAX_VALUES: usize = 10_000;
 const MAX_SETS: usize = 1000;
 /// Reader findings listed per hive; the rest are counted in one more.
 const MAX_FINDINGS: usize = 100;
-/// A key node's fixed header (spec: "Key node"), before its name.
-const NK_HEADER: usize = 76;
-/// Where a key node's subkey list offset sits in its cell data.
-const NK_SUBKEY_LIST: usize = 28;
-/// Where a key node's value list offset sits in its cell data.
-const NK_VALUE_LIST: usize = 40;
 /// Bytes one key costs in the view besides its name: the key itself, its
 /// slot in its parent's map, and its entry in the set of cells read.
 const KEY_COST: usize = std::mem::size_of::<Key>() + 96;
@@ -280,16 +274,6 @@ enum Next<'h> {
     Stopped,
     /// An entry that cannot be read, and why.
     Bad(String),
-}
-
-/// A name as messages show it: cut (by characters) to 64.
-fn short(name: &str) -> String {
-    let mut chars = name.chars();
-    let head: String = chars.by_ref().take(64).collect();
-    match chars.next() {
-        Some(_) => format!("{head}…"),
-        None => head,
-    }
 }
 
 /// The path of the top frame's key, or of its subkey `child`, as messages
@@ -703,7 +687,7 @@ impl<'b> Walker<'b> {
                 frames.last_mut().expect("top").key.mark_incomplete(&why);
                 continue;
             };
-            let child_at = path_shown(&frames, Some(&short(&name)));
+            let child_at = path_shown(&frames, Some(&name::clip(&name, 64)));
             if !seen.insert(id) {
                 let how = match on_path.contains(&id) {
                     true => "a loop: the key is its own ancestor",
@@ -733,7 +717,7 @@ impl<'b> Walker<'b> {
                 }
                 continue;
             }
-            let shown = short(&name);
+            let shown = name::clip(&name, 64);
             let mut frame = self.open(child, Key::new(name), &child_at, cell, true, &mut lists);
             frame.shown = shown;
             frame.depth = parent_depth + 1;

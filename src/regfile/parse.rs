@@ -7,6 +7,7 @@
 
 use encoding_rs::Encoding;
 
+use crate::registry::name::clip;
 use crate::registry::value::{REG_BINARY, REG_EXPAND_SZ, REG_MULTI_SZ, REG_SZ};
 use crate::registry::{Diagnostic, Origin, Severity, Value};
 
@@ -339,15 +340,6 @@ fn op_size(op: &Op) -> usize {
     96 + path + data
 }
 
-/// At most `max` characters of `s`, with `…` when cut.
-fn clip(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().take(max).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    out
-}
-
 /// Why a value line was skipped, and where in the line.
 struct Skip {
     at: usize,
@@ -613,9 +605,10 @@ impl Parser<'_> {
         }
         if let Some(long) = rest.iter().find(|p| p.encode_utf16().count() > 255) {
             self.key = None;
-            // By characters: a byte count could cut one in half (`é` is two bytes).
-            let shown: String = long.chars().take(32).collect();
-            let why = format!("the key name `{shown}…` is longer than 255 characters");
+            let why = format!(
+                "the key name `{}` is longer than 255 characters",
+                clip(long, 32)
+            );
             return self.skipped(n, line, skip(name_at, why));
         }
         if levels > MAX_DEPTH {

@@ -29,6 +29,17 @@ pub fn eq(a: &str, b: &str) -> bool {
     fold(a) == fold(b)
 }
 
+/// A name (or any text from an input) as a message shows it: at most `max`
+/// characters, with `…` when cut. By characters, never bytes: a byte count
+/// could cut one in half (`é` is two bytes).
+pub fn clip(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
