@@ -43,7 +43,8 @@ impl FileKind {
     }
 }
 
-fn kind_of(meta: &std::fs::Metadata) -> FileKind {
+/// What `meta` says a file is.
+pub fn kind_of(meta: &std::fs::Metadata) -> FileKind {
     let t = meta.file_type();
     if t.is_file() {
         return FileKind::Regular;

@@ -13,7 +13,7 @@ pub mod diff;
 pub mod fix;
 pub mod fleet;
 pub mod fsio;
-mod guard;
+pub mod guard;
 pub mod hive;
 pub mod image;
 pub mod input;

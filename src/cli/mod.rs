@@ -266,11 +266,10 @@ fn isolated(name: Option<&str>, audit: impl FnOnce() -> Vec<Outcome>) -> Vec<Out
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(audit)) {
         Ok(outcomes) => outcomes,
         Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
+            let what = match tlsreg::guard::panic_message(&*payload) {
+                m if m.is_empty() => "no message".to_owned(),
+                m => m,
+            };
             let path = name.unwrap_or("-").to_owned();
             vec![Outcome::Failed {
                 error: format!(

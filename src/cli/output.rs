@@ -72,24 +72,18 @@ pub fn check_target(
     }
     let shown = out.display();
     if let Ok(meta) = fs::metadata(out) {
-        let kind = meta.file_type();
-        if kind.is_dir() {
-            return Err(format!("{shown}: is a folder; -o takes a file name"));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileTypeExt;
-            if kind.is_fifo() || kind.is_block_device() || kind.is_char_device() || kind.is_socket()
-            {
+        use tlsreg::fsio::{FileKind, kind_of};
+        match kind_of(&meta) {
+            FileKind::Regular => {}
+            FileKind::Directory => {
+                return Err(format!("{shown}: is a folder; -o takes a file name"));
+            }
+            kind => {
                 return Err(format!(
-                    "{shown}: is not a regular file (a FIFO, device or socket); -o takes a file name, or - for standard output"
+                    "{shown}: is {}, not a regular file; -o takes a file name, or - for standard output",
+                    kind.describe()
                 ));
             }
-        }
-        if !kind.is_file() {
-            return Err(format!(
-                "{shown}: is not a regular file; -o takes a file name"
-            ));
         }
     }
     let target = identity(out);

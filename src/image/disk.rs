@@ -54,24 +54,30 @@ impl Disk for FileDisk {
 
 /// Opens an image named on purpose: a regular file or a disk (block device).
 pub fn open_regular_or_disk(path: &std::path::Path) -> io::Result<File> {
-    match crate::fsio::open(path)? {
-        (file, kind) if kind.seekable() => Ok(file),
-        (_, kind) => Err(io::Error::other(format!(
-            "not a file or a disk ({})",
-            kind.describe()
-        ))),
-    }
+    open_if(path, crate::fsio::FileKind::seekable, "a file or a disk")
 }
 
 /// Opens a file an image names (a VMDK extent) for reading, only if it is a
 /// regular file, through [`crate::fsio::open`]: the open does not block
-/// (opening a FIFO for reading would otherwise wait for a writer forever). A FIFO, a
-/// device or a directory is an error saying what it is.
+/// (opening a FIFO for reading would otherwise wait for a writer forever). A
+/// FIFO, a device or a directory is an error saying what it is.
 pub fn open_regular(path: &std::path::Path) -> io::Result<File> {
+    open_if(
+        path,
+        |k| k == crate::fsio::FileKind::Regular,
+        "a regular file",
+    )
+}
+
+fn open_if(
+    path: &std::path::Path,
+    wanted: impl Fn(crate::fsio::FileKind) -> bool,
+    what: &str,
+) -> io::Result<File> {
     match crate::fsio::open(path)? {
-        (file, crate::fsio::FileKind::Regular) => Ok(file),
+        (file, kind) if wanted(kind) => Ok(file),
         (_, kind) => Err(io::Error::other(format!(
-            "not a regular file ({})",
+            "not {what} ({})",
             kind.describe()
         ))),
     }

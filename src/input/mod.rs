@@ -200,18 +200,12 @@ fn open(path: &str) -> Result<Opened, InputError> {
         file.seek(SeekFrom::Start(0)).map_err(wrap)?;
         return Ok(Opened::Stream(Box::new(file)));
     }
-    // SAFETY: the map is read-only and private to this process. Inputs are
-    // offline copies; if another process truncates one while we read it, the
-    // worst case is a SIGBUS, as for any reader of a shrinking file.
-    match unsafe { memmap2::Mmap::map(&file) } {
-        Ok(m) => Ok(Opened::Hive(Bytes::Mapped(m))),
-        Err(_) => {
-            use std::io::{Seek, SeekFrom};
-            file.seek(SeekFrom::Start(0)).map_err(wrap)?;
-            crate::fsio::read_capped(&mut file, PIPED_HIVE_CAP, "a hive that cannot be mapped")
-                .map(|b| Opened::Hive(Bytes::Owned(b)))
-                .map_err(wrap)
-        }
+    match map_or_read_file(file, PIPED_HIVE_CAP).map_err(wrap)? {
+        (bytes, false) => Ok(Opened::Hive(bytes)),
+        (_, true) => Err(wrap(std::io::Error::other(format!(
+            "a hive that cannot be mapped is larger than {} MiB, more than tlsreg reads into memory",
+            PIPED_HIVE_CAP >> 20
+        )))),
     }
 }
 
@@ -340,11 +334,19 @@ impl<'a> LogBytes<'a> {
 /// whether it was cut there.
 fn map_or_read(path: &Path, cap: u64) -> std::io::Result<(Bytes, bool)> {
     // Never blocks: a FIFO named as a hive or log is an error, not a hang.
-    let file = crate::image::disk::open_regular(path)?;
-    // SAFETY: as in `open`: a read-only private map of an offline copy.
+    map_or_read_file(crate::image::disk::open_regular(path)?, cap)
+}
+
+/// As [`map_or_read`], for a file already open (read from its start).
+fn map_or_read_file(mut file: std::fs::File, cap: u64) -> std::io::Result<(Bytes, bool)> {
+    // SAFETY: the map is read-only and private to this process. Inputs are
+    // offline copies; if another process truncates one while we read it, the
+    // worst case is a SIGBUS, as for any reader of a shrinking file.
     if let Ok(m) = unsafe { memmap2::Mmap::map(&file) } {
         return Ok((Bytes::Mapped(m), false));
     }
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
     let mut buf = Vec::new();
     file.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
     let cut = buf.len() as u64 > cap;
