@@ -400,3 +400,24 @@ fn wait(mut child: std::process::Child, watchdog: Option<Duration>) -> Exit {
 
 /// The most memory any single input may cost, whatever its bytes (README).
 pub const MEMORY_BOUND: u64 = 256 << 20;
+
+/// Test data from outside the repository (`../shared/testdata/...`, present
+/// on the project's machines and CI, absent from a plain clone): its path,
+/// or `None` after one visible line saying the test is skipped. With
+/// `TLSREG_REQUIRE_SHARED` set (as `.ci/run` sets it) a missing folder fails
+/// the test instead, so CI never passes by skipping.
+pub fn shared_testdata(test: &str, rel: &str) -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata")
+        .join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("TLSREG_REQUIRE_SHARED").is_none(),
+        "{test}: {} not found, and TLSREG_REQUIRE_SHARED is set",
+        path.display()
+    );
+    eprintln!("skipped: {test}: ../shared/testdata/{rel} not found");
+    None
+}

@@ -5,6 +5,8 @@
 //! The hives stay in the shared test data (GPL-3.0, from msuhanov/yarp) and
 //! are read from there, never copied into the project.
 
+mod common;
+
 use std::path::Path;
 
 use tlsreg::hive::log::marvin32::{LOG_ENTRY_SEED, marvin32};
@@ -127,6 +129,14 @@ const NEW1: &str = "NewDirtyHive1/NewDirtyHive";
 
 #[test]
 fn new_dirty_hive_1_gives_the_hive_bins_windows_10_recovered() {
+    if common::shared_testdata(
+        "new_dirty_hive_1_gives_the_hive_bins_windows_10_recovered",
+        "yarp",
+    )
+    .is_none()
+    {
+        return;
+    }
     let hive = Hive::load(NEW1);
     let windows = yarp("NewDirtyHive1/RecoveredHive_Windows10");
     let r = hive.replay().unwrap();
@@ -169,6 +179,14 @@ fn new_dirty_hive_1_gives_the_hive_bins_windows_10_recovered() {
 
 #[test]
 fn a_clean_hive_comes_back_unchanged_and_its_logs_are_ignored() {
+    if common::shared_testdata(
+        "a_clean_hive_comes_back_unchanged_and_its_logs_are_ignored",
+        "yarp",
+    )
+    .is_none()
+    {
+        return;
+    }
     let mut hive = Hive::load(NEW1);
     hive.primary = yarp("NewDirtyHive1/RecoveredHive_Windows10");
     let r = hive.replay().unwrap();
@@ -179,6 +197,14 @@ fn a_clean_hive_comes_back_unchanged_and_its_logs_are_ignored() {
 
 #[test]
 fn old_dirty_hive_matches_windows_7_except_what_windows_wrote_after_recovery() {
+    if common::shared_testdata(
+        "old_dirty_hive_matches_windows_7_except_what_windows_wrote_after_recovery",
+        "yarp",
+    )
+    .is_none()
+    {
+        return;
+    }
     let hive = Hive::load("OldDirtyHive/OldDirtyHive");
     let windows = yarp("OldDirtyHive/RecoveredHive_Windows7");
     let r = hive.replay().unwrap();
@@ -249,6 +275,9 @@ fn old_dirty_hive_matches_windows_7_except_what_windows_wrote_after_recovery() {
 
 #[test]
 fn bad_base_block_hive_is_rebuilt_from_its_log() {
+    if common::shared_testdata("bad_base_block_hive_is_rebuilt_from_its_log", "yarp").is_none() {
+        return;
+    }
     let hive = Hive::load("BadBaseBlockHive/BadBaseBlockHive");
     let primary = BaseBlock::new(&hive.primary).unwrap();
     assert!(!primary.checksum_ok(), "the damage: checksum `INVL`");
@@ -269,6 +298,11 @@ fn bad_base_block_hive_is_rebuilt_from_its_log() {
 
 #[test]
 fn new_dirty_hive_2_skips_the_log_it_no_longer_needs() {
+    if common::shared_testdata("new_dirty_hive_2_skips_the_log_it_no_longer_needs", "yarp")
+        .is_none()
+    {
+        return;
+    }
     // The primary is at 4/3: LOG1 (entry 2) was fully written already.
     let r = Hive::load("NewDirtyHive2/NewDirtyHive").replay().unwrap();
     assert_eq!(applied(&r), [("NewDirtyHive.LOG2", vec![3, 4, 5])]);
@@ -287,6 +321,11 @@ fn new_dirty_hive_2_skips_the_log_it_no_longer_needs() {
 
 #[test]
 fn truncated_dirty_hive_is_an_error_naming_the_offset() {
+    if common::shared_testdata("truncated_dirty_hive_is_an_error_naming_the_offset", "yarp")
+        .is_none()
+    {
+        return;
+    }
     let primary = yarp("TruncatedDirtyHive");
     let err = replay(&primary, &[]).unwrap_err();
     assert_eq!(
@@ -308,6 +347,9 @@ fn truncated_dirty_hive_is_an_error_naming_the_offset() {
 
 #[test]
 fn a_flipped_hash_byte_stops_replay_at_that_entry() {
+    if common::shared_testdata("a_flipped_hash_byte_stops_replay_at_that_entry", "yarp").is_none() {
+        return;
+    }
     // Entry 4 of LOG2 is at 0x2000: Hash-1 is at +24, Hash-2 at +32, and
     // Hash-2 covers Hash-1, so damage to either fails Hash-2; damage to a
     // page fails Hash-1.
@@ -361,6 +403,9 @@ fn a_flipped_hash_byte_stops_replay_at_that_entry() {
 
 #[test]
 fn a_sequence_gap_stops_replay() {
+    if common::shared_testdata("a_sequence_gap_stops_replay", "yarp").is_none() {
+        return;
+    }
     // Inside a log: entry 4 renumbered 5 (hashes recomputed to match).
     let mut hive = Hive::load(NEW1);
     let log2 = hive.log("LOG2");
@@ -405,6 +450,9 @@ fn a_sequence_gap_stops_replay() {
 
 #[test]
 fn a_truncated_log_stops_at_the_cut_entry() {
+    if common::shared_testdata("a_truncated_log_stops_at_the_cut_entry", "yarp").is_none() {
+        return;
+    }
     // Entry 4 spans 0x2000..0x8000 of LOG2; cut it in the middle.
     let mut hive = Hive::load(NEW1);
     hive.log("LOG2").truncate(0x5000);
@@ -440,6 +488,9 @@ fn a_truncated_log_stops_at_the_cut_entry() {
 
 #[test]
 fn a_log_with_a_bad_header_is_not_used() {
+    if common::shared_testdata("a_log_with_a_bad_header_is_not_used", "yarp").is_none() {
+        return;
+    }
     let windows = yarp("NewDirtyHive1/RecoveredHive_Windows10");
 
     // A flipped byte: the checksum fails.
@@ -479,6 +530,14 @@ fn a_log_with_a_bad_header_is_not_used() {
 
 #[test]
 fn log_order_and_names_do_not_matter_for_the_new_format() {
+    if common::shared_testdata(
+        "log_order_and_names_do_not_matter_for_the_new_format",
+        "yarp",
+    )
+    .is_none()
+    {
+        return;
+    }
     let straight = Hive::load(NEW1).replay().unwrap();
     let mut hive = Hive::load(NEW1);
     hive.logs.reverse();
@@ -519,6 +578,9 @@ fn log_order_and_names_do_not_matter_for_the_new_format() {
 
 #[test]
 fn garbage_is_an_error_not_a_panic() {
+    if common::shared_testdata("garbage_is_an_error_not_a_panic", "yarp").is_none() {
+        return;
+    }
     let mut rng = XorShift(0xB0B);
     let mut hive = Hive::load(NEW1);
     *hive.log("LOG1") = rng.bytes(0x10000);
@@ -571,6 +633,9 @@ fn garbage_is_an_error_not_a_panic() {
 
 #[test]
 fn logs_bigger_than_the_hive() {
+    if common::shared_testdata("logs_bigger_than_the_hive", "yarp").is_none() {
+        return;
+    }
     let straight = Hive::load(NEW1).replay().unwrap();
 
     // A megabyte of zeros after the entries changes nothing.
@@ -631,6 +696,14 @@ fn logs_bigger_than_the_hive() {
 
 #[test]
 fn a_damaged_primary_base_block_is_rebuilt_from_the_latest_log() {
+    if common::shared_testdata(
+        "a_damaged_primary_base_block_is_rebuilt_from_the_latest_log",
+        "yarp",
+    )
+    .is_none()
+    {
+        return;
+    }
     let mut hive = Hive::load(NEW1);
     hive.primary[0x30] ^= 0xFF;
     let r = hive.replay().unwrap();
@@ -647,6 +720,9 @@ fn a_damaged_primary_base_block_is_rebuilt_from_the_latest_log() {
 
 #[test]
 fn old_format_damage() {
+    if common::shared_testdata("old_format_damage", "yarp").is_none() {
+        return;
+    }
     const OLD: &str = "OldDirtyHive/OldDirtyHive";
     let good = Hive::load(OLD).replay().unwrap();
 
@@ -787,6 +863,9 @@ fn mutate(rng: &mut XorShift, file: &mut Vec<u8>) {
 
 #[test]
 fn random_mutations_never_panic() {
+    if common::shared_testdata("random_mutations_never_panic", "yarp").is_none() {
+        return;
+    }
     let cases = [
         Hive::load(NEW1),
         Hive::load("NewDirtyHive2/NewDirtyHive"),
@@ -870,6 +949,11 @@ fn replay_written(primary: &[u8], log1: &[u8], log2: &[u8]) -> Recovered {
 
 #[test]
 fn written_logs_replay_to_the_new_hive_byte_for_byte() {
+    if common::shared_testdata("written_logs_replay_to_the_new_hive_byte_for_byte", "yarp")
+        .is_none()
+    {
+        return;
+    }
     let (old, new) = old_and_new();
     let mut logged = Vec::new();
     for page_size in [4096, 512] {
@@ -906,6 +990,9 @@ fn written_logs_replay_to_the_new_hive_byte_for_byte() {
 
 #[test]
 fn written_logs_split_and_grow_as_asked() {
+    if common::shared_testdata("written_logs_split_and_grow_as_asked", "yarp").is_none() {
+        return;
+    }
     let (old, new) = old_and_new();
 
     // Everything in LOG2 (LOG1 left empty, as an unused log is), or in LOG1.
@@ -960,6 +1047,9 @@ fn written_logs_split_and_grow_as_asked() {
 
 #[test]
 fn the_writer_refuses_what_it_cannot_log() {
+    if common::shared_testdata("the_writer_refuses_what_it_cannot_log", "yarp").is_none() {
+        return;
+    }
     let (old, new) = old_and_new();
     let opts = WriteOptions::default();
     let mut dirty = old.clone();
@@ -1009,6 +1099,9 @@ fn the_writer_refuses_what_it_cannot_log() {
 
 #[test]
 fn random_edits_round_trip_through_written_logs() {
+    if common::shared_testdata("random_edits_round_trip_through_written_logs", "yarp").is_none() {
+        return;
+    }
     let new = yarp("NewDirtyHive1/RecoveredHive_Windows10");
     let mut rng = XorShift(0x1065_F11E);
     for case in 0..60 {
