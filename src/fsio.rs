@@ -76,7 +76,9 @@ pub fn kind_of(meta: &std::fs::Metadata) -> FileKind {
 /// A FIFO or device comes back in blocking mode, ready to be read as a
 /// stream; a folder is opened but not readable, and the kind says so.
 pub fn open(path: &Path) -> io::Result<(File, FileKind)> {
+    count::open();
     let file = open_raw(path)?;
+    count::stat();
     let kind = kind_of(&file.metadata()?);
     #[cfg(unix)]
     if matches!(kind, FileKind::Fifo | FileKind::CharDevice) {
@@ -128,6 +130,75 @@ fn set_blocking(file: &File) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `fstat` on an open file (counted, like every file system call tlsreg makes
+/// for an input).
+pub fn metadata(file: &File) -> io::Result<std::fs::Metadata> {
+    count::stat();
+    file.metadata()
+}
+
+/// `stat` of a path, following links (counted).
+pub fn stat(path: &Path) -> io::Result<std::fs::Metadata> {
+    count::stat();
+    std::fs::metadata(path)
+}
+
+/// `lstat` of a path: a link itself, not what it names (counted).
+pub fn lstat(path: &Path) -> io::Result<std::fs::Metadata> {
+    count::stat();
+    std::fs::symlink_metadata(path)
+}
+
+/// Counts of the file system calls made for inputs: how a test shows that a
+/// folder of N files costs work linear in N (no per-file folder scans)
+/// without timing anything. The counters are process-wide and cheap (one
+/// relaxed atomic add per call); debug builds print them on exit when
+/// `TLSREG_DEBUG_IO_COUNTS` is set.
+pub mod count {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    static OPENS: AtomicU64 = AtomicU64::new(0);
+    static STATS: AtomicU64 = AtomicU64::new(0);
+    static DIR_READS: AtomicU64 = AtomicU64::new(0);
+    static DIR_ENTRIES: AtomicU64 = AtomicU64::new(0);
+
+    /// What was counted so far.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Counts {
+        /// Files opened.
+        pub opens: u64,
+        /// `stat`, `lstat` and `fstat` calls, and entry types the listing
+        /// did not give (an upper bound: most file systems give them).
+        pub stats: u64,
+        /// Folders listed (each `read_dir`, however many `getdents` it takes).
+        pub dir_reads: u64,
+        /// Entries those listings held.
+        pub dir_entries: u64,
+    }
+
+    pub fn now() -> Counts {
+        Counts {
+            opens: OPENS.load(Relaxed),
+            stats: STATS.load(Relaxed),
+            dir_reads: DIR_READS.load(Relaxed),
+            dir_entries: DIR_ENTRIES.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn open() {
+        OPENS.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn stat() {
+        STATS.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn dir_read(entries: usize) {
+        DIR_READS.fetch_add(1, Relaxed);
+        DIR_ENTRIES.fetch_add(entries as u64, Relaxed);
+    }
 }
 
 /// Reads up to `buf.len()` bytes, fewer only at the end of the stream.

@@ -387,7 +387,7 @@ fn check_output(
     let mut reads: Vec<(PathBuf, String)> = Vec::new();
     for (h, what) in &hives {
         reads.push((h.clone(), (*what).to_owned()));
-        for log in tlsreg::hive::log::sibling_logs(h) {
+        for log in tlsreg::input::folder::sibling_logs(h) {
             reads.push((log, format!("a transaction log of {what} {}", h.display())));
         }
     }

@@ -3,6 +3,7 @@
 
 mod combine;
 pub mod discover;
+pub mod folder;
 pub mod hive;
 
 use std::io::Read;
@@ -628,7 +629,7 @@ const MAX_LOOSE_HIVE: u64 = 192 << 20;
 fn sibling_logs(path: &str, hive_len: u64) -> (Vec<LogBytes<'static>>, Vec<Diagnostic>) {
     let cap = crate::hive::log::log_cap(hive_len);
     let mut unread = Vec::new();
-    let logs = crate::hive::log::sibling_logs(Path::new(path))
+    let logs = folder::sibling_logs(Path::new(path))
         .into_iter()
         .filter_map(|p| {
             let name = p.file_name()?.to_string_lossy().into_owned();

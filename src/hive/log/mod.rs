@@ -16,7 +16,6 @@ pub mod old_format;
 pub mod write;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use self::new_format::EntryError;
 use self::old_format::{DirtyVector, DirtyVectorError};
@@ -194,7 +193,7 @@ fn list(issues: &[LogIssue]) -> String {
 ///
 /// Logs may come in any order and mixed formats; a log of 0 bytes (an unused
 /// slot) is ignored. For the old format their order is the order of
-/// preference: give `.LOG1` first, as [`sibling_logs`] does.
+/// preference: give `.LOG1` first, as `input::folder::Folder::logs_of` does.
 pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogError> {
     let base = BaseBlock::new(primary).map_err(LogError::Primary)?;
     if base.checksum_ok() && base.file_type() != FILE_TYPE_PRIMARY {
@@ -737,36 +736,9 @@ pub fn needs_logs(primary: &[u8]) -> bool {
     BaseBlock::new(primary).is_ok_and(|b| b.is_dirty())
 }
 
-/// The logs Windows keeps beside the hive at `hive_path`: `<name>.LOG1`,
-/// `<name>.LOG2` and the old single `<name>.LOG`, in that order, matched
-/// case-insensitively (Windows writes `SYSTEM.LOG1`; copies from other tools
-/// may say `system.log1`). Missing ones are left out.
-pub fn sibling_logs(hive_path: &Path) -> Vec<PathBuf> {
-    let Some(name) = hive_path.file_name() else {
-        return Vec::new();
-    };
-    let dir = match hive_path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    // Named like a log first (no stat for the folder's other files), then
-    // the first regular file in name order for each suffix.
-    let mut found: Vec<(usize, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| Some((log_suffix(name, &e.file_name())?, e.path())))
-        .filter(|(_, p)| p.is_file())
-        .collect();
-    found.sort();
-    found.dedup_by_key(|(suffix, _)| *suffix);
-    found.into_iter().map(|(_, p)| p).collect()
-}
-
 /// What Windows puts after a hive's name for its logs, in the order they
 /// are read: `SYSTEM.LOG1`, `SYSTEM.LOG2`, and the old single `SYSTEM.LOG`.
-const LOG_SUFFIXES: [&str; 3] = [".LOG1", ".LOG2", ".LOG"];
+pub const LOG_SUFFIXES: [&str; 3] = [".LOG1", ".LOG2", ".LOG"];
 
 /// Which of [`LOG_SUFFIXES`] `file` is named with after `hive`, in any case.
 fn log_suffix(hive: &std::ffi::OsStr, file: &std::ffi::OsStr) -> Option<usize> {
@@ -781,7 +753,7 @@ fn log_suffix(hive: &std::ffi::OsStr, file: &std::ffi::OsStr) -> Option<usize> {
 }
 
 /// Whether a file named `file` is a transaction log of the hive named
-/// `hive` (`system.log1` of `SYSTEM`): what [`sibling_logs`] picks up.
+/// `hive` (`system.log1` of `SYSTEM`): what the reader picks up beside it.
 pub fn is_log_of(hive: &std::ffi::OsStr, file: &std::ffi::OsStr) -> bool {
     log_suffix(hive, file).is_some()
 }
@@ -825,29 +797,6 @@ mod tests {
         assert!(!covers(pages(&[(0, 4096)]), 0, 4097));
         assert!(covers(pages(&[]), 10, 10));
         assert!(!covers(pages(&[(usize::MAX - 1, 10)]), 0, 1));
-    }
-
-    #[test]
-    fn sibling_logs_in_order_and_any_case() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in [
-            "SYSTEM",
-            "system.log2",
-            "SYSTEM.LOG1",
-            "SYSTEM.LOG",
-            "SYSTEM.LOG3",
-            "SYSTEM.sav",
-            "SOFTWARE.LOG1",
-        ] {
-            std::fs::write(dir.path().join(name), b"").unwrap();
-        }
-        std::fs::create_dir(dir.path().join("SYSTEM.LOGS")).unwrap();
-        let names: Vec<String> = sibling_logs(&dir.path().join("SYSTEM"))
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["SYSTEM.LOG1", "system.log2", "SYSTEM.LOG"]);
-        assert!(sibling_logs(&dir.path().join("missing-dir").join("SYSTEM")).is_empty());
     }
 
     #[test]

@@ -1,0 +1,263 @@
+//! One folder, listed once: the names and kinds of its entries, sorted, and
+//! the lookups that find a file's neighbours (a hive's transaction logs, the
+//! hive a log belongs to) in that listing instead of reading the folder
+//! again. A flat share of 10,000 hives is then listed once, not once per
+//! hive, so the work grows with the number of files, not its square.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::fsio::{self, FileKind};
+use crate::hive::log::LOG_SUFFIXES;
+
+/// What the listing says an entry is. File systems give the kind with the
+/// name (`d_type`), so no `stat` is needed to tell a file from a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    /// A FIFO, a device or a socket.
+    Special(FileKind),
+    /// The listing could not tell.
+    Unknown,
+}
+
+#[derive(Debug)]
+pub struct Entry {
+    pub name: OsString,
+    pub kind: EntryKind,
+}
+
+/// A folder's entries, sorted by name (bytes), as read by one listing.
+#[derive(Debug)]
+pub struct Folder {
+    dir: PathBuf,
+    entries: Vec<Entry>,
+    /// The names folded to ASCII upper case with their index, sorted: the
+    /// any-case lookups, built on the first one (most folders need none).
+    folded: OnceLock<Vec<(Box<[u8]>, u32)>>,
+}
+
+fn fold(name: &[u8]) -> Box<[u8]> {
+    name.to_ascii_uppercase().into_boxed_slice()
+}
+
+fn kind_of_entry(e: &std::fs::DirEntry) -> EntryKind {
+    let Ok(t) = e.file_type() else {
+        return EntryKind::Unknown;
+    };
+    if t.is_file() {
+        return EntryKind::File;
+    }
+    if t.is_dir() {
+        return EntryKind::Dir;
+    }
+    if t.is_symlink() {
+        return EntryKind::Symlink;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let special = [
+            (t.is_fifo(), FileKind::Fifo),
+            (t.is_char_device(), FileKind::CharDevice),
+            (t.is_block_device(), FileKind::BlockDevice),
+            (t.is_socket(), FileKind::Socket),
+        ];
+        if let Some((_, k)) = special.iter().find(|(is, _)| *is) {
+            return EntryKind::Special(*k);
+        }
+    }
+    EntryKind::Special(FileKind::Other)
+}
+
+impl Folder {
+    /// Lists `dir` once. An entry that vanishes while it is listed is left
+    /// out, as it would be by a listing a moment later.
+    pub fn read(dir: &Path) -> io::Result<Folder> {
+        let mut entries: Vec<Entry> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| Entry {
+                kind: kind_of_entry(&e),
+                name: e.file_name(),
+            })
+            .collect();
+        fsio::count::dir_read(entries.len());
+        entries.sort_unstable_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
+        Ok(Folder {
+            dir: dir.to_path_buf(),
+            entries,
+            folded: OnceLock::new(),
+        })
+    }
+
+    /// The folder holding `path` (`.` for a bare name), listed.
+    pub fn of(path: &Path) -> io::Result<Folder> {
+        Folder::read(parent(path))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The path of entry `i`, as `read_dir` would give it.
+    pub fn path(&self, i: usize) -> PathBuf {
+        self.dir.join(&self.entries[i].name)
+    }
+
+    fn exact(&self, name: &OsStr) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.name.as_encoded_bytes().cmp(name.as_encoded_bytes()))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// The entries named `name` in any (ASCII) case, in name order.
+    fn any_case(&self, name: &[u8]) -> impl Iterator<Item = &Entry> {
+        let folded = self.folded.get_or_init(|| {
+            let mut v: Vec<(Box<[u8]>, u32)> = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (fold(e.name.as_encoded_bytes()), i as u32))
+                .collect();
+            v.sort_unstable();
+            v
+        });
+        let key = fold(name);
+        let start = folded.partition_point(|(k, _)| **k < *key);
+        folded[start..]
+            .iter()
+            .take_while(move |(k, _)| **k == *key)
+            .map(|&(_, i)| &self.entries[i as usize])
+    }
+
+    /// Whether the entry is a regular file, following a link (one `stat`,
+    /// only for links and entries the listing could not type).
+    fn is_file(&self, e: &Entry) -> bool {
+        match e.kind {
+            EntryKind::File => true,
+            EntryKind::Symlink | EntryKind::Unknown => {
+                fsio::stat(&self.dir.join(&e.name)).is_ok_and(|m| m.is_file())
+            }
+            _ => false,
+        }
+    }
+
+    /// The transaction logs Windows keeps beside the hive named `hive`:
+    /// `<name>.LOG1`, `<name>.LOG2` and the old single `<name>.LOG`, in that
+    /// order, in any case (Windows writes `SYSTEM.LOG1`; copies made by other
+    /// tools may say `system.log1`); for each, the first regular file in
+    /// name order. Missing ones are left out.
+    pub fn logs_of(&self, hive: &OsStr) -> Vec<PathBuf> {
+        let hive = hive.as_encoded_bytes();
+        LOG_SUFFIXES
+            .iter()
+            .filter_map(|suffix| {
+                let name = [hive, suffix.as_bytes()].concat();
+                self.any_case(&name)
+                    .find(|e| self.is_file(e))
+                    .map(|e| self.dir.join(&e.name))
+            })
+            .collect()
+    }
+
+    /// The hive a file named like a log (`SYSTEM.LOG1`, `system.log2`,
+    /// `SYSTEM.LOG`) belongs to, as spelled in this folder, when it is here:
+    /// its own spelling first, else any case, by the rule of the reader
+    /// that replays logs.
+    pub fn hive_of_log(&self, log: &OsStr) -> Option<String> {
+        let stem = crate::hive::log::hive_name_of(log.to_str()?)?;
+        if self.exact(OsStr::new(stem)).is_some() {
+            return Some(stem.to_owned());
+        }
+        self.any_case(stem.as_bytes())
+            .next()
+            .map(|e| e.name.to_string_lossy().into_owned())
+    }
+}
+
+/// The folder a path is in, `.` for a bare name.
+pub fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// The transaction logs beside the hive file at `hive_path` (see
+/// [`Folder::logs_of`]), from one listing of its folder.
+pub fn sibling_logs(hive_path: &Path) -> Vec<PathBuf> {
+    let Some(name) = hive_path.file_name() else {
+        return Vec::new();
+    };
+    match Folder::of(hive_path) {
+        Ok(folder) => folder.logs_of(name),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_in_order_and_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "SYSTEM",
+            "system.log2",
+            "SYSTEM.LOG1",
+            "SYSTEM.LOG",
+            "SYSTEM.LOG3",
+            "SYSTEM.sav",
+            "SOFTWARE.LOG1",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("SYSTEM.LOGS")).unwrap();
+        // A folder named like a log sorts first but is not a file.
+        std::fs::create_dir(dir.path().join("System.Log")).unwrap();
+        let names: Vec<String> = sibling_logs(&dir.path().join("SYSTEM"))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["SYSTEM.LOG1", "system.log2", "SYSTEM.LOG"]);
+        assert!(sibling_logs(&dir.path().join("missing-dir").join("SYSTEM")).is_empty());
+        let folder = Folder::read(dir.path()).unwrap();
+        assert_eq!(
+            folder.hive_of_log(OsStr::new("system.log2")).as_deref(),
+            Some("SYSTEM")
+        );
+        assert_eq!(
+            folder.hive_of_log(OsStr::new("SOFTWARE.LOG1")).as_deref(),
+            None
+        );
+        assert_eq!(folder.hive_of_log(OsStr::new("SYSTEM")), None);
+    }
+
+    #[test]
+    fn one_listing_however_many_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..50 {
+            std::fs::write(dir.path().join(format!("SYSTEM-{i:02}")), b"").unwrap();
+            std::fs::write(dir.path().join(format!("SYSTEM-{i:02}.LOG1")), b"").unwrap();
+        }
+        let folder = Folder::read(dir.path()).unwrap();
+        for i in 0..50 {
+            let logs = folder.logs_of(OsStr::new(&format!("SYSTEM-{i:02}")));
+            assert_eq!(logs.len(), 1);
+        }
+        let names: Vec<&OsStr> = folder.entries().iter().map(|e| e.name.as_os_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+}
