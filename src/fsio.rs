@@ -45,7 +45,11 @@ impl FileKind {
 
 /// What `meta` says a file is.
 pub fn kind_of(meta: &std::fs::Metadata) -> FileKind {
-    let t = meta.file_type();
+    kind_of_type(meta.file_type())
+}
+
+/// What a file type is (a link is `Other`: `lstat` and listings give them).
+pub fn kind_of_type(t: std::fs::FileType) -> FileKind {
     if t.is_file() {
         return FileKind::Regular;
     }

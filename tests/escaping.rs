@@ -101,7 +101,11 @@ fn file_names_in_a_fleet_cannot_forge_report_lines() {
     // names come back exactly.
     let run = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "fleet"]);
     let text = run.out();
-    let names: Vec<String> = text
+    // The last line is the run's counts (what `tlsreg merge` checks).
+    let (records, trailer) = text.trim_end().rsplit_once('\n').unwrap();
+    let trailer: serde_json::Value = serde_json::from_str(trailer).unwrap();
+    assert_eq!(trailer["summary"]["inputs"], 4, "{trailer}");
+    let names: Vec<String> = records
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("one JSON record a line");

@@ -109,8 +109,16 @@ fn json_and_jsonl_for_pipelines() {
     assert_eq!(run.stderr.lines().count(), 2, "{}", run.stderr);
     let run = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "fleet"]);
     assert_eq!(run.code, 2);
-    let mut paths: Vec<String> = run
-        .out()
+    // The last line is the run's counts (what `tlsreg merge` checks).
+    let out = run.out();
+    let (records, trailer) = out.trim_end().rsplit_once('\n').unwrap();
+    let trailer: serde_json::Value = serde_json::from_str(trailer).unwrap();
+    assert_eq!(trailer["summary"], {
+        let mut counts = doc["summary"].clone();
+        counts.as_object_mut().unwrap().remove("configurations");
+        counts
+    });
+    let mut paths: Vec<String> = records
         .lines()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["path"]

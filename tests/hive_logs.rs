@@ -13,11 +13,9 @@ use tlsreg::hive::log::marvin32::{LOG_ENTRY_SEED, marvin32};
 use tlsreg::hive::log::new_format::EntryError;
 use tlsreg::hive::log::old_format::DirtyVectorError;
 use tlsreg::hive::log::write::{WriteError, WriteOptions, write_logs};
-use tlsreg::hive::log::{
-    LogError, LogFile, LogFormat, LogProblem, Recovered, replay,
-};
-use tlsreg::input::folder::sibling_logs;
+use tlsreg::hive::log::{LogError, LogFile, LogFormat, LogProblem, Recovered, replay};
 use tlsreg::hive::{BaseBlock, BaseBlockError, BaseBlockMut};
+use tlsreg::input::folder::sibling_logs;
 
 const YARP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata/yarp/");
 

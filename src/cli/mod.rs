@@ -1,6 +1,7 @@
 //! Wires arguments to the library: read inputs, evaluate, print.
 
 mod args;
+mod ordered;
 mod output;
 
 use std::io::{self, IsTerminal, Write};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use tlsreg::fleet::{Keep, Tally};
 use tlsreg::input::{self, Options};
 use tlsreg::regfile::{self, OutputEncoding};
 use tlsreg::report::text::escape;
@@ -91,7 +93,7 @@ fn evaluate(loaded: input::Loaded, read: &ReadArgs, policy: &Policy) -> tlsreg::
 /// Audits one input: one outcome, or one per Windows installation of a disk
 /// image. With no input, the applied files alone.
 fn load_outcomes(
-    input: Option<&str>,
+    input: Option<&input::discover::Input>,
     read: &ReadArgs,
     opts: &Options,
     policy: &Policy,
@@ -100,7 +102,11 @@ fn load_outcomes(
     // here, so the per-input containment of a bug can be shown working.
     #[cfg(debug_assertions)]
     if let (Some(i), Some(p)) = (input, std::env::var_os("TLSREG_DEBUG_PANIC_ON")) {
-        assert!(p != i, "TLSREG_DEBUG_PANIC_ON names {i}");
+        assert!(
+            p != i.path.as_str(),
+            "TLSREG_DEBUG_PANIC_ON names {}",
+            i.path
+        );
     }
     let targets = match input {
         Some(i) => input::load_targets(i, &read.apply, opts),
@@ -128,7 +134,8 @@ fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::
     let mut opts = options(read)?;
     opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(policy)));
     opts.software_keys = software_keys(policy);
-    let mut targets = input::load_targets(input, &read.apply, &opts);
+    let mut targets =
+        input::load_targets(&input::discover::Input::given(input), &read.apply, &opts);
     if targets.len() > 1 {
         let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
         return Err(format!(
@@ -152,9 +159,6 @@ fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::
 }
 
 fn run_audit(a: AuditArgs) -> Result<i32, String> {
-    use rayon::prelude::*;
-    use std::sync::Mutex;
-
     let policy = policy(&a.policy)?;
     let mut opts = options(&a.read)?;
     // Only what the audit reads is read from .reg exports.
@@ -171,92 +175,167 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
             found.skipped.len()
         ));
     }
-    let names: Vec<Option<&str>> = match found.inputs.is_empty() && found.unreadable.is_empty() {
-        true => vec![None],
-        false => found.inputs.iter().map(|s| Some(s.as_str())).collect(),
-    };
-    let progress = Progress::new(names.len(), a.format == Format::Text);
-    let lines = Mutex::new(io::stdout());
-    let printed = Mutex::new(Ok(()));
-    let write_line = |text: String| {
-        let mut out = lines.lock().unwrap_or_else(|e| e.into_inner());
-        let r = writeln!(out, "{text}").and_then(|()| out.flush());
-        if let Err(e) = r {
-            *printed.lock().unwrap_or_else(|e| e.into_inner()) = Err(e);
-        }
-    };
-    if a.format == Format::Jsonl {
-        for s in &found.skipped {
-            write_line(report::json::skipped(s).to_string());
-        }
+    let none = found.inputs.is_empty() && found.unreadable.is_empty();
+    let total = if none { 1 } else { found.inputs.len() };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let stdout_error = |e: io::Error| format!("standard output: {e}");
+    let mut printer = match a.format {
+        Format::Text => Printer::text(&mut out, &policy, &a),
+        Format::Json => Printer::json(&mut out),
+        Format::Jsonl => Printer::jsonl(&mut out, &found.skipped),
     }
-    // What could not even be looked at is an error of the run, in order
-    // after the inputs: what it holds is unknown.
-    let unreadable = found.unreadable.iter().map(|(path, why)| Outcome::Failed {
-        path: path.clone(),
-        kind: "unknown",
-        error: format!("{path}: {why}"),
-    });
-    // Audits run in parallel; text and json keep the input order, jsonl
-    // writes each input as it finishes.
-    let outcomes: Vec<Outcome> = names
-        .par_iter()
-        .map(|name| {
-            let outcomes = isolated(*name, || load_outcomes(*name, &a.read, &opts, &policy));
-            if a.format == Format::Jsonl {
-                for o in &outcomes {
-                    write_line(report::json::input(o).to_string());
-                }
-            }
+    .map_err(stdout_error)?;
+    let progress = Progress::new(total, a.format == Format::Text);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Audits run in parallel and are printed in input order as they finish:
+    // a few per thread wait at most, so memory does not grow with the fleet.
+    let mut printed: io::Result<()> = Ok(());
+    ordered::run(
+        total,
+        threads,
+        threads * 8,
+        |i| {
+            let name = found.inputs.get(i).filter(|_| !none);
+            let outcomes = isolated(name.map(|n| n.path.as_str()), || {
+                load_outcomes(name, &a.read, &opts, &policy)
+            });
             progress.tick();
             outcomes
-        })
-        .collect::<Vec<Vec<Outcome>>>()
-        .into_iter()
-        .flatten()
-        .chain(unreadable.inspect(|o| {
-            if a.format == Format::Jsonl {
-                write_line(report::json::input(o).to_string());
+        },
+        |_, outcomes| {
+            for o in &outcomes {
+                if printed.is_ok() {
+                    printed = printer.input(o);
+                }
             }
-        }))
-        .collect();
+            // Nobody reads the report any more (`| head`): stop auditing.
+            printed.is_ok()
+        },
+    );
     progress.finish();
-    printed
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .map_err(|e| format!("standard output: {e}"))?;
-    let stdout = lines.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut out = stdout.lock();
-    let result = match a.format {
-        Format::Text => report::text::print(
-            &mut out,
-            &policy,
-            &outcomes,
-            report::text::Options {
+    printed.map_err(stdout_error)?;
+    // What could not even be looked at is an error of the run, in order
+    // after the inputs: what it holds is unknown.
+    for (path, why) in &found.unreadable {
+        let o = Outcome::Failed {
+            path: path.clone(),
+            kind: "unknown",
+            error: format!("{path}: {why}"),
+        };
+        printer.input(&o).map_err(stdout_error)?;
+    }
+    let summary = printer.finish(&found.skipped).map_err(stdout_error)?;
+    Ok(summary.exit_code())
+}
+
+/// The report being written, input by input: the inputs' findings go out
+/// as each is audited, and only a [`Tally`] is kept for the summary.
+struct Printer<'o> {
+    out: &'o mut dyn Write,
+    format: Format,
+    tally: Tally,
+    text: report::text::Options<'static>,
+    json: Option<report::json::DocumentWriter>,
+}
+
+impl<'o> Printer<'o> {
+    fn text(out: &'o mut dyn Write, policy: &Policy, a: &AuditArgs) -> io::Result<Printer<'o>> {
+        report::text::header(out, policy)?;
+        Ok(Printer {
+            out,
+            format: Format::Text,
+            tally: Tally::new(Keep::TEXT),
+            text: report::text::Options {
                 matrix: a.matrix,
-                skipped: &found.skipped,
+                skipped: &[],
                 verbose: a.verbose,
             },
-        ),
-        Format::Json => {
-            let doc = report::json::fleet_document(&outcomes, &found.skipped);
-            serde_json::to_writer_pretty(&mut out, &doc)
-                .map_err(io::Error::other)
-                .and_then(|()| writeln!(out))
+            json: None,
+        })
+    }
+
+    fn json(out: &'o mut dyn Write) -> io::Result<Printer<'o>> {
+        let writer = report::json::DocumentWriter::start(out)?;
+        Ok(Printer {
+            out,
+            format: Format::Json,
+            tally: Tally::new(Keep::JSON),
+            text: report::text::Options::default(),
+            json: Some(writer),
+        })
+    }
+
+    fn jsonl(
+        out: &'o mut dyn Write,
+        skipped: &[input::discover::Skipped],
+    ) -> io::Result<Printer<'o>> {
+        for s in skipped {
+            writeln!(out, "{}", report::json::skipped(s))?;
         }
-        Format::Jsonl => Ok(()),
-    };
-    result
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("standard output: {e}"))?;
-    if a.format != Format::Text {
-        for o in &outcomes {
-            if let Outcome::Failed { error, .. } = o {
-                eprintln!("tlsreg: {}", escape(error));
+        Ok(Printer {
+            out,
+            format: Format::Jsonl,
+            tally: Tally::new(Keep::COUNTS),
+            text: report::text::Options::default(),
+            json: None,
+        })
+    }
+
+    fn input(&mut self, o: &Outcome) -> io::Result<()> {
+        self.tally.add(o.record());
+        match self.format {
+            Format::Text => report::text::block(self.out, o, self.text.matrix),
+            Format::Json => {
+                if let Outcome::Failed { error, .. } = o {
+                    eprintln!("tlsreg: {}", escape(error));
+                }
+                match &mut self.json {
+                    Some(w) => w.input(self.out, &report::json::input(o)),
+                    None => Ok(()),
+                }
+            }
+            Format::Jsonl => {
+                if let Outcome::Failed { error, .. } = o {
+                    eprintln!("tlsreg: {}", escape(error));
+                }
+                // Each line goes out whole and at once: a pipeline reading
+                // it sees every input as it is audited.
+                writeln!(self.out, "{}", report::json::input(o))?;
+                self.out.flush()
             }
         }
     }
-    Ok(Summary::of(&outcomes).exit_code())
+
+    fn finish(self, skipped: &[input::discover::Skipped]) -> io::Result<Summary> {
+        let summary = self.tally.summary();
+        match self.format {
+            Format::Text => {
+                writeln!(self.out)?;
+                let options = report::text::Options {
+                    skipped,
+                    ..self.text
+                };
+                report::text::summary(self.out, &self.tally, options)?;
+            }
+            Format::Json => {
+                let skipped: Vec<_> = skipped.iter().map(report::json::skipped).collect();
+                if let Some(w) = self.json {
+                    let summary = report::json::summary(&self.tally, skipped.len());
+                    w.finish(self.out, &skipped, &summary)?;
+                }
+            }
+            Format::Jsonl => {
+                writeln!(
+                    self.out,
+                    "{}",
+                    report::json::trailer(&self.tally, skipped.len())
+                )?;
+            }
+        }
+        self.out.flush()?;
+        Ok(summary)
+    }
 }
 
 /// Runs one input's audit so that a bug cannot take the other inputs' results

@@ -28,7 +28,7 @@ pub struct FileDisk {
 
 impl FileDisk {
     pub fn new(file: File) -> io::Result<Self> {
-        let meta = file.metadata()?;
+        let meta = crate::fsio::metadata(&file)?;
         // A disk (`/dev/sdb`, a loop device) states no length: its end does.
         let size = match meta.is_file() {
             true => meta.len(),

@@ -8,21 +8,43 @@
 //! for their bytes, and without blocking: a FIFO or a device in a folder is
 //! named, never read.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::Kind;
+use super::folder::{EntryKind, Folder};
 use crate::fsio::FileKind;
 
 /// What walking the arguments found.
 #[derive(Debug, Default)]
 pub struct Discovered {
     /// The inputs, in a stable order: arguments in order, folders sorted.
-    pub inputs: Vec<String>,
+    pub inputs: Vec<Input>,
     /// Files and folders passed over, with why, in the same order.
     pub skipped: Vec<Skipped>,
     /// Folders and entries that could not be looked at, with why: what they
     /// hold is unknown, so a run that met one cannot pass (ERROR).
     pub unreadable: Vec<(String, String)>,
+}
+
+/// One input to audit, with what the walk already knows of its neighbours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub path: String,
+    /// The transaction logs beside a dirty hive, found in the listing the
+    /// walk already made (so no folder is listed again per hive); `None`
+    /// when the walk did not look (an argument, a clean hive, not a hive),
+    /// and the reader looks for itself if it needs them.
+    pub logs: Option<Box<[PathBuf]>>,
+}
+
+impl Input {
+    /// An input named on the command line: nothing known of it yet.
+    pub fn given(path: &str) -> Input {
+        Input {
+            path: path.to_owned(),
+            logs: None,
+        }
+    }
 }
 
 /// A file (or folder) the walk found and did not audit.
@@ -44,14 +66,19 @@ enum Pass {
     Notable(String),
 }
 
-/// What a file found in a folder is, or why it is not audited on its own.
-/// The file is opened once, without blocking and only when it is regular.
-fn classify(path: &Path) -> Result<Kind, Pass> {
-    let (mut file, kind) = match crate::fsio::open(path) {
+/// The logs of a dirty hive, as found in its folder's listing.
+type Logs = Option<Box<[PathBuf]>>;
+
+/// Whether a file found in a folder is an input, or why it is not audited
+/// on its own; for a dirty hive, the logs beside it in `folder`. The file
+/// is opened once, without blocking and only when it is regular.
+fn classify(folder: &Folder, name: &OsStr) -> Result<Logs, Pass> {
+    let path = folder.dir().join(name);
+    let (mut file, kind) = match crate::fsio::open(&path) {
         Ok(opened) => opened,
         // Unreadable bytes may be a machine's hive: an ERROR input says so
         // with the reason, where a skip would hide it.
-        Err(_) => return Ok(Kind::Hive),
+        Err(_) => return Ok(None),
     };
     if kind != FileKind::Regular {
         return Err(Pass::Notable(format!(
@@ -62,17 +89,18 @@ fn classify(path: &Path) -> Result<Kind, Pass> {
     let mut head = [0u8; 512];
     let n = match crate::fsio::read_up_to(&mut file, &mut head) {
         Ok(n) => n,
-        Err(_) => return Ok(Kind::Hive),
+        Err(_) => return Ok(None),
     };
+    drop(file);
     let head = &head[..n];
     if super::is_hive(head) {
-        return classify_hive(path, head);
+        return classify_hive(folder, name, &path, head);
     }
     if is_reg_header(head) {
-        return Ok(Kind::Reg);
+        return Ok(None);
     }
-    if let Some(kind) = crate::input::image_kind(path, head) {
-        return Ok(kind);
+    if crate::input::image_kind(&path, head).is_some() {
+        return Ok(None);
     }
     Err(Pass::Other(
         "not a .reg file, a hive or a disk image".into(),
@@ -81,8 +109,8 @@ fn classify(path: &Path) -> Result<Kind, Pass> {
 
 /// A file that starts with `regf`: a primary hive, or a transaction log
 /// (recognised by its name beside its hive, never by failing to open).
-fn classify_hive(path: &Path, head: &[u8]) -> Result<Kind, Pass> {
-    if let Some(hive) = log_of(path) {
+fn classify_hive(folder: &Folder, name: &OsStr, path: &Path, head: &[u8]) -> Result<Logs, Pass> {
+    if let Some(hive) = folder.hive_of_log(name) {
         return Err(Pass::Notable(format!(
             "the transaction log of {hive} (read with its hive)"
         )));
@@ -94,36 +122,19 @@ fn classify_hive(path: &Path, head: &[u8]) -> Result<Kind, Pass> {
         .get(28..32)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     if file_type != Some(0) || head.len() < 512 {
-        return Ok(Kind::Hive);
+        return Ok(None);
     }
     match super::hive::looks_like_system(path) {
         Ok(false) => Err(Pass::Notable(
             "a hive, but not a SYSTEM hive (it holds no control set)".into(),
         )),
-        Ok(true) | Err(_) => Ok(Kind::Hive),
+        // Only a dirty hive's logs are ever read: look them up now, in the
+        // listing at hand.
+        Ok(true) | Err(_) if crate::hive::log::needs_logs(head) => {
+            Ok(Some(folder.logs_of(name).into_boxed_slice()))
+        }
+        Ok(true) | Err(_) => Ok(None),
     }
-}
-
-/// The hive a file named like its log (`SYSTEM.LOG1`, `SYSTEM.LOG2`,
-/// `SYSTEM.LOG`, any case) belongs to, when that hive is beside it.
-fn log_of(path: &Path) -> Option<String> {
-    let file = path.file_name()?;
-    let stem = crate::hive::log::hive_name_of(file.to_str()?)?;
-    if path.with_file_name(stem).symlink_metadata().is_ok() {
-        return Some(stem.to_owned());
-    }
-    // Logs are matched to their hive in any case (`system.log1` beside
-    // `SYSTEM`), by the rule of the reader that replays them.
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.file_name())
-        .find(|hive| crate::hive::log::is_log_of(hive, file))
-        .map(|hive| hive.to_string_lossy().into_owned())
 }
 
 /// Whether `head` starts like a `.reg` file in any encoding regedit reads.
@@ -154,55 +165,63 @@ fn is_reg_header(head: &[u8]) -> bool {
 /// audit then says why); a folder is searched, and only what `classify`
 /// accepts is kept. Links to folders are not followed, so a loop of links
 /// cannot hang the walk; the walk keeps its own stack, so no depth of
-/// folders can exhaust the thread's.
+/// folders can exhaust the thread's. Each folder is listed once, and its
+/// files are looked up in that listing (a hive's logs, a log's hive): the
+/// work grows with the number of files, whatever the layout.
 pub fn discover(args: &[String]) -> Discovered {
     let mut found = Discovered::default();
     for arg in args {
         let path = Path::new(arg);
-        if path.is_dir() {
+        if crate::fsio::stat(path).is_ok_and(|m| m.is_dir()) {
             walk(path, &mut found);
         } else {
-            found.inputs.push(arg.clone());
+            found.inputs.push(Input::given(arg));
         }
     }
     found
 }
 
 fn walk(top: &Path, found: &mut Discovered) {
-    // Each open folder's sorted entries, with the next one to look at: the
-    // order is the sorted depth-first one a recursive walk gives.
-    let mut stack: Vec<std::vec::IntoIter<PathBuf>> = Vec::new();
-    if let Some(entries) = read_sorted(top, found) {
-        stack.push(entries);
+    // Each open folder with the next entry to look at: the order is the
+    // sorted depth-first one a recursive walk gives.
+    let mut stack: Vec<(Folder, usize)> = Vec::new();
+    if let Some(folder) = list(top, found) {
+        stack.push((folder, 0));
     }
-    while let Some(entries) = stack.last_mut() {
-        let Some(path) = entries.next() else {
+    while let Some((folder, next)) = stack.last_mut() {
+        let Some(entry) = folder.entries().get(*next) else {
             stack.pop();
             continue;
         };
+        *next += 1;
+        let (name, mut kind) = (entry.name.clone(), entry.kind);
+        let path = folder.dir().join(&name);
         let shown = path.display().to_string();
         let skip = |reason: String, notable: bool| Skipped {
             path: shown.clone(),
             reason,
             notable,
         };
-        let meta = match path.symlink_metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                found
-                    .unreadable
-                    .push((shown, format!("cannot be read: {e}")));
+        // The listing gives each entry's kind; a stat only where it cannot.
+        if kind == EntryKind::Unknown {
+            match crate::fsio::lstat(&path) {
+                Ok(m) => kind = EntryKind::of(&m),
+                Err(e) => {
+                    found
+                        .unreadable
+                        .push((shown, format!("cannot be read: {e}")));
+                    continue;
+                }
+            }
+        }
+        match kind {
+            EntryKind::Dir => {
+                if let Some(sub) = list(&path, found) {
+                    stack.push((sub, 0));
+                }
                 continue;
             }
-        };
-        if meta.is_dir() {
-            if let Some(entries) = read_sorted(&path, found) {
-                stack.push(entries);
-            }
-            continue;
-        }
-        if meta.file_type().is_symlink() {
-            match std::fs::metadata(&path) {
+            EntryKind::Symlink => match crate::fsio::stat(&path) {
                 Ok(m) if m.is_dir() => {
                     found
                         .skipped
@@ -216,24 +235,31 @@ fn walk(top: &Path, found: &mut Discovered) {
                         .push(skip(format!("a broken link: {e}"), true));
                     continue;
                 }
+            },
+            EntryKind::Special(k) => {
+                found.skipped.push(skip(
+                    format!("{} (only regular files are read in a folder)", k.describe()),
+                    true,
+                ));
+                continue;
             }
+            EntryKind::File | EntryKind::Unknown => {}
         }
-        match classify(&path) {
-            Ok(_) => found.inputs.push(shown),
+        let Some((folder, _)) = stack.last() else {
+            break;
+        };
+        match classify(folder, &name) {
+            Ok(logs) => found.inputs.push(Input { path: shown, logs }),
             Err(Pass::Notable(why)) => found.skipped.push(skip(why, true)),
             Err(Pass::Other(why)) => found.skipped.push(skip(why, false)),
         }
     }
 }
 
-/// A folder's entries, sorted; an unreadable folder is accounted for.
-fn read_sorted(dir: &Path, found: &mut Discovered) -> Option<std::vec::IntoIter<PathBuf>> {
-    match std::fs::read_dir(dir) {
-        Ok(rd) => {
-            let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            entries.sort();
-            Some(entries.into_iter())
-        }
+/// A folder, listed and sorted once; an unreadable folder is accounted for.
+fn list(dir: &Path, found: &mut Discovered) -> Option<Folder> {
+    match Folder::read(dir) {
+        Ok(folder) => Some(folder),
         Err(e) => {
             found.unreadable.push((
                 dir.display().to_string(),

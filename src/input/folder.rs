@@ -45,33 +45,31 @@ fn fold(name: &[u8]) -> Box<[u8]> {
     name.to_ascii_uppercase().into_boxed_slice()
 }
 
+/// The kind the listing gives (`d_type`; where a file system gives none,
+/// std asks `lstat`, and the kind is still that of the entry itself).
 fn kind_of_entry(e: &std::fs::DirEntry) -> EntryKind {
-    let Ok(t) = e.file_type() else {
-        return EntryKind::Unknown;
-    };
-    if t.is_file() {
-        return EntryKind::File;
+    match e.file_type() {
+        Ok(t) => EntryKind::of_type(t),
+        Err(_) => EntryKind::Unknown,
     }
-    if t.is_dir() {
-        return EntryKind::Dir;
+}
+
+impl EntryKind {
+    /// What `lstat` says an entry is.
+    pub fn of(meta: &std::fs::Metadata) -> EntryKind {
+        EntryKind::of_type(meta.file_type())
     }
-    if t.is_symlink() {
-        return EntryKind::Symlink;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let special = [
-            (t.is_fifo(), FileKind::Fifo),
-            (t.is_char_device(), FileKind::CharDevice),
-            (t.is_block_device(), FileKind::BlockDevice),
-            (t.is_socket(), FileKind::Socket),
-        ];
-        if let Some((_, k)) = special.iter().find(|(is, _)| *is) {
-            return EntryKind::Special(*k);
+
+    fn of_type(t: std::fs::FileType) -> EntryKind {
+        if t.is_symlink() {
+            return EntryKind::Symlink;
+        }
+        match fsio::kind_of_type(t) {
+            FileKind::Regular => EntryKind::File,
+            FileKind::Directory => EntryKind::Dir,
+            k => EntryKind::Special(k),
         }
     }
-    EntryKind::Special(FileKind::Other)
 }
 
 impl Folder {
@@ -255,7 +253,11 @@ mod tests {
             let logs = folder.logs_of(OsStr::new(&format!("SYSTEM-{i:02}")));
             assert_eq!(logs.len(), 1);
         }
-        let names: Vec<&OsStr> = folder.entries().iter().map(|e| e.name.as_os_str()).collect();
+        let names: Vec<&OsStr> = folder
+            .entries()
+            .iter()
+            .map(|e| e.name.as_os_str())
+            .collect();
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);

@@ -565,6 +565,17 @@ pub fn load(
     applied: &[String],
     options: &Options,
 ) -> Result<Loaded, InputError> {
+    load_with_logs(input, None, applied, options)
+}
+
+/// As [`load`], with the input's logs when the caller already found them
+/// (a folder walk lists each folder once; see [`discover::Input::logs`]).
+fn load_with_logs(
+    input: Option<&str>,
+    known_logs: Option<&[std::path::PathBuf]>,
+    applied: &[String],
+    options: &Options,
+) -> Result<Loaded, InputError> {
     let names: Vec<&str> = input
         .into_iter()
         .chain(applied.iter().map(String::as_str))
@@ -583,7 +594,7 @@ pub fn load(
                 let (logs, unread) = if options.no_logs || !crate::hive::log::needs_logs(&bytes) {
                     (Vec::new(), Vec::new())
                 } else {
-                    sibling_logs(name, bytes.len() as u64)
+                    sibling_logs(name, known_logs, bytes.len() as u64)
                 };
                 let mut layer = hive_layer(name, &bytes, &logs, options)?;
                 layer.diagnostics.extend(unread);
@@ -626,10 +637,20 @@ const MAX_LOOSE_HIVE: u64 = 192 << 20;
 /// The transaction logs beside a hive file of `hive_len` bytes
 /// (`SYSTEM.LOG1`, `SYSTEM.LOG2`, `SYSTEM.LOG`, any case), mapped, each used
 /// up to the cap for its hive; and a warning for each that cannot be read.
-fn sibling_logs(path: &str, hive_len: u64) -> (Vec<LogBytes<'static>>, Vec<Diagnostic>) {
+/// `known` are the logs a folder walk found; without them the folder is
+/// listed here.
+fn sibling_logs(
+    path: &str,
+    known: Option<&[std::path::PathBuf]>,
+    hive_len: u64,
+) -> (Vec<LogBytes<'static>>, Vec<Diagnostic>) {
     let cap = crate::hive::log::log_cap(hive_len);
     let mut unread = Vec::new();
-    let logs = folder::sibling_logs(Path::new(path))
+    let found = match known {
+        Some(logs) => logs.to_vec(),
+        None => folder::sibling_logs(Path::new(path)),
+    };
+    let logs = found
         .into_iter()
         .filter_map(|p| {
             let name = p.file_name()?.to_string_lossy().into_owned();
@@ -644,7 +665,7 @@ fn sibling_logs(path: &str, hive_len: u64) -> (Vec<LogBytes<'static>>, Vec<Diagn
             let len = bytes.len() as u64;
             let used = usize::try_from(len.min(cap)).unwrap_or(usize::MAX);
             let cut_from = match (cut, len > cap) {
-                (true, _) => std::fs::metadata(&p).ok().map(|m| m.len()),
+                (true, _) => crate::fsio::stat(&p).ok().map(|m| m.len()),
                 (false, true) => Some(len),
                 (false, false) => None,
             };
@@ -729,8 +750,9 @@ pub struct Target {
 
 /// Loads `input` as one target, or a disk image as one target per Windows
 /// installation on it, each with `applied` on top.
-pub fn load_targets(input: &str, applied: &[String], options: &Options) -> Vec<Target> {
+pub fn load_targets(found: &discover::Input, applied: &[String], options: &Options) -> Vec<Target> {
     use crate::image::volume::Found;
+    let input = found.path.as_str();
     let kind = if input == "-" {
         Kind::Reg
     } else {
@@ -740,7 +762,7 @@ pub fn load_targets(input: &str, applied: &[String], options: &Options) -> Vec<T
         return vec![Target {
             name: input.to_owned(),
             kind,
-            loaded: load(Some(input), applied, options),
+            loaded: load_with_logs(Some(input), found.logs.as_deref(), applied, options),
         }];
     }
     let fail = |kind: ErrorKind| {

@@ -8,7 +8,9 @@ use crate::input::discover::Skipped;
 use crate::registry::Origin;
 use crate::schannel::Evaluation;
 
-use super::{Outcome, Summary};
+use super::Outcome;
+use crate::fleet::{Keep, Tally};
+use std::io::{self, Write};
 
 fn location(a: &Audit, origin: Option<Origin>) -> Json {
     match origin {
@@ -115,46 +117,170 @@ pub fn input(o: &Outcome) -> Json {
 }
 
 /// The object for a file found in a folder and not audited (also a line of
-/// `jsonl`): `verdict` is `skipped`, so every file given appears once.
+/// `jsonl`): `verdict` is `skipped`, so every file given appears once;
+/// `notable` says whether the text report names it without `-v`.
 pub fn skipped(s: &Skipped) -> Json {
     json!({
         "path": s.path,
         "kind": "skipped",
         "verdict": "skipped",
         "reason": s.reason,
+        "notable": s.notable,
     })
 }
 
 /// The whole report for one input or a single run.
 pub fn document(outcomes: &[Outcome]) -> Json {
-    fleet_document(outcomes, &[])
+    let mut tally = Tally::new(Keep::JSON);
+    for o in outcomes {
+        tally.add(o.record());
+    }
+    let mut doc = serde_json::Map::new();
+    doc.insert("inputs".into(), outcomes.iter().map(input).collect());
+    doc.insert("skipped".into(), Json::Array(Vec::new()));
+    doc.insert("summary".into(), summary(&tally, 0));
+    Json::Object(doc)
 }
 
-/// The whole report: `inputs`, the `skipped` files, and the `summary`.
-pub fn fleet_document(outcomes: &[Outcome], skipped_files: &[Skipped]) -> Json {
-    let inputs: Vec<Json> = outcomes.iter().map(input).collect();
-    let audited = super::conclusive(outcomes);
-    let configurations: Vec<Json> = crate::fleet::group(&audited)
-        .iter()
+/// The `summary` of a run: counts, and the inputs grouped by configuration
+/// (from a [`Tally`] kept with [`Keep::JSON`]).
+pub fn summary(tally: &Tally, skipped: usize) -> Json {
+    let configurations: Vec<Json> = tally
+        .groups()
+        .into_iter()
         .map(|g| {
             json!({
                 "label": g.label,
-                "inputs": g.members.iter().map(|&i| audited[i].loaded.sources.first().map(|s| s.name.as_str())).collect::<Vec<_>>(),
+                "inputs": g.names,
                 "settings": g.description,
             })
         })
         .collect();
-    let s = Summary::of(outcomes);
+    let s = tally.summary();
     json!({
-        "inputs": inputs,
-        "skipped": skipped_files.iter().map(skipped).collect::<Vec<_>>(),
+        "inputs": s.inputs,
+        "skipped": skipped,
+        "compliant": s.compliant,
+        "noncompliant": s.noncompliant,
+        "error": s.error,
+        "configurations": configurations,
+    })
+}
+
+/// The last line of a `jsonl` run: its counts, so that a reader (`tlsreg
+/// merge`) can tell a finished run from one cut short.
+pub fn trailer(tally: &Tally, skipped: usize) -> Json {
+    let s = tally.summary();
+    json!({
         "summary": {
             "inputs": s.inputs,
-            "skipped": skipped_files.len(),
+            "skipped": skipped,
             "compliant": s.compliant,
             "noncompliant": s.noncompliant,
             "error": s.error,
-            "configurations": configurations,
-        },
+        }
     })
+}
+
+/// Writes the JSON document `{"inputs": [...], "skipped": [...], "summary":
+/// {...}}` one input at a time, byte for byte as `serde_json`'s pretty
+/// printer writes the whole document: a fleet's report never has to be
+/// held in memory.
+pub struct DocumentWriter {
+    inputs: usize,
+}
+
+impl DocumentWriter {
+    pub fn start(out: &mut dyn Write) -> io::Result<DocumentWriter> {
+        out.write_all(b"{\n  \"inputs\": [")?;
+        Ok(DocumentWriter { inputs: 0 })
+    }
+
+    /// One element of `inputs`.
+    pub fn input(&mut self, out: &mut dyn Write, value: &Json) -> io::Result<()> {
+        let sep: &[u8] = if self.inputs == 0 { b"\n" } else { b",\n" };
+        out.write_all(sep)?;
+        self.inputs += 1;
+        write_nested(out, value, 2)
+    }
+
+    /// Closes `inputs`, then writes `skipped` and `summary`.
+    pub fn finish(self, out: &mut dyn Write, skipped: &[Json], summary: &Json) -> io::Result<()> {
+        match self.inputs {
+            0 => out.write_all(b"]")?,
+            _ => out.write_all(b"\n  ]")?,
+        }
+        out.write_all(b",\n  \"skipped\": ")?;
+        match skipped {
+            [] => out.write_all(b"[]")?,
+            _ => {
+                out.write_all(b"[")?;
+                for (i, s) in skipped.iter().enumerate() {
+                    out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+                    write_nested(out, s, 2)?;
+                }
+                out.write_all(b"\n  ]")?;
+            }
+        }
+        out.write_all(b",\n  \"summary\": ")?;
+        let text = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
+        out.write_all(indent(&text, 1, false).as_bytes())?;
+        out.write_all(b"\n}\n")
+    }
+}
+
+/// `value` pretty-printed as an element `depth` levels deep.
+fn write_nested(out: &mut dyn Write, value: &Json, depth: usize) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    out.write_all(indent(&text, depth, true).as_bytes())
+}
+
+/// Pretty JSON text moved `depth` levels (two spaces each) to the right:
+/// every line, or all but the first (which follows a key). A JSON string
+/// holds no raw line break, so lines are the printer's own.
+fn indent(text: &str, depth: usize, first: bool) -> String {
+    let pad = "  ".repeat(depth);
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if i > 0 || first {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed document is the one `serde_json` prints whole.
+    #[test]
+    fn streamed_document_is_the_pretty_document() {
+        let inputs = [
+            json!({"path": "a", "checks": [], "nested": {"x": [1, 2]}}),
+            json!({"path": "b\nc", "findings": [{"m": "x"}], "empty": {}}),
+        ];
+        let skipped = [json!({"path": "s", "verdict": "skipped"})];
+        let summary = json!({"inputs": 2, "configurations": [{"inputs": ["a"]}]});
+        for (inputs, skipped) in [
+            (&inputs[..], &skipped[..]),
+            (&inputs[..1], &[][..]),
+            (&[][..], &skipped[..]),
+        ] {
+            let mut streamed = Vec::new();
+            let mut w = DocumentWriter::start(&mut streamed).unwrap();
+            for i in inputs {
+                w.input(&mut streamed, i).unwrap();
+            }
+            w.finish(&mut streamed, skipped, &summary).unwrap();
+            let whole = json!({"inputs": inputs, "skipped": skipped, "summary": summary});
+            let mut expected = serde_json::to_string_pretty(&whole).unwrap();
+            expected.push('\n');
+            assert_eq!(String::from_utf8(streamed).unwrap(), expected);
+        }
+    }
 }

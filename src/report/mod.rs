@@ -5,6 +5,7 @@ pub mod json;
 pub mod text;
 
 use crate::audit::Audit;
+use crate::fleet::{Detail, Record, Settings, Verdict};
 use crate::registry::Origin;
 
 /// What happened to one input.
@@ -74,15 +75,45 @@ impl Summary {
     }
 }
 
-/// The audits that reached a verdict, in order: what fleet grouping compares.
-pub fn conclusive(outcomes: &[Outcome]) -> Vec<&Audit> {
-    outcomes
-        .iter()
-        .filter_map(|o| match o {
-            Outcome::Audited(a) if a.conclusive() => Some(a.as_ref()),
-            _ => None,
-        })
-        .collect()
+impl Outcome {
+    /// What a fleet summary keeps of this outcome.
+    pub fn record(&self) -> Record {
+        use crate::schannel::Status;
+        let (verdict, detail, settings, policy, kind) = match self {
+            Outcome::Audited(a) => {
+                let e = &a.evaluation;
+                let detail = match a.conclusive() {
+                    false => Detail::Inconclusive,
+                    true => Detail::Checks {
+                        failing: e.checks.iter().filter(|c| c.status.fails()).count(),
+                        total: e.checks.len(),
+                        not_evaluated: e
+                            .checks
+                            .iter()
+                            .filter(|c| c.status == Status::NotEvaluated)
+                            .count(),
+                    },
+                };
+                let kind = a.loaded.sources.first().map_or("reg", |s| s.kind.as_str());
+                (
+                    Verdict::parse(self.verdict()).unwrap_or(Verdict::Error),
+                    detail,
+                    Some(Settings::of(a)),
+                    Some(e.policy.clone()),
+                    kind,
+                )
+            }
+            Outcome::Failed { kind, .. } => (Verdict::Error, Detail::Unread, None, None, *kind),
+        };
+        Record {
+            path: self.path().to_owned(),
+            kind: kind.to_owned(),
+            verdict,
+            detail,
+            settings,
+            policy,
+        }
+    }
 }
 
 /// `file:line:column`, grep style.

@@ -8,7 +8,8 @@ use crate::audit::Audit;
 use crate::input::Role;
 use crate::schannel::{Policy, Rule, Status};
 
-use super::{Outcome, Summary, location};
+use super::{Outcome, location};
+use crate::fleet::{Detail, Keep, Record, Tally};
 use crate::input::discover::Skipped;
 
 const WHY: &str = "\
@@ -88,77 +89,112 @@ pub struct Options<'a> {
     pub verbose: bool,
 }
 
+/// The whole report for outcomes at hand: [`header`], a [`block`] per
+/// outcome, then the [`summary`]. A fleet run prints the same parts as its
+/// inputs finish, keeping only a [`Tally`].
 pub fn print(
     out: &mut dyn Write,
     policy: &Policy,
     outcomes: &[Outcome],
     options: Options,
 ) -> io::Result<()> {
-    let mut escaping = Escaping(out);
-    let out: &mut dyn Write = &mut escaping;
-    writeln!(out, "Required: {}", policy.title)?;
+    header(out, policy)?;
+    let mut tally = Tally::new(Keep::TEXT);
     for o in outcomes {
-        writeln!(out)?;
-        match o {
-            Outcome::Audited(a) => {
-                input(out, a)?;
-                if options.matrix {
-                    print_matrix(out, a)?;
-                }
-            }
-            Outcome::Failed { path, error, .. } => {
-                writeln!(out, "{path}")?;
-                writeln!(out, "  could not be read: {error}")?;
-            }
-        }
+        block(out, o, options.matrix)?;
+        tally.add(o.record());
     }
     writeln!(out)?;
-    for o in outcomes {
-        let tail = match o {
-            Outcome::Audited(a) if !a.conclusive() => {
-                " (a required value could not be read)".to_owned()
+    summary(out, &tally, options)
+}
+
+/// The report's first line: what is required.
+pub fn header(out: &mut dyn Write, policy: &Policy) -> io::Result<()> {
+    writeln!(Escaping(out), "Required: {}", policy.title)
+}
+
+/// One input's findings, after a blank line.
+pub fn block(out: &mut dyn Write, o: &Outcome, matrix: bool) -> io::Result<()> {
+    let mut escaping = Escaping(out);
+    let out: &mut dyn Write = &mut escaping;
+    writeln!(out)?;
+    match o {
+        Outcome::Audited(a) => {
+            input(out, a)?;
+            if matrix {
+                print_matrix(out, a)?;
             }
-            Outcome::Audited(a) => {
-                let e = &a.evaluation;
-                let failing = e.checks.iter().filter(|c| c.status.fails()).count();
+        }
+        Outcome::Failed { path, error, .. } => {
+            writeln!(out, "{path}")?;
+            writeln!(out, "  could not be read: {error}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The verdict of each input, the files skipped, the fleet's counts and
+/// configurations, and what to do next: everything the report says after
+/// the inputs' findings, from a [`Tally`] kept with [`Keep::TEXT`]. A merge
+/// of shards prints this part alone.
+pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Result<()> {
+    let mut escaping = Escaping(out);
+    let out: &mut dyn Write = &mut escaping;
+    for r in tally.records() {
+        let tail = match r.detail {
+            Detail::Inconclusive => " (a required value could not be read)".to_owned(),
+            Detail::Unread => " (could not be read)".to_owned(),
+            Detail::Checks {
+                failing,
+                total,
+                not_evaluated,
+            } => {
                 let mut parts = Vec::new();
                 if failing > 0 {
-                    parts.push(format!("{failing} of {} checks fail", e.checks.len()));
+                    parts.push(format!("{failing} of {total} checks fail"));
                 }
-                if e.not_evaluated() > 0 {
-                    parts.push(format!("{} not evaluated", e.not_evaluated()));
+                if not_evaluated > 0 {
+                    parts.push(format!("{not_evaluated} not evaluated"));
                 }
                 match parts.is_empty() {
                     true => String::new(),
                     false => format!(" ({})", parts.join(", ")),
                 }
             }
-            Outcome::Failed { .. } => " (could not be read)".to_owned(),
         };
-        writeln!(out, "{:<13} {}{tail}", o.verdict().to_uppercase(), o.path())?;
+        writeln!(
+            out,
+            "{:<13} {}{tail}",
+            r.verdict.as_str().to_uppercase(),
+            r.path
+        )?;
     }
     skipped(out, options)?;
-    let summary = Summary::of(outcomes);
-    if outcomes.len() > 1 || !options.skipped.is_empty() {
-        fleet(out, outcomes, &summary, options.skipped.len())?;
+    let summary = tally.summary();
+    if summary.inputs > 1 || !options.skipped.is_empty() {
+        fleet(out, tally, options.skipped.len())?;
     }
     if summary.noncompliant > 0 {
         writeln!(out)?;
         for line in WHY.lines() {
             writeln!(out, "{line}")?;
         }
-        if let [Outcome::Audited(a)] = outcomes {
-            let s = &a.loaded.sources[0];
-            // An installation in an image is named `FILE [partition ...]`;
-            // the fix is asked of the file.
-            let file = match (s.kind, s.name.rfind(" [")) {
-                (crate::input::Kind::Image, Some(i)) if s.name.ends_with(']') => &s.name[..i],
-                _ => s.name.as_str(),
-            };
-            writeln!(out, "Next: tlsreg fix {file} -o fix.reg")?;
+        if let (1, Some(r)) = (summary.inputs, tally.first()) {
+            if r.detail != Detail::Unread {
+                writeln!(out, "Next: tlsreg fix {} -o fix.reg", fix_target(r))?;
+            }
         }
     }
     Ok(())
+}
+
+/// The file to ask a fix of: an installation in an image is named
+/// `FILE [partition ...]`, and the fix is asked of the file.
+fn fix_target(r: &Record) -> &str {
+    match (r.kind.as_str(), r.path.rfind(" [")) {
+        ("image", Some(i)) if r.path.ends_with(']') => &r.path[..i],
+        _ => r.path.as_str(),
+    }
 }
 
 fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
@@ -331,7 +367,8 @@ fn skipped(out: &mut dyn Write, options: Options<'_>) -> io::Result<()> {
 }
 
 /// The fleet view: counts, then inputs grouped by identical protocol values.
-fn fleet(out: &mut dyn Write, outcomes: &[Outcome], s: &Summary, skipped: usize) -> io::Result<()> {
+fn fleet(out: &mut dyn Write, tally: &Tally, skipped: usize) -> io::Result<()> {
+    let s = tally.summary();
     writeln!(out)?;
     let skipped = match skipped {
         0 => String::new(),
@@ -343,16 +380,15 @@ fn fleet(out: &mut dyn Write, outcomes: &[Outcome], s: &Summary, skipped: usize)
         "Summary: {} inputs: {} compliant, {} noncompliant, {} could not be read{skipped}",
         s.inputs, s.compliant, s.noncompliant, s.error
     )?;
-    let audited = super::conclusive(outcomes);
-    let groups = crate::fleet::group(&audited);
-    if groups.len() < 2 && audited.len() < 2 {
+    let groups = tally.groups();
+    if groups.len() < 2 && tally.conclusive() < 2 {
         return Ok(());
     }
     match groups.len() {
         1 => writeln!(
             out,
             "All {} readable inputs share one configuration: {}",
-            audited.len(),
+            tally.conclusive(),
             groups[0].description
         )?,
         n => writeln!(
@@ -364,22 +400,16 @@ fn fleet(out: &mut dyn Write, outcomes: &[Outcome], s: &Summary, skipped: usize)
         return Ok(());
     }
     for g in &groups {
-        let names: Vec<&str> = g
-            .members
-            .iter()
-            .map(|&i| {
-                audited[i]
-                    .loaded
-                    .sources
-                    .first()
-                    .map_or("-", |s| s.name.as_str())
-            })
-            .collect();
-        let shown = match names.len() {
+        let names: Vec<&str> = g.names.iter().map(String::as_str).collect();
+        let shown = match g.count {
             0..=4 => names.join(", "),
-            n => format!("{}, ... ({} more)", names[..3].join(", "), n - 3),
+            n => format!(
+                "{}, ... ({} more)",
+                names[..names.len().min(3)].join(", "),
+                n - 3
+            ),
         };
-        let count = match g.members.len() {
+        let count = match g.count {
             1 => "1 input ".to_owned(),
             n => format!("{n} inputs"),
         };
