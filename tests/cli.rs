@@ -290,7 +290,7 @@ fn apply_alone_starts_from_an_empty_machine() {
 fn help_teaches_every_command() {
     let run = tlsreg(&["--help"]);
     assert_eq!(run.code, 0);
-    for cmd in ["audit", "diff", "fix", "template"] {
+    for cmd in ["audit", "diff", "fix", "template", "export", "merge"] {
         assert!(run.out().contains(cmd));
         let run = tlsreg(&[cmd, "--help"]);
         assert_eq!(run.code, 0, "{cmd}");

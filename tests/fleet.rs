@@ -157,3 +157,136 @@ fn an_empty_folder_is_an_error_not_a_pass() {
         run.stderr
     );
 }
+
+/// The report from its first verdict line on: what `tlsreg merge` prints.
+fn summary_part(report: &str) -> &str {
+    let at = report
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| {
+            let line = &report[i..];
+            ["COMPLIANT ", "NONCOMPLIANT ", "ERROR "]
+                .iter()
+                .any(|v| line.starts_with(v))
+        })
+        .expect("a report with verdict lines");
+    &report[at..]
+}
+
+/// The share audited in two shards (as two CI jobs would), then merged:
+/// the same summary, configurations and document as one run over it all.
+#[test]
+fn merged_shards_equal_one_run() {
+    let dir = fleet();
+    let shards = [
+        (
+            "a.jsonl",
+            vec![
+                "fleet/exports",
+                "fleet/mail01",
+                "fleet/mail02",
+                "fleet/mail03",
+            ],
+        ),
+        ("b.jsonl", vec!["fleet/web01", "fleet/web02", "fleet/web03"]),
+    ];
+    for ((name, inputs), code) in shards.iter().zip([2, 0]) {
+        let mut args = vec!["audit", "--format", "jsonl"];
+        args.extend(inputs);
+        let run = tlsreg_in(dir.path(), &args);
+        assert_eq!(run.code, code, "{name}: {}", run.stderr);
+        std::fs::write(dir.path().join(name), &run.stdout).unwrap();
+    }
+    let one = tlsreg_in(dir.path(), &["audit", "fleet"]);
+    let merged = tlsreg_in(dir.path(), &["merge", "a.jsonl", "b.jsonl"]);
+    assert_eq!(merged.code, one.code, "{}", merged.stderr);
+    assert!(merged.stderr.is_empty(), "{}", merged.stderr);
+    assert_eq!(merged.out(), summary_part(&one.out()));
+    snapshot!("fleet-merged", merged.out());
+
+    // The JSON document is the same, byte for byte.
+    let one = tlsreg_in(dir.path(), &["audit", "--format", "json", "fleet"]);
+    let merged = tlsreg_in(
+        dir.path(),
+        &["merge", "--format", "json", "a.jsonl", "b.jsonl"],
+    );
+    assert_eq!(merged.code, one.code);
+    assert_eq!(merged.out(), one.out());
+
+    // A merged jsonl is a shard too: merging it again changes nothing.
+    let again = tlsreg_in(
+        dir.path(),
+        &["merge", "--format", "jsonl", "a.jsonl", "b.jsonl"],
+    );
+    std::fs::write(dir.path().join("ab.jsonl"), &again.stdout).unwrap();
+    let twice = tlsreg_in(dir.path(), &["merge", "ab.jsonl"]);
+    let once = tlsreg_in(dir.path(), &["merge", "a.jsonl", "b.jsonl"]);
+    assert_eq!(twice.out(), once.out());
+}
+
+/// A merge refuses what would make its summary wrong, and prints nothing.
+#[test]
+fn a_merge_never_leaves_a_machine_out() {
+    let dir = fleet();
+    let run = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "fleet"]);
+    let shard = run.out();
+    let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    put("all.jsonl", &shard);
+    // Killed before its last line: no counts line.
+    let cut: String = shard.lines().take(5).map(|l| format!("{l}\n")).collect();
+    put("cut.jsonl", &cut);
+    // A line lost from the middle: the counts no longer match.
+    let lost: String = shard
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 6)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    put("lost.jsonl", &lost);
+    put("copy.jsonl", &shard);
+    put("garbage.jsonl", "{\"summary\":{\"inputs\":0}}\nnot json\n");
+    put("empty.jsonl", "");
+    let strict = tlsreg_in(
+        dir.path(),
+        &[
+            "audit",
+            "--format",
+            "jsonl",
+            "--policy",
+            "tls12-only",
+            "fleet/web01",
+        ],
+    );
+    put("other-policy.jsonl", &strict.out());
+    let partial = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "fleet/web02"]);
+    put("web02.jsonl", &partial.out());
+    for (shards, says) in [
+        (
+            &["cut.jsonl"][..],
+            "cut.jsonl: ends after 5 line(s) with no counts line",
+        ),
+        (&["lost.jsonl"][..], "lines were lost or added"),
+        (
+            &["all.jsonl", "copy.jsonl"][..],
+            "was already read at all.jsonl:",
+        ),
+        (&["all.jsonl", "all.jsonl"][..], "all.jsonl is given twice"),
+        (
+            &["garbage.jsonl"][..],
+            "garbage.jsonl:1: not a line of `tlsreg audit --format jsonl`",
+        ),
+        (&["empty.jsonl"][..], "empty.jsonl: empty"),
+        (
+            &["web02.jsonl", "other-policy.jsonl"][..],
+            "would mix two requirements",
+        ),
+        (&["missing.jsonl"][..], "missing.jsonl: cannot be read"),
+    ] {
+        let mut args = vec!["merge"];
+        args.extend(shards);
+        let run = tlsreg_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{shards:?}");
+        assert!(run.stdout.is_empty(), "{shards:?}: nothing printed");
+        assert!(run.stderr.contains(says), "{shards:?}: {}", run.stderr);
+    }
+}

@@ -53,6 +53,18 @@ pub enum Command {
     Fix(FixArgs),
     /// Print the required state (the article's .reg block, or --policy's) in regedit's format.
     Template(TemplateArgs),
+    /// Add up the JSONL reports of several runs (shards of one fleet) into the summary one
+    /// run over all their inputs would print.
+    ///
+    /// A fleet too large for one run is split by whatever schedules the work (xargs -P, a CI
+    /// matrix, one Kubernetes Job per share), each shard runs `tlsreg audit --format jsonl`,
+    /// and `tlsreg merge` reads their outputs. A shard cut short (no closing counts line),
+    /// one whose counts disagree with its lines, an input in two shards, or shards audited
+    /// against different policies are errors: a merged report never leaves a machine out.
+    ///
+    /// Exit status: as for audit (0 all compliant, 1 any noncompliant, 2 any input unread),
+    /// and 2 when a shard cannot be used.
+    Merge(MergeArgs),
     /// Write a key of any input, with everything below it, as a regedit .reg file: the way
     /// to review a hive from a backup without booting it.
     ///
@@ -155,8 +167,9 @@ pub struct AuditArgs {
     pub inputs: Vec<String>,
 
     /// Output format: `text` for people; `json` for one document {"inputs":[...],
-    /// "summary":{...}}; `jsonl` for one JSON object per input, written as each finishes
-    /// (for pipelines over large fleets).
+    /// "summary":{...}}; `jsonl` for one JSON object per line: each file skipped, then each
+    /// input in order as it is audited, then a line {"summary":{...}} with the counts (for
+    /// pipelines over large fleets, and the shards `tlsreg merge` adds up).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
@@ -178,6 +191,25 @@ pub struct AuditArgs {
 
     #[command(flatten)]
     pub read: ReadArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The JSONL files written by `tlsreg audit --format jsonl`, one per shard, in the order
+    /// their inputs are to be listed. Several runs concatenated in one file are read too.
+    #[arg(value_name = "SHARD.jsonl", required = true)]
+    pub shards: Vec<String>,
+
+    /// Output format: `text`, the end of an audit's report (each input's verdict, the
+    /// files skipped, the counts and the configurations); `json`, the whole document of
+    /// `tlsreg audit --format json` with every input's object; `jsonl`, the shards' lines
+    /// in order and one counts line, a shard itself (merges can be merged).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// In the text report, also list each skipped file that is not a registry file.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug)]

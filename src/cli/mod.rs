@@ -1,6 +1,7 @@
 //! Wires arguments to the library: read inputs, evaluate, print.
 
 mod args;
+mod merge;
 mod ordered;
 mod output;
 
@@ -33,7 +34,18 @@ pub fn run() -> i32 {
         Command::Fix(a) => run_fix(a),
         Command::Template(a) => run_template(a),
         Command::Export(a) => run_export(a),
+        Command::Merge(a) => merge::run(a),
     };
+    // A seam for the tests: what the run asked of the file system, counted
+    // (tests/fleet_scale.rs shows a folder's cost is linear in its files).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("TLSREG_DEBUG_IO_COUNTS").is_some() {
+        let c = tlsreg::fsio::count::now();
+        eprintln!(
+            "tlsreg: io counts: opens={} stats={} dir_reads={} dir_entries={}",
+            c.opens, c.stats, c.dir_reads, c.dir_entries
+        );
+    }
     match result {
         Ok(code) => code,
         Err(message) => {

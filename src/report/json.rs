@@ -9,7 +9,8 @@ use crate::registry::Origin;
 use crate::schannel::Evaluation;
 
 use super::Outcome;
-use crate::fleet::{Keep, Tally};
+use crate::fleet::{Detail, Keep, Record, Setting, Settings, Tally, Verdict};
+use crate::report::Summary;
 use std::io::{self, Write};
 
 fn location(a: &Audit, origin: Option<Origin>) -> Json {
@@ -251,6 +252,123 @@ fn indent(text: &str, depth: usize, first: bool) -> String {
         out.push_str(line);
     }
     out
+}
+
+/// One line of a `jsonl` run, read back.
+#[derive(Debug)]
+pub enum Line {
+    /// An input's object, and what a fleet summary keeps of it.
+    Input(Record),
+    /// A file the run found and did not audit.
+    Skipped(Skipped),
+    /// The run's closing counts.
+    Trailer(Summary, usize),
+}
+
+/// What a `jsonl` line says, checked as far as a summary relies on it: the
+/// error says which field is wrong.
+pub fn read_line(v: &Json) -> Result<Line, String> {
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let text = |key: &str| -> Result<&str, String> {
+        obj.get(key)
+            .and_then(Json::as_str)
+            .ok_or_else(|| format!("no text `{key}`"))
+    };
+    if let Some(summary) = obj.get("summary").filter(|_| obj.len() == 1) {
+        let count = |key: &str| -> Result<usize, String> {
+            summary
+                .get(key)
+                .and_then(Json::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| format!("the summary line has no count `{key}`"))
+        };
+        let s = Summary {
+            inputs: count("inputs")?,
+            compliant: count("compliant")?,
+            noncompliant: count("noncompliant")?,
+            error: count("error")?,
+        };
+        return Ok(Line::Trailer(s, count("skipped")?));
+    }
+    let path = text("path")?.to_owned();
+    let verdict = text("verdict")?;
+    if verdict == "skipped" {
+        return Ok(Line::Skipped(Skipped {
+            path,
+            reason: text("reason")?.to_owned(),
+            notable: obj.get("notable").and_then(Json::as_bool).unwrap_or(true),
+        }));
+    }
+    let verdict = Verdict::parse(verdict).ok_or_else(|| format!("unknown verdict `{verdict}`"))?;
+    let kind = text("kind")?.to_owned();
+    // Only an audit has `read_as`; an input that could not be read has none.
+    if !obj.contains_key("read_as") {
+        return Ok(Line::Input(Record {
+            path,
+            kind,
+            verdict: Verdict::Error,
+            detail: Detail::Unread,
+            settings: None,
+            policy: None,
+        }));
+    }
+    let statuses: Vec<&str> = obj
+        .get("checks")
+        .and_then(Json::as_array)
+        .ok_or("no `checks` list")?
+        .iter()
+        .map(|c| {
+            c.get("status")
+                .and_then(Json::as_str)
+                .ok_or("a check with no `status`")
+        })
+        .collect::<Result<_, _>>()?;
+    let detail = match verdict {
+        Verdict::Error => Detail::Inconclusive,
+        _ => Detail::Checks {
+            failing: statuses
+                .iter()
+                .filter(|s| !matches!(**s, "ok" | "not-evaluated"))
+                .count(),
+            total: statuses.len(),
+            not_evaluated: statuses.iter().filter(|s| **s == "not-evaluated").count(),
+        },
+    };
+    let cell = |row: &Json, key: &str| -> Result<Option<String>, String> {
+        match row.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("a matrix row whose `{key}` is not text")),
+        }
+    };
+    let settings = obj
+        .get("matrix")
+        .and_then(Json::as_array)
+        .ok_or("no `matrix` list")?
+        .iter()
+        .map(|row| {
+            let name = |key: &str| {
+                row.get(key)
+                    .and_then(Json::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("a matrix row with no `{key}`"))
+            };
+            Ok(Setting {
+                protocol: name("protocol")?,
+                side: name("side")?,
+                enabled: cell(row, "enabled")?,
+                disabled_by_default: cell(row, "disabled_by_default")?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Line::Input(Record {
+        path,
+        kind,
+        verdict,
+        detail,
+        settings: Some(Settings(settings)),
+        policy: Some(text("policy")?.to_owned()),
+    }))
 }
 
 #[cfg(test)]

@@ -1,0 +1,329 @@
+//! `tlsreg merge`: the JSONL reports of several runs added up into the
+//! summary of one run over all their inputs.
+//!
+//! Shards come from schedulers tlsreg knows nothing of, so each is checked
+//! before anything is printed: it must end with its counts line (a run
+//! killed half way has none), its counts must match its lines, no input may
+//! be in two shards, and all must be audited against one policy. Only then
+//! is the report written: a merged report never leaves a machine out.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use tlsreg::fleet::{Keep, Record, Tally};
+use tlsreg::fsio::FileKind;
+use tlsreg::input::discover::Skipped;
+use tlsreg::report::json::{self as json, Line};
+use tlsreg::report::{self, Summary};
+
+use super::args::{Format, MergeArgs};
+
+/// The longest line read from a shard: an input with thousands of findings
+/// is a few MiB; anything longer is not a line tlsreg wrote.
+const MAX_LINE: usize = 64 << 20;
+
+pub fn run(a: MergeArgs) -> Result<i32, String> {
+    let keep = match a.format {
+        Format::Text => Keep::TEXT,
+        Format::Json => Keep::JSON,
+        Format::Jsonl => Keep::COUNTS,
+    };
+    for (i, shard) in a.shards.iter().enumerate() {
+        if shard != "-" && a.shards[..i].contains(shard) {
+            return Err(format!(
+                "{shard} is given twice: its inputs would be counted twice"
+            ));
+        }
+    }
+    let mut check = Check::new(keep);
+    for shard in &a.shards {
+        // Text needs one read; json and jsonl copy every input's line, so
+        // they read each shard a second time rather than hold them all.
+        let stream_ok = a.format == Format::Text;
+        check.shard_names.push(shard.clone());
+        read_shard(shard, stream_ok, &mut |n, line, _| {
+            check.line(shard, n, line)
+        })?;
+        check.end(shard)?;
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let written = match a.format {
+        Format::Text => report::text::summary(
+            &mut out,
+            &check.tally,
+            report::text::Options {
+                matrix: false,
+                skipped: &check.skipped,
+                verbose: a.verbose,
+            },
+        )
+        .map_err(|e| format!("standard output: {e}")),
+        Format::Json => write_json(&mut out, &a.shards, &check),
+        Format::Jsonl => write_jsonl(&mut out, &a.shards, &check),
+    };
+    written.and_then(|()| out.flush().map_err(|e| format!("standard output: {e}")))?;
+    Ok(check.tally.summary().exit_code())
+}
+
+/// What the shards said so far, checked line by line.
+struct Check {
+    tally: Tally,
+    skipped: Vec<Skipped>,
+    /// Each input's path, hashed (128 bits: no two of a fleet's paths meet
+    /// by chance), with where it was first seen.
+    seen: HashMap<u128, (usize, usize)>,
+    hashers: (RandomState, RandomState),
+    /// The shards read so far, for messages.
+    shard_names: Vec<String>,
+    /// The policy, and where it was first named.
+    policy: Option<(String, String)>,
+    /// The current run within the current shard: its counts, and whether
+    /// it has any line yet.
+    counted: Summary,
+    counted_skipped: usize,
+    lines: usize,
+    runs: usize,
+}
+
+impl Check {
+    fn new(keep: Keep) -> Check {
+        Check {
+            tally: Tally::new(keep),
+            skipped: Vec::new(),
+            seen: HashMap::new(),
+            hashers: (RandomState::new(), RandomState::new()),
+            shard_names: Vec::new(),
+            policy: None,
+            counted: Summary::default(),
+            counted_skipped: 0,
+            lines: 0,
+            runs: 0,
+        }
+    }
+
+    fn line(&mut self, shard: &str, n: usize, line: Line) -> Result<(), String> {
+        let at = |what: String| format!("{shard}:{n}: {what}");
+        self.lines += 1;
+        match line {
+            Line::Input(record) => {
+                self.unique(&record, n).map_err(at)?;
+                if let Some(p) = &record.policy {
+                    match &self.policy {
+                        None => self.policy = Some((p.clone(), format!("{shard}:{n}"))),
+                        Some((first, where_)) if first != p => {
+                            return Err(at(format!(
+                                "audited against the policy `{p}`, but {where_} against `{first}`: a summary of both would mix two requirements (run the shards with one --policy)"
+                            )));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                let c = &mut self.counted;
+                c.inputs += 1;
+                match record.verdict {
+                    tlsreg::fleet::Verdict::Compliant => c.compliant += 1,
+                    tlsreg::fleet::Verdict::Noncompliant => c.noncompliant += 1,
+                    tlsreg::fleet::Verdict::Error => c.error += 1,
+                }
+                self.tally.add(record);
+            }
+            Line::Skipped(s) => {
+                self.counted_skipped += 1;
+                self.skipped.push(s);
+            }
+            Line::Trailer(said, skipped) => {
+                if said != self.counted || skipped != self.counted_skipped {
+                    let c = &self.counted;
+                    return Err(at(format!(
+                        "the run's counts line says {} inputs ({} compliant, {} noncompliant, {} could not be read) and {skipped} skipped, but its lines hold {} ({}, {}, {}) and {} skipped: lines were lost or added",
+                        said.inputs,
+                        said.compliant,
+                        said.noncompliant,
+                        said.error,
+                        c.inputs,
+                        c.compliant,
+                        c.noncompliant,
+                        c.error,
+                        self.counted_skipped
+                    )));
+                }
+                self.counted = Summary::default();
+                self.counted_skipped = 0;
+                self.lines = 0;
+                self.runs += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of a shard: its last run must be closed by its counts line.
+    fn end(&mut self, shard: &str) -> Result<(), String> {
+        let (lines, runs) = (self.lines, self.runs);
+        self.lines = 0;
+        self.runs = 0;
+        self.counted = Summary::default();
+        self.counted_skipped = 0;
+        match (lines, runs) {
+            (0, 0) => Err(format!(
+                "{shard}: empty: not the output of a finished `tlsreg audit --format jsonl` run"
+            )),
+            (0, _) => Ok(()),
+            (n, _) => Err(format!(
+                "{shard}: ends after {n} line(s) with no counts line {{\"summary\":...}}: the run that wrote it did not finish (killed, out of disk?), so inputs may be missing; run that shard again"
+            )),
+        }
+    }
+
+    /// An input in two shards would be counted twice.
+    fn unique(&mut self, record: &Record, line: usize) -> Result<(), String> {
+        let (a, b) = &self.hashers;
+        let key =
+            (u128::from(a.hash_one(&record.path)) << 64) | u128::from(b.hash_one(&record.path));
+        let shard = self.shard_names.len().saturating_sub(1);
+        match self.seen.insert(key, (shard, line)) {
+            None => Ok(()),
+            Some((s, l)) => Err(format!(
+                "{} was already read at {}:{l}: an input in two shards would be counted twice (give each input to one shard)",
+                tlsreg::report::text::escape(&record.path),
+                self.shard_names.get(s).map_or("?", String::as_str)
+            )),
+        }
+    }
+}
+
+/// Reads a shard's lines, numbered from 1, each parsed; blank lines are
+/// passed over. The callback also gets the line's text, to copy it on.
+/// A pipe is read only when `stream_ok` (it cannot be read twice).
+fn read_shard(
+    shard: &str,
+    stream_ok: bool,
+    each: &mut dyn FnMut(usize, Line, &[u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    let reader: Box<dyn Read> = match shard {
+        "-" if stream_ok => Box::new(io::stdin()),
+        "-" => {
+            return Err(
+                "standard input can be merged as text only (json and jsonl read each shard twice); give the shards as files".into(),
+            );
+        }
+        _ => {
+            let (file, kind) = tlsreg::fsio::open(Path::new(shard))
+                .map_err(|e| format!("{shard}: cannot be read: {e}"))?;
+            match kind {
+                FileKind::Regular => {}
+                FileKind::Fifo | FileKind::CharDevice if stream_ok => {}
+                FileKind::Fifo | FileKind::CharDevice => {
+                    return Err(format!(
+                        "{shard}: {} can be merged as text only (json and jsonl read each shard twice); give a file",
+                        kind.describe()
+                    ));
+                }
+                k => return Err(format!("{shard}: is {}, not a JSONL file", k.describe())),
+            }
+            Box::new(file)
+        }
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        n += 1;
+        buf.clear();
+        let read = read_line(&mut reader, &mut buf).map_err(|e| format!("{shard}:{n}: {e}"))?;
+        if !read {
+            return Ok(());
+        }
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
+            format!("{shard}:{n}: not a line of `tlsreg audit --format jsonl` ({e})")
+        })?;
+        let line = json::read_line(&value).map_err(|e| {
+            format!("{shard}:{n}: not a line of `tlsreg audit --format jsonl`: {e}")
+        })?;
+        each(n, line, text)?;
+    }
+}
+
+/// Reads one line (with its `\n`) into `buf`; false at the end. A line
+/// longer than [`MAX_LINE`] is an error, found without holding more of it.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<bool> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(!buf.is_empty());
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if buf.len() + take > MAX_LINE {
+            return Err(io::Error::other(format!(
+                "a line over {} MiB: not a line tlsreg writes",
+                MAX_LINE >> 20
+            )));
+        }
+        buf.extend_from_slice(&chunk[..take]);
+        reader.consume(take);
+        if done {
+            return Ok(true);
+        }
+    }
+}
+
+fn write_json(out: &mut dyn Write, shards: &[String], check: &Check) -> Result<(), String> {
+    let stdout = |e: io::Error| format!("standard output: {e}");
+    let mut doc = json::DocumentWriter::start(out).map_err(stdout)?;
+    let mut inputs = 0;
+    for shard in shards {
+        read_shard(shard, false, &mut |n, line, raw| {
+            if let Line::Input(_) = line {
+                inputs += 1;
+                let value: serde_json::Value = serde_json::from_slice(raw)
+                    .map_err(|e| format!("{shard}:{n}: changed while merged ({e})"))?;
+                doc.input(out, &value).map_err(stdout)?;
+            }
+            Ok(())
+        })?;
+    }
+    changed_while_read(inputs, check)?;
+    let skipped: Vec<_> = check.skipped.iter().map(json::skipped).collect();
+    let summary = json::summary(&check.tally, skipped.len());
+    doc.finish(out, &skipped, &summary).map_err(stdout)
+}
+
+fn write_jsonl(out: &mut dyn Write, shards: &[String], check: &Check) -> Result<(), String> {
+    let stdout = |e: io::Error| format!("standard output: {e}");
+    let mut inputs = 0;
+    for shard in shards {
+        read_shard(shard, false, &mut |_, line, raw| {
+            match line {
+                Line::Trailer(..) => return Ok(()),
+                Line::Input(_) => inputs += 1,
+                Line::Skipped(_) => {}
+            }
+            out.write_all(raw)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(stdout)
+        })?;
+    }
+    changed_while_read(inputs, check)?;
+    writeln!(out, "{}", json::trailer(&check.tally, check.skipped.len())).map_err(stdout)
+}
+
+/// The second read of the shards must find what the first counted.
+fn changed_while_read(inputs: usize, check: &Check) -> Result<(), String> {
+    match inputs == check.tally.summary().inputs {
+        true => Ok(()),
+        false => Err(format!(
+            "the shards changed while they were merged ({} inputs, then {inputs}): the output above is incomplete; merge again",
+            check.tally.summary().inputs
+        )),
+    }
+}
