@@ -200,11 +200,7 @@ type EachLine<'a> = dyn FnMut(usize, Line, &[u8]) -> Result<(), String> + 'a;
 /// Reads a shard's lines, numbered from 1, each parsed; blank lines are
 /// passed over. The callback also gets the line's text, to copy it on.
 /// A pipe is read only when `stream_ok` (it cannot be read twice).
-fn read_shard(
-    shard: &str,
-    stream_ok: bool,
-    each: &mut EachLine<'_>,
-) -> Result<(), String> {
+fn read_shard(shard: &str, stream_ok: bool, each: &mut EachLine<'_>) -> Result<(), String> {
     let reader: Box<dyn Read> = match shard {
         "-" if stream_ok => Box::new(io::stdin()),
         "-" => {
