@@ -290,3 +290,62 @@ fn a_merge_never_leaves_a_machine_out() {
         assert!(run.stderr.contains(says), "{shards:?}: {}", run.stderr);
     }
 }
+
+/// A config folder copied whole: the SOFTWARE hive beside each SYSTEM hive
+/// is read with it (the OS version, as from a disk image), and named.
+#[test]
+fn software_beside_system_is_read_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample =
+        |p: &str| std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let root = dir.path().join("share");
+    std::fs::create_dir_all(root.join("srv1")).unwrap();
+    std::fs::write(root.join("srv1/SYSTEM"), sample("hives/compliant.hiv")).unwrap();
+    std::fs::write(
+        root.join("srv1/SOFTWARE"),
+        sample("images/payload/SOFTWARE.hiv"),
+    )
+    .unwrap();
+    std::fs::write(root.join("SYSTEM-host01"), sample("hives/compliant.hiv")).unwrap();
+    std::fs::write(
+        root.join("software-host01"),
+        sample("images/payload/SOFTWARE.hiv"),
+    )
+    .unwrap();
+    std::fs::write(root.join("SYSTEM-host02"), sample("hives/compliant.hiv")).unwrap();
+    let run = tlsreg_in(dir.path(), &["audit", "--format", "json", "share"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let os: Vec<(&str, Option<&str>)> = doc["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap(),
+                i["os"]["product_name"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        os,
+        [
+            ("share/SYSTEM-host01", Some("Windows Server 2019 Standard")),
+            ("share/SYSTEM-host02", None),
+            ("share/srv1/SYSTEM", Some("Windows Server 2019 Standard")),
+        ]
+    );
+    let skipped: Vec<&str> = doc["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "the SOFTWARE hive of SYSTEM-host01 (read with it)",
+            "the SOFTWARE hive of SYSTEM (read with it)",
+        ]
+    );
+}

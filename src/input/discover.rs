@@ -35,6 +35,10 @@ pub struct Input {
     /// when the walk did not look (an argument, a clean hive, not a hive),
     /// and the reader looks for itself if it needs them.
     pub logs: Option<Box<[PathBuf]>>,
+    /// The SOFTWARE hive beside a SYSTEM hive in a folder (`SOFTWARE` beside
+    /// `SYSTEM`, `SOFTWARE-host01` beside `SYSTEM-host01`, any case): read
+    /// with it for the OS version, as from a disk image.
+    pub software: Option<PathBuf>,
 }
 
 impl Input {
@@ -43,6 +47,7 @@ impl Input {
         Input {
             path: path.to_owned(),
             logs: None,
+            software: None,
         }
     }
 }
@@ -66,19 +71,17 @@ enum Pass {
     Notable(String),
 }
 
-/// The logs of a dirty hive, as found in its folder's listing.
-type Logs = Option<Box<[PathBuf]>>;
-
 /// Whether a file found in a folder is an input, or why it is not audited
-/// on its own; for a dirty hive, the logs beside it in `folder`. The file
-/// is opened once, without blocking and only when it is regular.
-fn classify(folder: &Folder, name: &OsStr) -> Result<Logs, Pass> {
+/// on its own; for a SYSTEM hive, what lies beside it in `folder` (see
+/// [`Input`]). The file is opened once, without blocking and only when it
+/// is regular.
+fn classify(folder: &Folder, name: &OsStr) -> Result<Input, Pass> {
     let path = folder.dir().join(name);
     let (mut file, kind) = match crate::fsio::open(&path) {
         Ok(opened) => opened,
         // Unreadable bytes may be a machine's hive: an ERROR input says so
         // with the reason, where a skip would hide it.
-        Err(_) => return Ok(None),
+        Err(_) => return Ok(Input::given(&path.display().to_string())),
     };
     if kind != FileKind::Regular {
         return Err(Pass::Notable(format!(
@@ -89,7 +92,7 @@ fn classify(folder: &Folder, name: &OsStr) -> Result<Logs, Pass> {
     let mut head = [0u8; 512];
     let n = match crate::fsio::read_up_to(&mut file, &mut head) {
         Ok(n) => n,
-        Err(_) => return Ok(None),
+        Err(_) => return Ok(Input::given(&path.display().to_string())),
     };
     drop(file);
     let head = &head[..n];
@@ -97,10 +100,10 @@ fn classify(folder: &Folder, name: &OsStr) -> Result<Logs, Pass> {
         return classify_hive(folder, name, &path, head);
     }
     if is_reg_header(head) {
-        return Ok(None);
+        return Ok(Input::given(&path.display().to_string()));
     }
     if crate::input::image_kind(&path, head).is_some() {
-        return Ok(None);
+        return Ok(Input::given(&path.display().to_string()));
     }
     Err(Pass::Other(
         "not a .reg file, a hive or a disk image".into(),
@@ -109,7 +112,8 @@ fn classify(folder: &Folder, name: &OsStr) -> Result<Logs, Pass> {
 
 /// A file that starts with `regf`: a primary hive, or a transaction log
 /// (recognised by its name beside its hive, never by failing to open).
-fn classify_hive(folder: &Folder, name: &OsStr, path: &Path, head: &[u8]) -> Result<Logs, Pass> {
+fn classify_hive(folder: &Folder, name: &OsStr, path: &Path, head: &[u8]) -> Result<Input, Pass> {
+    let given = || Input::given(&path.display().to_string());
     if let Some(hive) = folder.hive_of_log(name) {
         return Err(Pass::Notable(format!(
             "the transaction log of {hive} (read with its hive)"
@@ -122,18 +126,25 @@ fn classify_hive(folder: &Folder, name: &OsStr, path: &Path, head: &[u8]) -> Res
         .get(28..32)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     if file_type != Some(0) || head.len() < 512 {
-        return Ok(None);
+        return Ok(given());
     }
     match super::hive::looks_like_system(path) {
-        Ok(false) => Err(Pass::Notable(
-            "a hive, but not a SYSTEM hive (it holds no control set)".into(),
-        )),
-        // Only a dirty hive's logs are ever read: look them up now, in the
-        // listing at hand.
-        Ok(true) | Err(_) if crate::hive::log::needs_logs(head) => {
-            Ok(Some(folder.logs_of(name).into_boxed_slice()))
-        }
-        Ok(true) | Err(_) => Ok(None),
+        Ok(false) => match folder.system_of_software(name) {
+            Some(system) => Err(Pass::Notable(format!(
+                "the SOFTWARE hive of {system} (read with it)"
+            ))),
+            None => Err(Pass::Notable(
+                "a hive, but not a SYSTEM hive (it holds no control set)".into(),
+            )),
+        },
+        Ok(true) | Err(_) => Ok(Input {
+            // Only a dirty hive's logs are ever read: look them up now, in
+            // the listing at hand.
+            logs: crate::hive::log::needs_logs(head)
+                .then(|| folder.logs_of(name).into_boxed_slice()),
+            software: folder.software_of(name),
+            ..given()
+        }),
     }
 }
 
@@ -249,7 +260,7 @@ fn walk(top: &Path, found: &mut Discovered) {
             break;
         };
         match classify(folder, &name) {
-            Ok(logs) => found.inputs.push(Input { path: shown, logs }),
+            Ok(input) => found.inputs.push(input),
             Err(Pass::Notable(why)) => found.skipped.push(skip(why, true)),
             Err(Pass::Other(why)) => found.skipped.push(skip(why, false)),
         }

@@ -180,6 +180,34 @@ impl Folder {
             .next()
             .map(|e| e.name.to_string_lossy().into_owned())
     }
+    /// The SOFTWARE hive beside the SYSTEM hive named `system`: the name
+    /// with `SYSTEM` at its start read as `SOFTWARE` (`SOFTWARE` beside
+    /// `SYSTEM`, `software-host01` beside `SYSTEM-host01`), in any case,
+    /// when it is a regular file.
+    pub fn software_of(&self, system: &OsStr) -> Option<PathBuf> {
+        let rest = strip_prefix_any_case(system.as_encoded_bytes(), b"SYSTEM")?;
+        let name = [&b"SOFTWARE"[..], rest].concat();
+        self.any_case(&name)
+            .find(|e| self.is_file(e))
+            .map(|e| self.dir.join(&e.name))
+    }
+
+    /// The SYSTEM hive a file named like a SOFTWARE hive goes with, as
+    /// spelled here, by the rule of [`Folder::software_of`].
+    pub fn system_of_software(&self, software: &OsStr) -> Option<String> {
+        let rest = strip_prefix_any_case(software.as_encoded_bytes(), b"SOFTWARE")?;
+        let name = [&b"SYSTEM"[..], rest].concat();
+        self.any_case(&name)
+            .find(|e| self.is_file(e))
+            .map(|e| e.name.to_string_lossy().into_owned())
+    }
+}
+
+/// `name` after `prefix`, compared in ASCII case.
+fn strip_prefix_any_case<'a>(name: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &name[prefix.len()..])
 }
 
 /// The folder a path is in, `.` for a bare name.
@@ -239,6 +267,44 @@ mod tests {
             None
         );
         assert_eq!(folder.hive_of_log(OsStr::new("SYSTEM")), None);
+    }
+
+    #[test]
+    fn software_beside_system_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "SYSTEM",
+            "software",
+            "SYSTEM-host01",
+            "SOFTWARE-HOST01",
+            "SYSTEM-host02",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("SOFTWARE-host02")).unwrap();
+        let folder = Folder::read(dir.path()).unwrap();
+        let name = |p: Option<PathBuf>| p.map(|p| p.file_name().unwrap().to_owned());
+        assert_eq!(
+            name(folder.software_of(OsStr::new("SYSTEM"))).unwrap(),
+            "software"
+        );
+        assert_eq!(
+            name(folder.software_of(OsStr::new("SYSTEM-host01"))).unwrap(),
+            "SOFTWARE-HOST01"
+        );
+        assert_eq!(
+            folder.software_of(OsStr::new("SYSTEM-host02")),
+            None,
+            "a folder"
+        );
+        assert_eq!(folder.software_of(OsStr::new("SYS")), None);
+        assert_eq!(
+            folder
+                .system_of_software(OsStr::new("SOFTWARE-HOST01"))
+                .as_deref(),
+            Some("SYSTEM-host01")
+        );
+        assert_eq!(folder.system_of_software(OsStr::new("SOFTWARE-x")), None);
     }
 
     #[test]

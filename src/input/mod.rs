@@ -565,17 +565,23 @@ pub fn load(
     applied: &[String],
     options: &Options,
 ) -> Result<Loaded, InputError> {
-    load_with_logs(input, None, applied, options)
+    load_with_logs(input, None, None, applied, options)
 }
 
-/// As [`load`], with the input's logs when the caller already found them
-/// (a folder walk lists each folder once; see [`discover::Input::logs`]).
+/// As [`load`], with the input's logs and SOFTWARE hive when a folder walk
+/// already found them (it lists each folder once; see [`discover::Input`]).
+/// `--software` comes before a SOFTWARE hive found beside the input.
 fn load_with_logs(
     input: Option<&str>,
     known_logs: Option<&[std::path::PathBuf]>,
+    known_software: Option<&Path>,
     applied: &[String],
     options: &Options,
 ) -> Result<Loaded, InputError> {
+    let software = match &options.software {
+        Some(s) => Some(s.clone()),
+        None => known_software.map(|p| p.display().to_string()),
+    };
     let names: Vec<&str> = input
         .into_iter()
         .chain(applied.iter().map(String::as_str))
@@ -598,7 +604,7 @@ fn load_with_logs(
                 };
                 let mut layer = hive_layer(name, &bytes, &logs, options)?;
                 layer.diagnostics.extend(unread);
-                if let Some(sw) = options.software.as_deref().filter(|_| index == 0) {
+                if let Some(sw) = software.as_deref().filter(|_| index == 0) {
                     layers.push(layer);
                     // Mapped, not read: only the pages of the few keys read
                     // cost memory, however large the file.
@@ -762,7 +768,13 @@ pub fn load_targets(found: &discover::Input, applied: &[String], options: &Optio
         return vec![Target {
             name: input.to_owned(),
             kind,
-            loaded: load_with_logs(Some(input), found.logs.as_deref(), applied, options),
+            loaded: load_with_logs(
+                Some(input),
+                found.logs.as_deref(),
+                found.software.as_deref(),
+                applied,
+                options,
+            ),
         }];
     }
     let fail = |kind: ErrorKind| {
