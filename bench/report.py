@@ -1,5 +1,6 @@
 """Prints bench/run.sh's results as Markdown: a dated header line, the tables of
-times and peak RSS, and every target with MET / NOT MET.
+times and peak RSS, and every target with MET / NOT MET. Headings are at level 3,
+so the output can sit verbatim under a README section.
 
     python3 report.py RESULTS_DIR
 
@@ -81,7 +82,7 @@ def main(results):
         f"nproc = {machine['nproc']}, {machine['memory']} memory, {machine['kernel']}"
     )
     p("")
-    p("## Machine and inputs")
+    p("### Machine and inputs")
     p("")
     p(
         f"- hivex {machine['hivex']}; reglookup {machine['reglookup']}; regipy "
@@ -104,7 +105,7 @@ def main(results):
         "reglookup, 5 values (2 calls)": rss_kib(results, "one-reglookup"),
         "regipy, 5 values": rss_kib(results, "one-regipy"),
     }
-    p(f"## One SYSTEM hive ({hive_mib:.1f} MiB), whole process, warm cache")
+    p(f"### One SYSTEM hive ({hive_mib:.1f} MiB), whole process, warm cache")
     p("")
     p("| command | median | mean ± σ | min | vs tlsreg | peak RSS |")
     p("|---|---:|---:|---:|---:|---:|")
@@ -122,7 +123,7 @@ def main(results):
     fleet = {}
     for name in ("fleet-tlsreg", "fleet-hivexget", "fleet-reglookup", "fleet-regipy"):
         fleet.update(load(results, name))
-    p(f"## {n:,} hives (one folder each, as SYSTEM), warm cache")
+    p(f"### {n:,} hives (one folder each, as SYSTEM), warm cache")
     p("")
     p("| command | median | runs | per hive | hives/s | peak RSS |")
     p("|---|---:|---:|---:|---:|---:|")
@@ -140,7 +141,7 @@ def main(results):
         flat_runs[m] = first(results, f"flat{m}-tlsreg")
     flat_hx = first(results, "flat-hivexget")
     p(
-        f"## Hives in one flat folder (SYSTEM-hostNNNN with .LOG1 and .LOG2, {dirty}), warm cache"
+        f"### Hives in one flat folder (SYSTEM-hostNNNN with .LOG1 and .LOG2, {dirty}), warm cache"
     )
     p("")
     p(f"| command | hives | median | runs | per hive | hives/s | vs {flat[0]:,} | peak RSS |")
@@ -162,7 +163,7 @@ def main(results):
     many_r = first(results, "many-tlsreg")
     big_rss = rss_kib(results, "big-tlsreg")
     many_rss = rss_kib(results, "many-tlsreg")
-    p("## Many inputs, one folder each, `tlsreg audit --format jsonl`, warm cache")
+    p("### Many inputs, one folder each, `tlsreg audit --format jsonl`, warm cache")
     p("")
     p("| inputs | hive | median | runs | inputs/s | peak RSS |")
     p("|---:|---|---:|---:|---:|---:|")
@@ -182,7 +183,7 @@ def main(results):
     reg.update(load(results, "reg-wc"))
     reg.update(load(results, "reg-tlsreg"))
     rss_reg = {"wc -l": rss_kib(results, "reg-wc"), "tlsreg audit": rss_kib(results, "reg-tlsreg")}
-    p(f"## The {reg_mib:,.0f} MiB .reg export, warm cache")
+    p(f"### The {reg_mib:,.0f} MiB .reg export, warm cache")
     p("")
     p("| command | median | mean ± σ | min | throughput | peak RSS |")
     p("|---|---:|---:|---:|---:|---:|")
@@ -265,7 +266,7 @@ def main(results):
     else:
         target(what, goal)
 
-    p("## Targets")
+    p("### Targets")
     p("")
     p("Judged on medians; the best case (fastest run against fastest run) shows how much")
     p("of a miss or a margin is noise from other work on the machine.")

@@ -256,7 +256,7 @@ say "$FLEET_N hives"
 "${HF[@]}" --runs 1 --export-json "$R/fleet-regipy.json" \
     -n "regipy, 5 values (one process)" "$PY $HERE/regipy_read.py $(printf '%s ' "$FLEET"/*/SYSTEM)"
 
-say "$FLAT_N hives in one flat folder, with their logs (1 in $FLAT_DIRTY dirty)"
+say "$FLAT_N hives in one flat folder, with their logs (BENCH_FLAT_DIRTY=$FLAT_DIRTY)"
 "${HF[@]}" --warmup 1 --runs 5 --export-json "$R/flat-tlsreg.json" \
     -n "tlsreg audit (one run)" "$TLSREG audit $FLAT1"
 "${HF[@]}" --runs 2 --export-json "$R/flat-hivexget.json" \
