@@ -5,7 +5,7 @@
 #
 #   bash bench/run.sh            # the full run (about 1.6 GB of inputs in bench/out/)
 #   BENCH_FLEET=50 BENCH_FLAT=50 BENCH_FLEET_BIG=300 BENCH_MANY=300 BENCH_REG_MIB=16 \
-#       bash bench/run.sh        # a smoke run (a minute once built)
+#       bash bench/run.sh        # a smoke run (half a minute once built)
 #
 # Environment:
 #   BENCH_OUT          where inputs and results go                  (default: bench/out)
