@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # tlsreg's speed benchmark: builds the inputs, then measures tlsreg side by side
-# with hivexget, reglookup, regipy and `wc -l`, and prints a table of times,
-# peak RSS and the target ratios. See bench/README.md.
+# with hivexget, reglookup, regipy and `wc -l`, and prints tables of times,
+# peak RSS and every target with MET / NOT MET. See bench/README.md.
 #
-#   bash bench/run.sh            # the full run (about 10.5 GB of inputs in bench/out/)
+#   bash bench/run.sh            # the full run (about 1.6 GB of inputs in bench/out/)
+#   BENCH_FLEET=50 BENCH_FLAT=50 BENCH_FLEET_BIG=300 BENCH_MANY=300 BENCH_REG_MIB=16 \
+#       bash bench/run.sh        # a smoke run (half a minute once built)
 #
 # Environment:
-#   BENCH_OUT       where inputs and results go            (default: bench/out)
-#   BENCH_FLEET     how many copies of the hive            (default: 1000)
-#   BENCH_REG_MIB   size of the .reg export in MiB         (default: 1024)
-#   BENCH_KEYS      keys in the SYSTEM hive                (default: 44000, about 10.3 MiB)
-#   BENCH_STRICT=1  exit 1 when a target is missed         (default: report only, exit 0)
+#   BENCH_OUT          where inputs and results go                  (default: bench/out)
+#   BENCH_FLEET        hives, one folder each (fleet/srvNNNN/SYSTEM) (default: 1000)
+#   BENCH_FLAT         hives in one flat folder; also run at 2x, 4x  (default: 1000)
+#   BENCH_FLAT_DIRTY   every how many flat hives one is dirty        (default: 2; 0: none)
+#   BENCH_FLEET_BIG    hives, one folder each, for memory            (default: 10000)
+#   BENCH_MANY         tiny hives, one folder each, for memory       (default: 100000)
+#   BENCH_REG_MIB      size of the .reg export in MiB                (default: 1024)
+#   BENCH_KEYS         keys in the SYSTEM hive                       (default: 44000, about 10.3 MiB)
+#   BENCH_STRICT=1     exit 1 when a target is missed                (default: report only, exit 0)
 #
 # Installs nothing. Its peers: apt-get install -y libhivex-bin reglookup hyperfine time
 # and pip install regipy.
@@ -20,8 +26,13 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 OUT=${BENCH_OUT:-$HERE/out}
 FLEET_N=${BENCH_FLEET:-1000}
+FLAT_N=${BENCH_FLAT:-1000}
+FLAT_DIRTY=${BENCH_FLAT_DIRTY:-2}
+BIG_N=${BENCH_FLEET_BIG:-10000}
+MANY_N=${BENCH_MANY:-100000}
 REG_MIB=${BENCH_REG_MIB:-1024}
 KEYS=${BENCH_KEYS:-44000}
+FLAT_SIZES=("$FLAT_N" $((2 * FLAT_N)) $((4 * FLAT_N)))
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -64,15 +75,20 @@ GEN=$GEN_TARGET/release/bench-gen
 # ---------------------------------------------------------------- inputs
 mkdir -p "$OUT/results" "$OUT/cmd"
 HIVE=$OUT/hive/SYSTEM
+DIRTY=$OUT/hive-dirty/SYSTEM
+TINY=$OUT/tiny/SYSTEM
 FLEET=$OUT/fleet
+BIG=$OUT/fleet-big
+MANY=$OUT/many
 REG=$OUT/export.reg
+flat_dir() { echo "$OUT/flat$1"; }
 
 # An input is rebuilt when what makes it changed: the generator, tlsreg's
 # writers, or the sizes asked for.
 writers=$(cat "$HERE/gen/src/main.rs" "$HERE/gen/Cargo.toml" \
-    "$ROOT/src/hive/build.rs" "$ROOT/src/regfile/write.rs" | sha256sum | cut -c1-16)
+    "$ROOT/src/hive/build.rs" "$ROOT/src/hive/log/write.rs" "$ROOT/src/regfile/write.rs" \
+    | sha256sum | cut -c1-16)
 hive_stamp="writers=$writers keys=$KEYS"
-fleet_stamp="$hive_stamp count=$FLEET_N"
 reg_stamp="writers=$writers mib=$REG_MIB"
 fresh() { [ -e "$1" ] && [ -f "$1.stamp" ] && [ "$(cat "$1.stamp")" = "$2" ]; }
 
@@ -86,20 +102,54 @@ else
 fi
 hive_bytes=$(stat -c %s "$HIVE")
 
-if fresh "$FLEET" "$fleet_stamp" && [ "$(find "$FLEET" -name SYSTEM | wc -l)" -eq "$FLEET_N" ]; then
-    say "reusing $FLEET ($FLEET_N hives)"
+if fresh "$DIRTY" "$hive_stamp"; then
+    say "reusing $DIRTY"
 else
-    need=$(( hive_bytes * FLEET_N / 1024 + 1024 * 1024 ))
-    avail=$(df -Pk "$OUT" | awk 'NR==2 {print $4}')
-    if [ "$avail" -lt "$need" ]; then
-        echo "bench/run.sh: $FLEET_N copies need $((need / 1024 / 1024)) GiB, $OUT has $((avail / 1024 / 1024)) GiB free (BENCH_OUT, BENCH_FLEET)" >&2
-        exit 2
-    fi
-    say "writing $FLEET_N copies of the hive under $FLEET"
-    rm -f "$FLEET.stamp"
-    "$GEN" fleet "$HIVE" "$FLEET" --count "$FLEET_N"
-    echo "$fleet_stamp" >"$FLEET.stamp"
+    say "writing the same hive caught mid-write, with its logs"
+    mkdir -p "$(dirname "$DIRTY")"
+    "$GEN" hive "$DIRTY" --keys "$KEYS" --dirty 1
+    echo "$hive_stamp" >"$DIRTY.stamp"
 fi
+
+if fresh "$TINY" "writers=$writers"; then
+    say "reusing $TINY"
+else
+    say "writing the tiny SYSTEM hive"
+    mkdir -p "$(dirname "$TINY")"
+    "$GEN" tiny "$TINY"
+    echo "writers=$writers" >"$TINY.stamp"
+fi
+
+# Every fleet is hard links to one of those hives: the disk and the page
+# cache hold each hive once however many machines there are.
+fleet() { # dir, hive, count
+    local dir=$1 hive=$2 count=$3
+    local stamp="links $hive $(cat "$hive.stamp") count=$count"
+    if fresh "$dir" "$stamp" && [ "$(find "$dir" -name SYSTEM | wc -l)" -eq "$count" ]; then
+        say "reusing $dir ($count hives)"
+        return
+    fi
+    say "linking $count hives under $dir (one folder each)"
+    rm -f "$dir.stamp"
+    "$GEN" fleet "$hive" "$dir" --count "$count"
+    echo "$stamp" >"$dir.stamp"
+}
+fleet "$FLEET" "$HIVE" "$FLEET_N"
+fleet "$BIG" "$HIVE" "$BIG_N"
+fleet "$MANY" "$TINY" "$MANY_N"
+
+for n in "${FLAT_SIZES[@]}"; do
+    dir=$(flat_dir "$n")
+    stamp="links $(cat "$HIVE.stamp") count=$n dirty-every=$FLAT_DIRTY"
+    if fresh "$dir" "$stamp" && [ "$(find "$dir" -name 'SYSTEM-host*' | wc -l)" -eq $((3 * n)) ]; then
+        say "reusing $dir ($n hives and their logs)"
+        continue
+    fi
+    say "linking $n hives and their logs in $dir (one flat folder)"
+    rm -f "$dir.stamp"
+    "$GEN" flat "$HIVE" "$DIRTY" "$dir" --count "$n" --dirty-every "$FLAT_DIRTY"
+    echo "$stamp" >"$dir.stamp"
+done
 
 if fresh "$REG" "$reg_stamp"; then
     say "reusing $REG"
@@ -131,6 +181,13 @@ for f in "$1"/*/SYSTEM; do
     hivexget "$f" '\Select' Current
 done
 EOF
+cat >"$OUT/cmd/hivexget-flat.sh" <<'EOF'
+# One hivexget call per hive of a flat folder (SYSTEM-hostNNNN, not its logs).
+for f in "$1"/SYSTEM-host*; do
+    case $f in *.LOG|*.LOG1|*.LOG2) continue ;; esac
+    hivexget "$f" '\Select' Current
+done
+EOF
 cat >"$OUT/cmd/reglookup-loop.sh" <<'EOF'
 # The five values of every hive with reglookup (two calls per hive).
 for f in "$1"/*/SYSTEM; do
@@ -157,11 +214,24 @@ check "hivexget" "^1$" hivexget "$HIVE" "$TLS_KEY\\Server" Enabled
 check "reglookup" "TLS 1.2/Server/Enabled,DWORD,0x00000001" bash "$OUT/cmd/reglookup2.sh" "$HIVE"
 check "regipy" "Server.Enabled=1" "$PY" "$HERE/regipy_read.py" "$HIVE"
 check "tlsreg (.reg)" "^COMPLIANT" "$TLSREG" audit "$REG"
+check "tlsreg (tiny hive)" "^COMPLIANT" "$TLSREG" audit "$TINY"
+# The dirty hive is noncompliant as it stands, compliant once its logs are
+# replayed: a flat folder audits right only if each hive's logs are found.
+check "tlsreg (dirty hive, logs not replayed)" "^NONCOMPLIANT" "$TLSREG" audit --no-logs "$DIRTY"
+check "tlsreg (dirty hive)" "replayed 1 log entries from SYSTEM.LOG1" "$TLSREG" audit "$DIRTY"
+check "hivexget (dirty hive)" "^1$" hivexget "$DIRTY" '\Select' Current
+FLAT1=$(flat_dir "$FLAT_N")
+check "tlsreg (flat folder of $FLAT_N)" "^Summary: $FLAT_N inputs: $FLAT_N compliant, 0 noncompliant, 0 could not be read" \
+    "$TLSREG" audit "$FLAT1"
+check "hivexget (flat folder, one call per hive)" "^$FLAT_N$" \
+    bash -c 'bash "$1" "$2" | grep -c "^1$"' - "$OUT/cmd/hivexget-flat.sh" "$FLAT1"
 
 # ---------------------------------------------------------------- warm cache
-say "warming the page cache (hive, $FLEET_N copies, .reg)"
-cat "$HIVE" "$REG" >/dev/null
-find "$FLEET" -name SYSTEM -print0 | xargs -0 cat >/dev/null
+# The fleets are links to these few files; listing them brings their
+# folders and inodes in.
+say "warming the page cache (hives, logs, the fleets' folders, .reg)"
+cat "$HIVE" "$DIRTY" "$DIRTY.LOG1" "$TINY" "$REG" >/dev/null
+find "$FLEET" "$BIG" "$MANY" "${FLAT_SIZES[@]/#/$OUT/flat}" >/dev/null
 
 # ---------------------------------------------------------------- measure
 R=$OUT/results
@@ -186,6 +256,25 @@ say "$FLEET_N hives"
 "${HF[@]}" --runs 1 --export-json "$R/fleet-regipy.json" \
     -n "regipy, 5 values (one process)" "$PY $HERE/regipy_read.py $(printf '%s ' "$FLEET"/*/SYSTEM)"
 
+say "$FLAT_N hives in one flat folder, with their logs (BENCH_FLAT_DIRTY=$FLAT_DIRTY)"
+"${HF[@]}" --warmup 1 --runs 5 --export-json "$R/flat-tlsreg.json" \
+    -n "tlsreg audit (one run)" "$TLSREG audit $FLAT1"
+"${HF[@]}" --runs 2 --export-json "$R/flat-hivexget.json" \
+    -n "hivexget, 1 value (shell loop)" "bash $OUT/cmd/hivexget-flat.sh $FLAT1"
+for n in "${FLAT_SIZES[@]:1}"; do
+    say "$n hives in one flat folder"
+    "${HF[@]}" --warmup 1 --runs 3 --export-json "$R/flat$n-tlsreg.json" \
+        -n "tlsreg audit (one run)" "$TLSREG audit $(flat_dir "$n")"
+done
+
+say "$BIG_N hives, one folder each, jsonl"
+"${HF[@]}" --warmup 1 --runs 3 --export-json "$R/big-tlsreg.json" \
+    -n "tlsreg audit --format jsonl" "$TLSREG audit --format jsonl $BIG"
+
+say "$MANY_N tiny hives, one folder each, jsonl"
+"${HF[@]}" --runs 1 --export-json "$R/many-tlsreg.json" \
+    -n "tlsreg audit --format jsonl" "$TLSREG audit --format jsonl $MANY"
+
 say "the $REG_MIB MiB .reg"
 "${HF[@]}" --warmup 2 --runs 10 --export-json "$R/reg-wc.json" \
     -n "wc -l" "wc -l $REG"
@@ -203,11 +292,17 @@ rss one-hivexget hivexget "$HIVE" '\Select' Current
 rss one-reglookup reglookup -H -p /Select "$HIVE"
 rss one-regipy "$PY" "$HERE/regipy_read.py" "$HIVE"
 rss fleet-tlsreg "$TLSREG" audit "$FLEET"
+for n in "${FLAT_SIZES[@]}"; do
+    rss "flat$n-tlsreg" "$TLSREG" audit "$(flat_dir "$n")"
+done
+rss big-tlsreg "$TLSREG" audit --format jsonl "$BIG"
+rss many-tlsreg "$TLSREG" audit --format jsonl "$MANY"
 rss reg-wc wc -l "$REG"
 rss reg-tlsreg "$TLSREG" audit "$REG"
 
 # ---------------------------------------------------------------- report
 {
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "nproc=$(nproc)"
     cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
     family=$(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')
@@ -225,6 +320,14 @@ rss reg-tlsreg "$TLSREG" audit "$REG"
     echo "hive_bytes=$hive_bytes"
     echo "hive_keys=$KEYS"
     echo "fleet=$FLEET_N"
+    echo "flat=${FLAT_SIZES[*]}"
+    echo "flat_dirty_every=$FLAT_DIRTY"
+    echo "big=$BIG_N"
+    echo "many=$MANY_N"
+    echo "tiny_bytes=$(stat -c %s "$TINY")"
     echo "reg_bytes=$(stat -c %s "$REG")"
 } >"$R/machine.txt"
-"$PY" "$HERE/report.py" "$R" | tee "$R/table.md"
+status=0
+"$PY" "$HERE/report.py" "$R" >"$R/table.md" || status=$?
+cat "$R/table.md"
+exit "$status"

@@ -2,13 +2,22 @@
 //! with tlsreg's own writers, deterministically (a fixed seed).
 //!
 //! ```text
-//! bench-gen hive  OUT  [--keys N] [--min-mib M]   a real-size SYSTEM hive
-//! bench-gen fleet HIVE DIR [--count N]            DIR/srvNNNN/SYSTEM, copies of HIVE
+//! bench-gen hive  OUT  [--keys N] [--min-mib M] [--dirty 1]
+//!                                                  a real-size SYSTEM hive; --dirty 1:
+//!                                                  the same hive caught mid-write, with
+//!                                                  OUT.LOG1 and OUT.LOG2 beside it
+//! bench-gen tiny  OUT                              a minimal SYSTEM hive (8 KiB)
+//! bench-gen fleet HIVE DIR [--count N]            DIR/srvNNNN/SYSTEM, hard links to HIVE
+//! bench-gen flat  HIVE DIRTY DIR [--count N] [--dirty-every K]
+//!                                                  DIR/SYSTEM-hostNNNN with .LOG1 and
+//!                                                  .LOG2: hard links to HIVE (every K-th
+//!                                                  host: to DIRTY) and DIRTY's logs
 //! bench-gen reg   OUT  [--mib M]                  a regedit-layout UTF-16LE export
 //! ```
 //!
-//! Every file is written under a temporary name and renamed when complete,
-//! so an interrupted run never leaves an input that looks finished.
+//! Every file is written under a temporary name (a folder under a temporary
+//! folder name) and renamed when complete, so an interrupted run never
+//! leaves an input that looks finished.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -29,10 +38,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("hive") => cmd_hive(&args[1..]),
+        Some("tiny") => cmd_tiny(&args[1..]),
         Some("fleet") => cmd_fleet(&args[1..]),
+        Some("flat") => cmd_flat(&args[1..]),
         Some("reg") => cmd_reg(&args[1..]),
-        _ => Err("usage: bench-gen hive OUT [--keys N] [--min-mib M] | \
-                  fleet HIVE DIR [--count N] | reg OUT [--mib M]"
+        _ => Err("usage: bench-gen hive OUT [--keys N] [--min-mib M] [--dirty 1] | tiny OUT | \
+                  fleet HIVE DIR [--count N] | flat HIVE DIRTY DIR [--count N] [--dirty-every K] | \
+                  reg OUT [--mib M]"
             .to_owned()),
     };
     match result {
@@ -99,32 +111,110 @@ fn io_err(what: &Path) -> impl Fn(io::Error) -> String + '_ {
 
 fn cmd_hive(args: &[String]) -> Result<(), String> {
     let (pos, opts) = parse(args, 1)?;
-    let opts = opts_only(&opts, &["keys", "min-mib"])?;
+    let opts = opts_only(&opts, &["keys", "min-mib", "dirty"])?;
     let keys = get(opts, "keys", 44_000) as usize;
     let min_size = (get(opts, "min-mib", 10) * MIB) as usize;
+    let dirty = get(opts, "dirty", 0) != 0;
     let out = PathBuf::from(&pos[0]);
 
     let mut rng = Rng(SEED);
     let tree = system_hive(keys, &mut rng);
     let total_keys = tree.walk().len();
     let total_values: usize = tree.walk().iter().map(|(_, k)| k.values().len()).sum();
-    let bytes = build(
-        &tree,
-        &BuildOptions {
-            min_size,
-            root_name: Some(ROOT.to_owned()),
-            ..BuildOptions::default()
-        },
-    );
-    let tmp = tmp_path(&out);
-    fs::write(&tmp, &bytes).map_err(io_err(&tmp))?;
-    fs::rename(&tmp, &out).map_err(io_err(&out))?;
+    let options = BuildOptions {
+        min_size,
+        root_name: Some(ROOT.to_owned()),
+        ..BuildOptions::default()
+    };
+    let bytes = build(&tree, &options);
+    if dirty {
+        return write_dirty(&out, &tree, &options, &bytes);
+    }
+    write_file(&out, &bytes)?;
     eprintln!(
         "bench-gen: {}: {} bytes ({:.1} MiB), {total_keys} keys, {total_values} values",
         out.display(),
         bytes.len(),
         bytes.len() as f64 / MIB as f64
     );
+    Ok(())
+}
+
+/// `bytes` at `out`, under a temporary name until complete.
+fn write_file(out: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = tmp_path(out);
+    fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    fs::rename(&tmp, out).map_err(io_err(out))
+}
+
+/// The hive `new` (built from `tree`) as a live machine's disk holds it when
+/// copied in the middle of a write: the primary still has the version before
+/// the write (TLS 1.2 `Server\Enabled` = 0, so read without its logs the
+/// machine looks noncompliant) with its sequence numbers apart, and the
+/// write sits in `OUT.LOG1` (`OUT.LOG2` is empty, as Windows leaves an unused
+/// log). Replaying the logs gives back `new` byte for byte.
+fn write_dirty(out: &Path, tree: &Key, options: &BuildOptions, new: &[u8]) -> Result<(), String> {
+    use tlsreg::hive::log::write::{WriteOptions, write_logs};
+    let mut before = tree.clone();
+    before
+        .create(&["ControlSet001", "Control", "SecurityProviders", "SCHANNEL", "Protocols", "TLS 1.2", "Server"], None)
+        .set_value("Enabled", Value::dword(0), None);
+    // One write before `new`: its sequence numbers are one less.
+    let old = build(
+        &before,
+        &BuildOptions {
+            sequence: options.sequence - 1,
+            ..options.clone()
+        },
+    );
+    let dirty = write_logs(&old, new, WriteOptions::default()).map_err(|e| format!("{}: {e}", out.display()))?;
+    let name = out.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let log = |suffix: &str| out.with_file_name(format!("{name}{suffix}"));
+    // The logs first: a primary that looks finished has its logs.
+    write_file(&log(".LOG1"), &dirty.log1)?;
+    write_file(&log(".LOG2"), &dirty.log2)?;
+    write_file(out, &dirty.primary)?;
+    eprintln!(
+        "bench-gen: {}: a dirty hive of {} bytes, {}.LOG1 of {} bytes, {}.LOG2 of {} bytes",
+        out.display(),
+        dirty.primary.len(),
+        name,
+        dirty.log1.len(),
+        name,
+        dirty.log2.len()
+    );
+    Ok(())
+}
+
+/// A SYSTEM hive with little more than an audit reads: `Select`, and one
+/// control set with SCHANNEL (TLS 1.2 set, as in the real-size hive), the
+/// computer name and an empty `Services`. For runs over very many inputs,
+/// where the memory per input is measured, not the reading of a large hive.
+fn cmd_tiny(args: &[String]) -> Result<(), String> {
+    let (pos, opts) = parse(args, 1)?;
+    opts_only(&opts, &[])?;
+    let out = PathBuf::from(&pos[0]);
+    let mut root = Key::new(ROOT);
+    let select = root.create(&["Select"], None);
+    for (name, v) in [("Current", 1), ("Default", 1), ("Failed", 0), ("LastKnownGood", 1)] {
+        select.set_value(name, Value::dword(v), None);
+    }
+    let set = root.create(&["ControlSet001"], None);
+    let control = set.create(&["Control"], None);
+    control
+        .create(&["ComputerName", "ComputerName"], None)
+        .set_value("ComputerName", Value::string("SRV-TINY"), None);
+    *control.create(&["SecurityProviders", "SCHANNEL"], None) = schannel();
+    set.create(&["Services"], None);
+    let bytes = build(
+        &root,
+        &BuildOptions {
+            root_name: Some(ROOT.to_owned()),
+            ..BuildOptions::default()
+        },
+    );
+    write_file(&out, &bytes)?;
+    eprintln!("bench-gen: {}: {} bytes", out.display(), bytes.len());
     Ok(())
 }
 
@@ -538,32 +628,119 @@ fn device(i: usize, rng: &mut Rng) -> (&'static str, String, Key, usize) {
 
 // ---------------------------------------------------------------- fleet
 
+/// Hard links to one file, so a fleet of thousands of hives costs the disk
+/// (and the page cache) one hive. A file system caps the links to one file
+/// (ext4: 65,000): past that, or where links cannot be made, the next file
+/// is a copy and the following ones link to it.
+struct Linker {
+    src: PathBuf,
+    copies: usize,
+}
+
+impl Linker {
+    fn new(src: &Path) -> Result<Linker, String> {
+        fs::metadata(src).map_err(io_err(src))?;
+        Ok(Linker {
+            src: src.to_path_buf(),
+            copies: 0,
+        })
+    }
+
+    fn link(&mut self, to: &Path) -> Result<(), String> {
+        if fs::hard_link(&self.src, to).is_ok() {
+            return Ok(());
+        }
+        fs::copy(&self.src, to).map_err(io_err(to))?;
+        self.src = to.to_path_buf();
+        self.copies += 1;
+        Ok(())
+    }
+}
+
+/// A folder `dir` filled by `fill` under a temporary name, then renamed.
+fn fill_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), String> {
+    let tmp = tmp_path(dir);
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    fill(&tmp)?;
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(io_err(dir))?;
+    }
+    fs::rename(&tmp, dir).map_err(io_err(dir))
+}
+
+/// Digits in host numbers: 4 (`0001`), more when `count` needs them.
+fn width(count: usize) -> usize {
+    count.to_string().len().max(4)
+}
+
 fn cmd_fleet(args: &[String]) -> Result<(), String> {
     let (pos, opts) = parse(args, 2)?;
     let opts = opts_only(&opts, &["count"])?;
     let count = get(opts, "count", 1000) as usize;
     let src = PathBuf::from(&pos[0]);
     let dir = PathBuf::from(&pos[1]);
-    let tmp = tmp_path(&dir);
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
-    }
-    for i in 1..=count {
-        // One folder per machine, each holding its SYSTEM hive, as a
-        // backup share of config folders looks.
-        let d = tmp.join(format!("srv{i:04}"));
-        fs::create_dir_all(&d).map_err(io_err(&d))?;
-        let to = d.join("SYSTEM");
-        fs::copy(&src, &to).map_err(io_err(&to))?;
-    }
-    if dir.exists() {
-        fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
-    }
-    fs::rename(&tmp, &dir).map_err(io_err(&dir))?;
+    let mut links = Linker::new(&src)?;
+    let w = width(count);
+    fill_dir(&dir, |tmp| {
+        for i in 1..=count {
+            // One folder per machine, each holding its SYSTEM hive, as a
+            // backup share of config folders looks.
+            let d = tmp.join(format!("srv{i:0w$}"));
+            fs::create_dir(&d).map_err(io_err(&d))?;
+            links.link(&d.join("SYSTEM"))?;
+        }
+        Ok(())
+    })?;
     eprintln!(
-        "bench-gen: {}: {count} copies of {}",
+        "bench-gen: {}: {count} hard links to {} ({} copies where the links ran out)",
         dir.display(),
-        src.display()
+        src.display(),
+        links.copies
+    );
+    Ok(())
+}
+
+/// One flat folder, as a collection script that copies each machine's
+/// `SYSTEM` with its logs to `SYSTEM-<host>`, `SYSTEM-<host>.LOG1` and
+/// `SYSTEM-<host>.LOG2` leaves it. Every host's logs are DIRTY's logs (a
+/// write already in HIVE's primary, or, for the dirty hosts, not yet), so
+/// every dirty host's audit needs its own two logs found among the
+/// folder's 3 x `count` files.
+fn cmd_flat(args: &[String]) -> Result<(), String> {
+    let (pos, opts) = parse(args, 3)?;
+    let opts = opts_only(&opts, &["count", "dirty-every"])?;
+    let count = get(opts, "count", 1000) as usize;
+    let every = get(opts, "dirty-every", 2) as usize;
+    let (clean, dirty, dir) = (PathBuf::from(&pos[0]), PathBuf::from(&pos[1]), PathBuf::from(&pos[2]));
+    let name = dirty.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let log_of = |suffix: &str| dirty.with_file_name(format!("{name}{suffix}"));
+    let mut hives = Linker::new(&clean)?;
+    let mut dirty_hives = Linker::new(&dirty)?;
+    let mut log1 = Linker::new(&log_of(".LOG1"))?;
+    let mut log2 = Linker::new(&log_of(".LOG2"))?;
+    let w = width(count);
+    let mut dirty_count = 0;
+    fill_dir(&dir, |tmp| {
+        for i in 1..=count {
+            let host = format!("SYSTEM-host{i:0w$}");
+            if every > 0 && i % every == 0 {
+                dirty_hives.link(&tmp.join(&host))?;
+                dirty_count += 1;
+            } else {
+                hives.link(&tmp.join(&host))?;
+            }
+            log1.link(&tmp.join(format!("{host}.LOG1")))?;
+            log2.link(&tmp.join(format!("{host}.LOG2")))?;
+        }
+        Ok(())
+    })?;
+    let copies = hives.copies + dirty_hives.copies + log1.copies + log2.copies;
+    eprintln!(
+        "bench-gen: {}: {count} hosts ({dirty_count} dirty), each hive with its .LOG1 and .LOG2: hard links ({copies} copies where the links ran out)",
+        dir.display()
     );
     Ok(())
 }
