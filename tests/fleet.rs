@@ -349,3 +349,28 @@ fn software_beside_system_is_read_with_it() {
         ]
     );
 }
+
+/// Files named as a hive's logs are named in the report whatever they hold:
+/// an empty slot, and a damaged one (not counted among "other files").
+#[test]
+fn every_file_named_as_a_log_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample =
+        |p: &str| std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let root = dir.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("SYSTEM"), sample("hives/compliant.hiv")).unwrap();
+    std::fs::write(root.join("SYSTEM.LOG2"), b"").unwrap();
+    std::fs::write(root.join("system.log"), b"not a log\n").unwrap();
+    let run = tlsreg_in(dir.path(), &["audit", "srv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = run.out();
+    let skipped: Vec<&str> = out.lines().filter(|l| l.starts_with("SKIPPED")).collect();
+    assert_eq!(
+        skipped,
+        [
+            "SKIPPED       srv/SYSTEM.LOG2: the transaction log of SYSTEM, empty (an unused log slot)",
+            "SKIPPED       srv/system.log: named as the transaction log of SYSTEM, but not one (no regf signature): not replayed",
+        ]
+    );
+}

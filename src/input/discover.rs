@@ -105,6 +105,16 @@ fn classify(folder: &Folder, name: &OsStr) -> Result<Input, Pass> {
     if crate::input::image_kind(&path, head).is_some() {
         return Ok(Input::given(&path.display().to_string()));
     }
+    // Named as a log beside its hive, but not one: said, since a damaged
+    // log is worth a look (an empty one is the slot Windows leaves unused).
+    if let Some(hive) = folder.hive_of_log(name) {
+        return Err(Pass::Notable(match head.is_empty() {
+            true => format!("the transaction log of {hive}, empty (an unused log slot)"),
+            false => format!(
+                "named as the transaction log of {hive}, but not one (no regf signature): not replayed"
+            ),
+        }));
+    }
     Err(Pass::Other(
         "not a .reg file, a hive or a disk image".into(),
     ))
