@@ -1135,3 +1135,50 @@ fn random_edits_round_trip_through_written_logs() {
         assert_eq!(entries, want, "case {case}");
     }
 }
+
+/// Replay onto a copy-on-write map of the primary (as the CLI does for a
+/// hive on disk) gives the same hive as onto a copy, and the file keeps
+/// its bytes: the written pages are private to the process.
+#[test]
+fn replay_onto_a_copy_on_write_map_is_replay_onto_a_copy() {
+    use tlsreg::hive::log::{HiveBytes, replay_with};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/hives/dirty");
+    let path = dir.join("SYSTEM");
+    let before = std::fs::read(&path).unwrap();
+    let logs: Vec<(String, Vec<u8>)> = ["SYSTEM.LOG1", "SYSTEM.LOG2"]
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read(dir.join(n)).unwrap()))
+        .collect();
+    let files: Vec<LogFile<'_>> = logs
+        .iter()
+        .map(|(n, b)| LogFile::new(n.clone(), b))
+        .collect();
+    let copied = replay(&before, &files).unwrap();
+    assert!(copied.replayed());
+    let file = std::fs::File::open(&path).unwrap();
+    // SAFETY: a private map of a test file nobody else writes.
+    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+    let cow = |prefix: &[u8]| {
+        let m = unsafe {
+            memmap2::MmapOptions::new()
+                .len(prefix.len())
+                .map_copy(&file)
+        }
+        .unwrap();
+        HiveBytes::Mapped(m)
+    };
+    let mapped = replay_with(&map, &files, &cow).unwrap();
+    assert!(
+        matches!(mapped.bytes, HiveBytes::Mapped(_)),
+        "no copy was made"
+    );
+    assert!(mapped.bytes == copied.bytes, "the same recovered hive");
+    assert_eq!(applied(&mapped), applied(&copied));
+    drop(mapped);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is untouched"
+    );
+    assert_eq!(&map[..], &before[..]);
+}

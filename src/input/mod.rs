@@ -148,15 +148,27 @@ pub enum ErrorKind {
 
 /// File bytes: mapped from disk, or read (standard input, replayed hives).
 enum Bytes {
-    Mapped(memmap2::Mmap),
+    /// The file is kept: a dirty hive is replayed onto a copy-on-write
+    /// map of it.
+    Mapped(memmap2::Mmap, std::fs::File),
     Owned(Vec<u8>),
+}
+
+impl Bytes {
+    /// The file behind a map.
+    fn file(&self) -> Option<&std::fs::File> {
+        match self {
+            Bytes::Mapped(_, f) => Some(f),
+            Bytes::Owned(_) => None,
+        }
+    }
 }
 
 impl Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            Bytes::Mapped(m) => m,
+            Bytes::Mapped(m, _) => m,
             Bytes::Owned(v) => v,
         }
     }
@@ -338,13 +350,22 @@ fn map_or_read(path: &Path, cap: u64) -> std::io::Result<(Bytes, bool)> {
     map_or_read_file(crate::image::disk::open_regular(path)?, cap)
 }
 
+/// The first `len` bytes of `file` as a private, writable map: writes go
+/// to copies of the pages written, never to the file (inputs are evidence).
+fn copy_on_write(file: &std::fs::File, len: usize) -> Option<crate::hive::log::HiveBytes> {
+    // SAFETY: as for the read-only map in `map_or_read_file`; MAP_PRIVATE
+    // keeps every write in this process.
+    let map = unsafe { memmap2::MmapOptions::new().len(len).map_copy(file) }.ok()?;
+    Some(crate::hive::log::HiveBytes::Mapped(map))
+}
+
 /// As [`map_or_read`], for a file already open (read from its start).
 fn map_or_read_file(mut file: std::fs::File, cap: u64) -> std::io::Result<(Bytes, bool)> {
     // SAFETY: the map is read-only and private to this process. Inputs are
     // offline copies; if another process truncates one while we read it, the
     // worst case is a SIGBUS, as for any reader of a shrinking file.
     if let Ok(m) = unsafe { memmap2::Mmap::map(&file) } {
-        return Ok((Bytes::Mapped(m), false));
+        return Ok((Bytes::Mapped(m, file), false));
     }
     use std::io::{Seek, SeekFrom};
     file.seek(SeekFrom::Start(0))?;
@@ -389,6 +410,7 @@ fn replayed(r: &crate::hive::log::Recovered) -> String {
 fn hive_layer(
     name: &str,
     bytes: &[u8],
+    file: Option<&std::fs::File>,
     logs: &[LogBytes],
     options: &Options,
 ) -> Result<Layer, InputError> {
@@ -426,7 +448,18 @@ fn hive_layer(
         let outcome = match (options.no_logs, files.is_empty()) {
             (true, _) => Err("--no-logs was given".to_owned()),
             (false, true) => Err("no SYSTEM.LOG1 or SYSTEM.LOG2 was found beside it".to_owned()),
-            (false, false) => crate::hive::log::replay(bytes, &files).map_err(|e| e.to_string()),
+            (false, false) => {
+                // Replay writes a few pages: onto a private copy-on-write
+                // map of the file, only those are copied, not the hive.
+                let scratch = |prefix: &[u8]| {
+                    file.filter(|_| {
+                        prefix.as_ptr() == bytes.as_ptr() && prefix.len() <= bytes.len()
+                    })
+                    .and_then(|f| copy_on_write(f, prefix.len()))
+                    .unwrap_or_else(|| crate::hive::log::copy(prefix))
+                };
+                crate::hive::log::replay_with(bytes, &files, &scratch).map_err(|e| e.to_string())
+            }
         };
         match outcome {
             Ok(r) if r.replayed() => {
@@ -551,7 +584,7 @@ fn check_size(bytes: &[u8]) -> Result<(), HiveError> {
 /// by their first bytes), as `load` does for a file on disk.
 pub fn from_bytes(name: &str, bytes: &[u8], options: &Options) -> Result<Loaded, InputError> {
     let layer = if is_hive(bytes) {
-        hive_layer(name, bytes, &[], options)?
+        hive_layer(name, bytes, None, &[], options)?
     } else {
         reg_layer(name, bytes, 0, options)?
     };
@@ -602,7 +635,7 @@ fn load_with_logs(
                 } else {
                     sibling_logs(name, known_logs, bytes.len() as u64)
                 };
-                let mut layer = hive_layer(name, &bytes, &logs, options)?;
+                let mut layer = hive_layer(name, &bytes, bytes.file(), &logs, options)?;
                 layer.diagnostics.extend(unread);
                 if let Some(sw) = software.as_deref().filter(|_| index == 0) {
                     layers.push(layer);
@@ -1001,7 +1034,7 @@ fn load_found(
         true => Vec::new(),
         false => found.logs,
     };
-    let mut system = hive_layer(name, found.system, &logs, options)?;
+    let mut system = hive_layer(name, found.system, None, &logs, options)?;
     system.source.kind = Kind::Image;
     system.source.detail = format!("{}: {}", found.from, system.source.detail);
     let info = |message: String| note("image", Severity::Info, message);

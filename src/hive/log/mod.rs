@@ -70,12 +70,84 @@ pub struct Applied {
     pub stopped_by: Option<EntryError>,
 }
 
+/// A recovered hive's bytes: a copy of the primary with the logs' pages
+/// written over it, or a private copy-on-write map of the primary's file,
+/// where only the pages replay writes are copied (a 5 KiB log on a 10 MiB
+/// hive then costs a few pages, not the hive).
+#[derive(Debug)]
+pub enum HiveBytes {
+    Owned(Vec<u8>),
+    Mapped(memmap2::MmapMut),
+}
+
+impl HiveBytes {
+    /// Grows or cuts to `len` bytes, new ones zero; a map becomes a copy
+    /// first (a file's map cannot grow).
+    fn resize(&mut self, len: usize) {
+        if let HiveBytes::Mapped(m) = self {
+            if m.len() == len {
+                return;
+            }
+            *self = HiveBytes::Owned(m.to_vec());
+        }
+        if let HiveBytes::Owned(v) = self {
+            v.resize(len, 0);
+        }
+    }
+}
+
+impl std::ops::Deref for HiveBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            HiveBytes::Owned(v) => v,
+            HiveBytes::Mapped(m) => m,
+        }
+    }
+}
+
+impl std::ops::DerefMut for HiveBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            HiveBytes::Owned(v) => v,
+            HiveBytes::Mapped(m) => m,
+        }
+    }
+}
+
+impl Clone for HiveBytes {
+    fn clone(&self) -> Self {
+        HiveBytes::Owned(self.to_vec())
+    }
+}
+
+impl PartialEq for HiveBytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<Vec<u8>> for HiveBytes {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == other[..]
+    }
+}
+
+/// How replay gets its working copy of the primary's bytes (the prefix of
+/// the file it needs): [`copy`], or a copy-on-write map of the file.
+pub type Scratch<'a> = &'a dyn Fn(&[u8]) -> HiveBytes;
+
+/// The plain working copy.
+pub fn copy(primary: &[u8]) -> HiveBytes {
+    HiveBytes::Owned(primary.to_vec())
+}
+
 /// A hive after replay.
 #[derive(Clone, Debug)]
 pub struct Recovered {
     /// The whole hive file: base block (clean: both sequence numbers equal,
     /// checksum right) and hive bins.
-    pub bytes: Vec<u8>,
+    pub bytes: HiveBytes,
     /// In order; empty when the hive was not dirty.
     pub applied: Vec<Applied>,
     /// The primary's base block was damaged and was rebuilt from a log's.
@@ -195,6 +267,16 @@ fn list(issues: &[LogIssue]) -> String {
 /// slot) is ignored. For the old format their order is the order of
 /// preference: give `.LOG1` first, as `input::folder::Folder::logs_of` does.
 pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogError> {
+    replay_with(primary, logs, &copy)
+}
+
+/// As [`replay`], with the working copy of the primary made by `scratch`
+/// (given a prefix of `primary`).
+pub fn replay_with(
+    primary: &[u8],
+    logs: &[LogFile<'_>],
+    scratch: Scratch<'_>,
+) -> Result<Recovered, LogError> {
     let base = BaseBlock::new(primary).map_err(LogError::Primary)?;
     if base.checksum_ok() && base.file_type() != FILE_TYPE_PRIMARY {
         return Err(LogError::NotPrimary {
@@ -203,7 +285,7 @@ pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogErro
     }
     if !base.is_dirty() {
         return Ok(Recovered {
-            bytes: primary.to_vec(),
+            bytes: scratch(primary),
             applied: Vec::new(),
             rebuilt_base_block: false,
             format: None,
@@ -227,10 +309,10 @@ pub fn replay(primary: &[u8], logs: &[LogFile<'_>]) -> Result<Recovered, LogErro
         .unwrap_or(primary);
     // A hive is written in one format; try the newer first, since Windows
     // 8.1 and later may leave an old, stale `.LOG` beside `.LOG1`/`.LOG2`.
-    if let Some(done) = replay_new(primary, base, &new_logs, &mut issues) {
+    if let Some(done) = replay_new(primary, base, &new_logs, &mut issues, scratch) {
         return Ok(done);
     }
-    if let Some(done) = replay_old(primary, base, &old_logs, &mut issues) {
+    if let Some(done) = replay_old(primary, base, &old_logs, &mut issues, scratch) {
         return Ok(done);
     }
     let needed = HIVE_BINS_START.saturating_add(base.hive_bins_size() as usize);
@@ -332,7 +414,7 @@ fn is_after(b: u32, a: u32) -> bool {
 
 /// The hive being rebuilt and what replay knows about it so far.
 struct Work {
-    bytes: Vec<u8>,
+    bytes: HiveBytes,
     hive_bins_size: u32,
     flags: u32,
     last: Option<u32>,
@@ -358,7 +440,7 @@ impl Work {
         if !covers(pages, from, needed - HIVE_BINS_START) {
             return Err((end, needed));
         }
-        self.bytes.resize(needed, 0);
+        self.bytes.resize(needed);
         Ok(())
     }
 
@@ -384,7 +466,7 @@ impl Work {
         issues: &mut Vec<LogIssue>,
     ) -> Recovered {
         if self.bytes.len() < PRIMARY_BASE_BLOCK_SIZE {
-            self.bytes.resize(PRIMARY_BASE_BLOCK_SIZE, 0);
+            self.bytes.resize(PRIMARY_BASE_BLOCK_SIZE);
         }
         if let Ok(mut base) = BaseBlockMut::new(&mut self.bytes) {
             base.set_sequence_numbers(sequence, sequence);
@@ -423,11 +505,11 @@ fn covers(ranges: impl Iterator<Item = (usize, usize)>, from: usize, to: usize) 
 
 /// A base block from a log's 512-byte copy: the rest of the 4096 bytes is
 /// reserved, so zeros.
-fn rebuilt_base_block(log: &Header<'_>, primary: &[u8]) -> Vec<u8> {
+fn rebuilt_base_block(log: &Header<'_>, primary: &[u8]) -> HiveBytes {
     let mut bytes = vec![0u8; PRIMARY_BASE_BLOCK_SIZE];
     bytes[..LOG_BASE_BLOCK_SIZE].copy_from_slice(log.base.header_bytes());
     bytes.extend_from_slice(primary.get(HIVE_BINS_START..).unwrap_or_default());
-    bytes
+    HiveBytes::Owned(bytes)
 }
 
 fn replay_new(
@@ -435,6 +517,7 @@ fn replay_new(
     base: BaseBlock<'_>,
     logs: &[Header<'_>],
     issues: &mut Vec<LogIssue>,
+    scratch: Scratch<'_>,
 ) -> Option<Recovered> {
     if !base.checksum_ok() {
         // Nothing in the primary's base block can be trusted, not even its
@@ -485,7 +568,7 @@ fn replay_new(
     eligible.sort_by_key(|&(ahead, _)| ahead);
 
     let mut work = Work {
-        bytes: primary.to_vec(),
+        bytes: scratch(primary),
         hive_bins_size: base.hive_bins_size(),
         flags: base.flags(),
         last: None,
@@ -576,10 +659,11 @@ fn replay_old(
     base: BaseBlock<'_>,
     logs: &[Header<'_>],
     issues: &mut Vec<LogIssue>,
+    scratch: Scratch<'_>,
 ) -> Option<Recovered> {
     let valid = base.checksum_ok();
     for log in logs {
-        match apply_old(primary, base, valid, log) {
+        match apply_old(primary, base, valid, log, scratch) {
             Ok(work) => {
                 let sequence = log.sequence();
                 return Some(work.finish(sequence, LogFormat::Old, !valid, issues));
@@ -597,6 +681,7 @@ fn apply_old(
     base: BaseBlock<'_>,
     valid: bool,
     log: &Header<'_>,
+    scratch: Scratch<'_>,
 ) -> Result<Work, LogProblem> {
     let log_time = log.base.timestamp();
     if valid {
@@ -623,7 +708,7 @@ fn apply_old(
     let vector = DirtyVector::parse(log.bytes, hive_bins_size).map_err(LogProblem::DirtyVector)?;
     let mut work = Work {
         bytes: if valid {
-            primary.to_vec()
+            scratch(primary)
         } else {
             rebuilt_base_block(log, primary)
         },
