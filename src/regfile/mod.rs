@@ -87,7 +87,41 @@ pub fn read_stream<R: std::io::Read>(
     ansi: Option<&'static Encoding>,
     keep: Option<Keep<'_>>,
 ) -> Result<RegFile, ReadError> {
-    let mut lines = stream::ByteLines::open(reader, ansi, keep)?;
+    let lines = stream::ByteLines::open(reader, ansi, keep)?;
+    read_lines(lines, source, keep)
+}
+
+/// Reads a mapped `.reg` file as [`read_stream`] reads it, line for line,
+/// without copying it: the pages read are given back as reading goes on,
+/// so memory stays as bounded as a stream's.
+pub fn read_mapped(
+    map: &memmap2::Mmap,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Option<Keep<'_>>,
+) -> Result<RegFile, ReadError> {
+    read_in_place(map, Some(map), source, ansi, keep)
+}
+
+/// Reads `bytes` in place; `region` is the map they are, to give its pages
+/// back as they are passed.
+fn read_in_place<'k>(
+    bytes: &'k [u8],
+    region: Option<&'k memmap2::Mmap>,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Option<Keep<'k>>,
+) -> Result<RegFile, ReadError> {
+    let lines =
+        stream::ByteLines::open_mapped(stream::Mapped::new(bytes, region, 0), ansi, keep, 0)?;
+    read_lines(lines, source, keep)
+}
+
+fn read_lines<R: std::io::Read>(
+    mut lines: stream::ByteLines<'_, R>,
+    source: usize,
+    keep: Option<Keep<'_>>,
+) -> Result<RegFile, ReadError> {
     let encoding = lines.encoding();
     let file_ansi = match encoding {
         TextEncoding::Ansi(e) => Some(e),
