@@ -138,6 +138,20 @@ impl<'k> ByteLines<'k, io::Empty> {
     ) -> Result<Self, ReadError> {
         Self::start(io::empty(), Some(map), ansi, keep, origin)
     }
+
+    /// Reads a part of a mapped file that starts at a line after the header
+    /// (file offset `origin` > 0), in the file's `encoding`. Its lines are
+    /// numbered from 1.
+    pub fn resume(
+        map: Mapped<'k>,
+        encoding: TextEncoding,
+        keep: Option<Keep<'k>>,
+        origin: u64,
+    ) -> Self {
+        let mut lines = Self::new(io::empty(), Some(map), keep, origin);
+        lines.set_encoding(encoding);
+        lines
+    }
 }
 
 impl<'k, R: Read> ByteLines<'k, R> {
@@ -157,8 +171,38 @@ impl<'k, R: Read> ByteLines<'k, R> {
         keep: Option<Keep<'k>>,
         origin: u64,
     ) -> Result<Self, ReadError> {
+        let mut lines = Self::new(reader, map, keep, origin);
+        // The header line first: bytes that cannot be one (NULs, as in a
+        // disk image or /dev/zero) are refused before more is read.
+        while lines.data().len() < MAX_HEADER_LINE && lines.fill().is_some() {}
+        let (early, bom) = detect(lines.data(), lines.eof, ansi)?;
+        let w = match early {
+            TextEncoding::Utf16Le => 2,
+            _ => 1,
+        };
+        if let Some(at) = first_line_nul(&lines.data()[bom..], w) {
+            return Err(ReadError::NotText {
+                offset: (bom + at) as u64,
+                context: "in the first line, where the header must be",
+            });
+        }
+        while lines.data().len() < HEAD && lines.fill().is_some() {}
+        let (encoding, bom) = detect(lines.data(), lines.eof, ansi)?;
+        lines.set_encoding(encoding);
+        lines.pos = bom;
+        Ok(lines)
+    }
+
+    fn set_encoding(&mut self, encoding: TextEncoding) {
+        self.encoding = encoding;
+        if encoding == TextEncoding::Utf16Le {
+            self.hex = memchr::memmem::Finder::new(b"h\0e\0x\0");
+        }
+    }
+
+    fn new(reader: R, map: Option<Mapped<'k>>, keep: Option<Keep<'k>>, origin: u64) -> Self {
         let mapped = map.is_some();
-        let mut lines = ByteLines {
+        ByteLines {
             reader,
             keep,
             dropped: false,
@@ -184,33 +228,21 @@ impl<'k, R: Read> ByteLines<'k, R> {
             truncated: false,
             overlong: None,
             binary_at: None,
-        };
-        // The header line first: bytes that cannot be one (NULs, as in a
-        // disk image or /dev/zero) are refused before more is read.
-        while lines.data().len() < MAX_HEADER_LINE && lines.fill().is_some() {}
-        let (early, bom) = detect(lines.data(), lines.eof, ansi)?;
-        let w = match early {
-            TextEncoding::Utf16Le => 2,
-            _ => 1,
-        };
-        if let Some(at) = first_line_nul(&lines.data()[bom..], w) {
-            return Err(ReadError::NotText {
-                offset: (bom + at) as u64,
-                context: "in the first line, where the header must be",
-            });
         }
-        while lines.data().len() < HEAD && lines.fill().is_some() {}
-        let (encoding, bom) = detect(lines.data(), lines.eof, ansi)?;
-        lines.encoding = encoding;
-        if encoding == TextEncoding::Utf16Le {
-            lines.hex = memchr::memmem::Finder::new(b"h\0e\0x\0");
-        }
-        lines.pos = bom;
-        Ok(lines)
     }
 
     pub fn encoding(&self) -> TextEncoding {
         self.encoding
+    }
+
+    /// Lines read so far (all of them, once `next_line` gave `None`).
+    pub fn lines_read(&self) -> u32 {
+        self.number
+    }
+
+    /// Whether the line at `pos` is the file's first (a header, or not).
+    fn on_header(&self) -> bool {
+        self.number == 0 && self.origin == 0
     }
 
     fn width(&self) -> usize {
@@ -297,15 +329,15 @@ impl<'k, R: Read> ByteLines<'k, R> {
         loop {
             let found = memchr::memchr2(b'\n', b'\r', &self.data()[i..]).map(|o| i + o);
             let Some(j) = found else {
-                let cap = match self.number {
-                    0 => MAX_HEADER_LINE,
-                    _ => MAX_LINE,
+                let cap = match self.on_header() {
+                    true => MAX_HEADER_LINE,
+                    false => MAX_LINE,
                 };
                 if self.data().len() - self.pos > cap && !self.pass_over(cap) {
-                    return match self.number {
+                    return match self.on_header() {
                         // No header, and no need to read on to see that.
-                        0 => Some((0, 0)),
-                        _ => None,
+                        true => Some((0, 0)),
+                        false => None,
                     };
                 }
                 let old_end = self.data().len();
@@ -397,8 +429,8 @@ impl<'k, R: Read> ByteLines<'k, R> {
                 limit: cap,
                 start: text,
             });
-            let stop = self.number == 0 || nul.is_some();
-            if let Some(n) = nul.filter(|_| self.number > 0) {
+            let stop = self.on_header() || nul.is_some();
+            if let Some(n) = nul.filter(|_| !self.on_header()) {
                 self.binary_at = Some(self.offset_of(n));
             }
             if stop {
@@ -638,6 +670,113 @@ impl<'k, R: Read> ByteLines<'k, R> {
             TextEncoding::Utf8 | TextEncoding::Utf8Bom => UTF_8.decode_without_bom_handling(raw),
         };
         (text.into_owned(), errors)
+    }
+}
+
+/// How far past the byte asked for a split is looked for.
+const SPLIT_LOOK: usize = 4 << 20;
+/// How long the lines a split looks at, on either side of it, may be.
+const SPLIT_LINE: usize = 64 << 10;
+
+/// Where a file may be cut for two readers: the start of a line, at or after
+/// byte `near`, that plainly opens a key (`[root\path]`, ASCII, nothing
+/// before or after it, a name regedit takes) and follows a line that leaves
+/// no value open: not blank, no `;` (no comment, nothing after a `\`), and
+/// no `\` at its end, with only blank lines between. Whatever came before,
+/// a reading stands there outside any value, and the key line opens its
+/// key: so what follows reads the same alone.
+pub(super) fn split_point(bytes: &[u8], encoding: TextEncoding, near: usize) -> Option<usize> {
+    let w = match encoding {
+        TextEncoding::Utf16Le => 2,
+        _ => 1,
+    };
+    let end = near.saturating_add(SPLIT_LOOK).min(bytes.len());
+    // From the line end before `near`: a line may start right there.
+    let mut from = near.saturating_sub(w).next_multiple_of(w);
+    while from < end {
+        let lf = from + memchr::memchr(b'\n', &bytes[from..end])?;
+        from = lf + 1;
+        // A UTF-16 file's units start at even offsets, after its BOM.
+        if lf % w != 0 || unit_in(bytes, w, lf) != Some(unit('\n')) {
+            continue;
+        }
+        if opens_key(bytes, w, lf + w) && leaves_no_value_open(bytes, w, lf) {
+            return Some(lf + w);
+        }
+    }
+    None
+}
+
+fn unit_in(bytes: &[u8], w: usize, i: usize) -> Option<u16> {
+    match w {
+        2 => bytes
+            .get(i..i + 2)
+            .map(|u| u16::from_le_bytes([u[0], u[1]])),
+        _ => bytes.get(i).map(|&b| u16::from(b)),
+    }
+}
+
+/// Whether the line at `start` is a key line that surely opens its key.
+fn opens_key(bytes: &[u8], w: usize, start: usize) -> bool {
+    let mut text = String::new();
+    let mut i = start;
+    loop {
+        match unit_in(bytes, w, i) {
+            Some(u) if u == unit('\r') || u == unit('\n') => break,
+            Some(u) if u != 0 && u < 0x80 && text.len() < SPLIT_LINE => {
+                text.push(char::from(u as u8));
+            }
+            _ => return false,
+        }
+        i += w;
+    }
+    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return false;
+    };
+    if inner.starts_with(['-', ' ', '\t']) || inner.contains([']', '[']) {
+        return false;
+    }
+    let mut parts = inner.trim_end_matches('\\').split('\\');
+    if parts.next().and_then(parse_root).is_none() {
+        return false;
+    }
+    let mut levels = 0;
+    parts.filter(|p| !p.is_empty()).all(|p| {
+        levels += 1;
+        p.len() <= 255 && levels <= MAX_DEPTH
+    })
+}
+
+/// Whether the lines before the line end at `lf` leave no value open (see
+/// [`split_point`]).
+fn leaves_no_value_open(bytes: &[u8], w: usize, lf: usize) -> bool {
+    let lo = lf.saturating_sub(SPLIT_LINE);
+    let mut i = lf;
+    // Back over blank lines to the last unit of the last line with text.
+    loop {
+        if i < lo + w {
+            return false;
+        }
+        i -= w;
+        match unit_in(bytes, w, i) {
+            Some(u) if [' ', '\t', '\r', '\n'].iter().any(|&c| u == unit(c)) => {}
+            Some(u) if u == unit('\\') || u == unit(';') => return false,
+            Some(_) => break,
+            None => return false,
+        }
+    }
+    // Back to that line's start: no `;` in it.
+    loop {
+        if i < lo + w {
+            return false;
+        }
+        i -= w;
+        match unit_in(bytes, w, i) {
+            Some(u) if u == unit('\r') || u == unit('\n') => return true,
+            Some(u) if u == unit(';') => return false,
+            Some(_) => {}
+            None => return false,
+        }
     }
 }
 
