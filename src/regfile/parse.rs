@@ -108,7 +108,8 @@ pub fn parse(
 }
 
 /// Which keys to keep: the others' values are not read (a whole `HKLM`
-/// export is hundreds of MB; an audit needs a few keys of it).
+/// export is hundreds of MB; an audit needs a few keys of it). `Sync`: a
+/// large mapped file is read by two threads at once.
 pub type Keep<'a> = &'a (dyn Fn(&[&str]) -> bool + Sync);
 
 /// Parses lines from `lines`, keeping only the keys `keep` accepts (all

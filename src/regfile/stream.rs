@@ -111,18 +111,28 @@ impl<'k> Mapped<'k> {
         if upto < self.released + RELEASE {
             return;
         }
-        const PAGE: usize = 4096;
-        let from = (self.at + self.released).next_multiple_of(PAGE);
-        let to = (self.at + upto) / PAGE * PAGE;
-        if to > from {
-            // SAFETY: the map is read-only and private; dropping its pages
-            // only makes a later touch read them again from the page cache.
-            // Nothing borrows them: reading has passed them for good.
-            #[cfg(unix)]
-            let _ = unsafe {
-                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
-            };
+        #[cfg(unix)]
+        {
+            // Pages are 4 KiB here, 16 or 64 KiB on some ARM systems: an
+            // unaligned range would be refused and nothing given back.
+            // SAFETY: sysconf only reads a constant of the system.
+            let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+                .unwrap_or(4096)
+                .max(1);
+            let from = (self.at + self.released).next_multiple_of(page);
+            let to = (self.at + upto) / page * page;
+            if to > from {
+                // SAFETY: the map is read-only and private, of a file: dropping
+                // its pages only makes a later touch read them again from the
+                // page cache. Reading has passed them for good anyway.
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+                };
+            }
         }
+        // Elsewhere a map is not made for a `.reg` file (see `input::open`).
+        #[cfg(not(unix))]
+        let _ = map;
         self.released = upto;
     }
 }
