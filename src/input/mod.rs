@@ -178,6 +178,8 @@ impl Deref for Bytes {
 enum Opened {
     Hive(Bytes),
     Stream(Box<dyn Read>),
+    /// A `.reg` file mapped in memory: read in place, not copied.
+    Mapped(memmap2::Mmap),
 }
 
 /// The most bytes of a hive read from a pipe or standard input, which
@@ -209,6 +211,16 @@ fn open(path: &str) -> Result<Opened, InputError> {
     let mut head = [0u8; 4];
     let n = crate::fsio::read_up_to(&mut file, &mut head).map_err(wrap)?;
     if !is_hive(&head[..n]) {
+        // A regular file is mapped: no copy out of the page cache. Where
+        // pages cannot be given back as reading goes on, it is streamed, and
+        // so is a file whose size says nothing (`/proc`'s are 0 bytes).
+        #[cfg(unix)]
+        if kind == FileKind::Regular && file.metadata().is_ok_and(|m| m.len() > 0) {
+            // SAFETY: as in `map_or_read_file`.
+            if let Ok(m) = unsafe { memmap2::Mmap::map(&file) } {
+                return Ok(Opened::Mapped(m));
+            }
+        }
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(0)).map_err(wrap)?;
         return Ok(Opened::Stream(Box::new(file)));
@@ -266,16 +278,37 @@ fn reg_layer(
     index: usize,
     options: &Options,
 ) -> Result<Layer, InputError> {
+    reg_layer_with(name, index, options, |keep| {
+        crate::regfile::read_stream(reader, index, options.codepage, keep)
+    })
+}
+
+fn reg_mapped_layer(
+    name: &str,
+    map: &memmap2::Mmap,
+    index: usize,
+    options: &Options,
+) -> Result<Layer, InputError> {
+    reg_layer_with(name, index, options, |keep| {
+        crate::regfile::read_mapped(map, index, options.codepage, keep)
+    })
+}
+
+fn reg_layer_with(
+    name: &str,
+    index: usize,
+    options: &Options,
+    read: impl FnOnce(
+        Option<crate::regfile::Keep<'_>>,
+    ) -> Result<crate::regfile::RegFile, crate::regfile::ReadError>,
+) -> Result<Layer, InputError> {
     let keep = options.keep.as_ref().map(|k| k.0.clone());
     let keep_ref: Option<crate::regfile::Keep<'_>> =
         keep.as_deref().map(|f| f as crate::regfile::Keep<'_>);
-    let file =
-        crate::regfile::read_stream(reader, index, options.codepage, keep_ref).map_err(|e| {
-            InputError {
-                path: name.to_owned(),
-                kind: e.into(),
-            }
-        })?;
+    let file = read(keep_ref).map_err(|e| InputError {
+        path: name.to_owned(),
+        kind: e.into(),
+    })?;
     Ok(Layer {
         source: Source {
             role: match index {
@@ -656,9 +689,10 @@ fn load_with_logs(
                     layer
                 }
             }
-            // A .reg file is streamed, not mapped: a 1 GiB export must not
-            // cost 1 GiB of memory.
+            // A .reg file is streamed, or mapped with its pages given back as
+            // they are passed: a 1 GiB export must not cost 1 GiB of memory.
             Opened::Stream(reader) => reg_layer(name, reader, index, options)?,
+            Opened::Mapped(map) => reg_mapped_layer(name, &map, index, options)?,
         };
         let mut layer = layer;
         if input.is_none() || index > 0 {
@@ -1056,6 +1090,11 @@ fn load_found(
             }
             Opened::Stream(reader) => {
                 let mut layer = reg_layer(file, reader, index + 1, options)?;
+                layer.source.role = Role::Applied;
+                layers.push(layer);
+            }
+            Opened::Mapped(map) => {
+                let mut layer = reg_mapped_layer(file, &map, index + 1, options)?;
                 layer.source.role = Role::Applied;
                 layers.push(layer);
             }

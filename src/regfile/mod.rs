@@ -87,13 +87,128 @@ pub fn read_stream<R: std::io::Read>(
     ansi: Option<&'static Encoding>,
     keep: Option<Keep<'_>>,
 ) -> Result<RegFile, ReadError> {
-    let mut lines = stream::ByteLines::open(reader, ansi, keep)?;
+    let lines = stream::ByteLines::open(reader, ansi, keep)?;
+    read_lines(lines, source, keep)
+}
+
+/// Reads a mapped `.reg` file as [`read_stream`] reads it, line for line,
+/// without copying it: the pages read are given back as reading goes on,
+/// so memory stays as bounded as a stream's.
+pub fn read_mapped(
+    map: &memmap2::Mmap,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Option<Keep<'_>>,
+) -> Result<RegFile, ReadError> {
+    read_in_place(map, Some(map), source, ansi, keep)
+}
+
+/// Reads `bytes` in place; `region` is the map they are, to give its pages
+/// back as they are passed.
+fn read_in_place<'k>(
+    bytes: &'k [u8],
+    region: Option<&'k memmap2::Mmap>,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Option<Keep<'k>>,
+) -> Result<RegFile, ReadError> {
+    if let Some(keep) = keep.filter(|_| bytes.len() >= PARALLEL_MIN) {
+        if let Some(file) = read_halves(bytes, region, source, ansi, keep, bytes.len() / 2) {
+            return file;
+        }
+    }
+    let lines =
+        stream::ByteLines::open_mapped(stream::Mapped::new(bytes, region, 0), ansi, keep, 0)?;
+    read_lines(lines, source, keep)
+}
+
+/// From this size on, a mapped file read for some keys is read in two
+/// halves at once: below it, a second thread costs more than it saves.
+const PARALLEL_MIN: usize = 64 << 20;
+
+/// Reads `bytes` as two parts on two threads, split at a key line at or
+/// after `near` where one reading would stand outside any value, so that
+/// the second part reads alone exactly as it would after the first: then
+/// adds them up, renumbering the second's lines. `None` where that cannot
+/// be vouched for (no such line near `near`, a part that stopped early or
+/// went over a limit): the caller then reads the file in one go.
+fn read_halves<'k>(
+    bytes: &'k [u8],
+    region: Option<&'k memmap2::Mmap>,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Keep<'k>,
+    near: usize,
+) -> Option<Result<RegFile, ReadError>> {
+    let encoding =
+        stream::ByteLines::open_mapped(stream::Mapped::new(bytes, None, 0), ansi, None, 0)
+            .ok()?
+            .encoding();
+    let split = stream::split_point(bytes, encoding, near)?;
+    let (head, tail) = bytes.split_at(split);
+    let mut first =
+        stream::ByteLines::open_mapped(stream::Mapped::new(head, region, 0), ansi, Some(keep), 0)
+            .ok()?;
+    // Decided on fewer bytes, it could differ: then the split is not vouched for.
+    if first.encoding() != encoding {
+        return None;
+    }
+    let file_ansi = match encoding {
+        TextEncoding::Ansi(e) => Some(e),
+        _ => None,
+    };
+    let (version, header) = parse::header(&mut first).ok()?;
+    if !matches!(version, Version::Regedit4 | Version::Regedit5) {
+        return None;
+    }
+    let mut second = stream::ByteLines::resume(
+        stream::Mapped::new(tail, region, split),
+        encoding,
+        Some(keep),
+        split as u64,
+    );
+    let (one, two) = std::thread::scope(|s| {
+        let two = s.spawn(|| {
+            let part = parse::body(&mut second, source, file_ansi, Some(keep), version, "");
+            (part, stopped(&mut second).is_ok(), second.had_errors)
+        });
+        let part = parse::body(&mut first, source, file_ansi, Some(keep), version, &header);
+        (part, two.join())
+    });
+    let (Ok(mut part), Ok((Ok(rest), true, errors_two))) = (one, two) else {
+        return None;
+    };
+    stopped(&mut first).ok()?;
+    part.append(rest, first.lines_read());
+    if part.too_much() {
+        return None;
+    }
+    let document = parse::finish(version, part);
+    Some(Ok(with_notes(
+        document,
+        encoding,
+        first.had_errors || errors_two,
+        source,
+    )))
+}
+
+fn read_lines<R: std::io::Read>(
+    mut lines: stream::ByteLines<'_, R>,
+    source: usize,
+    keep: Option<Keep<'_>>,
+) -> Result<RegFile, ReadError> {
     let encoding = lines.encoding();
     let file_ansi = match encoding {
         TextEncoding::Ansi(e) => Some(e),
         _ => None,
     };
     let parsed = parse::parse_from(&mut lines, source, file_ansi, keep);
+    stopped(&mut lines)?;
+    Ok(with_notes(parsed?, encoding, lines.had_errors, source))
+}
+
+/// Why reading stopped early, if it did.
+fn stopped<R: std::io::Read>(lines: &mut stream::ByteLines<'_, R>) -> Result<(), ReadError> {
     if let Some(e) = lines.io_error.take() {
         return Err(ReadError::Io(e));
     }
@@ -108,14 +223,23 @@ pub fn read_stream<R: std::io::Read>(
             len: usize::try_from(lines.total).unwrap_or(usize::MAX),
         });
     }
-    let mut document = parsed?;
+    Ok(())
+}
+
+/// The file's notes about its encoding, before the notes about its lines.
+fn with_notes(
+    mut document: Document,
+    encoding: TextEncoding,
+    had_errors: bool,
+    source: usize,
+) -> RegFile {
     let at = Origin {
         source,
         line: 1,
         column: 1,
     };
     let mut notes = Vec::new();
-    if lines.had_errors {
+    if had_errors {
         notes.push(Diagnostic {
             code: "encoding",
             severity: Severity::Warning,
@@ -146,7 +270,7 @@ pub fn read_stream<R: std::io::Read>(
     }
     notes.append(&mut document.diagnostics);
     document.diagnostics = notes;
-    Ok(RegFile { encoding, document })
+    RegFile { encoding, document }
 }
 
 /// The text of a `.reg` file, decoded as `read` decodes it.
@@ -183,5 +307,234 @@ pub fn apply(root: &mut Key, ops: &[Op]) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ReadError, RegFile, read_halves, read_in_place, read_stream, stream};
+    use crate::registry::name;
+
+    fn keep(p: &[&str]) -> bool {
+        p.len() <= 2 || p.iter().any(|x| name::eq(x, "SCHANNEL"))
+    }
+
+    fn utf16(s: &str) -> Vec<u8> {
+        [0xFF, 0xFE]
+            .into_iter()
+            .chain(s.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect()
+    }
+
+    /// Keys to read and to pass over, with what a cut must not fall into: a
+    /// hex value continued past blank and comment lines onto a key line it
+    /// swallows, `\` followed by a comment, key lines regedit cannot read,
+    /// CR-only line ends, deletions, a key set twice (the later values win
+    /// when applied), and characters whose UTF-16 bytes hold `\n` and `[`
+    /// (U+5B0A is `0A 5B`).
+    fn tricky(eol: &str) -> String {
+        let mut t = format!("Windows Registry Editor Version 5.00{eol}{eol}");
+        for i in 0..60 {
+            let k = format!("[HKEY_LOCAL_MACHINE\\SOFTWARE\\K{i}]");
+            let s = format!("[HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\P{}]", i % 7);
+            let lines: Vec<String> = match i % 6 {
+                0 => vec![
+                    k,
+                    "\"a\"=hex:01,02,\\".into(),
+                    "".into(),
+                    "; note".into(),
+                    s.clone(),
+                    "\"b\"=dword:1".into(),
+                    "".into(),
+                    s,
+                    "\"Enabled\"=DWORD:1".into(),
+                ],
+                1 => vec![
+                    s.clone(),
+                    "\"x\"=hex:01,\\ ; more".into(),
+                    "".into(),
+                    k.clone(),
+                    "\"y\"=\"嬊ਊ [x]\"".into(),
+                    "".into(),
+                    k,
+                    "\"z\"=hex(7):41,00,\\".into(),
+                    "  00,00".into(),
+                ],
+                2 => vec![
+                    s.clone(),
+                    "\"Enabled\"=dword:00000000".into(),
+                    "".into(),
+                    "[ HKEY_LOCAL_MACHINE\\SOFTWARE\\Blank]".into(),
+                    "\"c\"=dword:2".into(),
+                    "[HKEY_LOCAL_MACHINE\\SOFTWARE\\NoClose".into(),
+                    "\"d\"=dword:3".into(),
+                    "[HKEY_NOWHERE\\x]".into(),
+                    "\"e\"=dword:4".into(),
+                    "".into(),
+                    s,
+                    "\"Enabled\"=dword:00000001".into(),
+                ],
+                3 => vec![
+                    k.clone(),
+                    "\"p\"=\"嬊\\\\\"".into(),
+                    "".into(),
+                    "[-HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\P1]".into(),
+                    "".into(),
+                    "  [HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\Indented]".into(),
+                    "\"q\"=dword:5".into(),
+                    "".into(),
+                    k,
+                    "\"h\"=hex:00,\\".into(),
+                    "  ; a comment inside the value".into(),
+                    "  11,\\".into(),
+                    "".into(),
+                    "  22".into(),
+                ],
+                4 => vec![
+                    format!("{k}\r\"m\"=dword:1\r{s}\r\"c\"=dword:4\r"),
+                    "[HKEY_LOCAL_MACHINE\\SOFTWARE\\嬊]".into(),
+                    "\"u\"=dword:6".into(),
+                    "".into(),
+                    s,
+                    "\"bad\"=hex:zz".into(),
+                ],
+                _ => vec![
+                    s,
+                    "\"v\"=hex:01,\\".into(),
+                    k.clone(),
+                    "\"w\"=dword:7".into(),
+                    "".into(),
+                    k,
+                    "\"big\"=hex:00,01,02,03,04,05,06,07,08,09,0a,0b,0c,0d,0e,0f,\\".into(),
+                    "  10,11,12,13,14,15,16,17,18,19,1a,1b,1c,1d,1e,1f,20,21,22,23,24,25,\\".into(),
+                    "  26,27".into(),
+                ],
+            };
+            for l in lines {
+                t.push_str(&l);
+                t.push_str(eol);
+            }
+            t.push_str(eol);
+        }
+        t
+    }
+
+    fn same(one: &RegFile, two: &RegFile, what: &str) {
+        assert_eq!(one.ops(), two.ops(), "{what}");
+        assert_eq!(one.diagnostics(), two.diagnostics(), "{what}");
+        assert_eq!(one.encoding, two.encoding, "{what}");
+        assert_eq!(one.version(), two.version(), "{what}");
+    }
+
+    /// Every cut `read_halves` makes reads as one reading does: the same
+    /// ops in the same order, the same diagnostics at the same lines, in
+    /// UTF-16, UTF-8 and ANSI, with CR LF and LF line ends, files of odd and
+    /// even sizes; the cuts it refuses are the ones inside a value.
+    #[test]
+    fn two_halves_read_as_one() {
+        let ansi = encoding_rs::WINDOWS_1252;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for eol in ["\r\n", "\n"] {
+            let text = tricky(eol);
+            files.push((format!("utf-16 {eol:?}"), utf16(&text)));
+            files.push((format!("utf-8 {eol:?}"), text.as_bytes().to_vec()));
+            let plain = text.replace(['嬊', 'ਊ'], "é");
+            let (latin, _, _) = ansi.encode(&plain);
+            files.push((format!("ansi {eol:?}"), latin.into_owned()));
+            // No line end at the end; an odd size.
+            let cut = text.trim_end();
+            files.push((format!("utf-8 cut {eol:?}"), format!("{cut}x").into_bytes()));
+        }
+        for (what, bytes) in &files {
+            let one = read_in_place(bytes, None, 0, Some(ansi), Some(&keep)).unwrap();
+            let streamed = read_stream(&bytes[..], 0, Some(ansi), Some(&keep)).unwrap();
+            same(&one, &streamed, what);
+            assert!(
+                one.diagnostics().len() > 20,
+                "{what}: {:?}",
+                one.diagnostics()
+            );
+            let encoding = one.encoding;
+            let mut cuts = std::collections::BTreeSet::new();
+            for near in 0..bytes.len() {
+                if let Some(at) = stream::split_point(bytes, encoding, near) {
+                    assert!(at >= near, "{what}: {at} before {near}");
+                    cuts.insert(at);
+                }
+            }
+            assert!(cuts.len() > 100, "{what}: only {} cuts", cuts.len());
+            for &at in &cuts {
+                let two = read_halves(bytes, None, 0, Some(ansi), &keep, at)
+                    .unwrap_or_else(|| panic!("{what}: no read cut at {at}"))
+                    .unwrap();
+                same(&one, &two, &format!("{what}, cut at {at}"));
+            }
+            // A cut asked for inside a value goes past it.
+            for swallowed in [
+                "\\\r\n\r\n; note\r\n[",
+                "\\\n\n; note\n[",
+                "more\r\n\r\n[",
+                "more\n\n[",
+            ] {
+                let Ok(text) = std::str::from_utf8(bytes) else {
+                    continue;
+                };
+                for (i, _) in text.match_indices(swallowed) {
+                    let key = i + swallowed.len() - 1;
+                    assert!(!cuts.contains(&key), "{what}: cut at {key}");
+                }
+            }
+        }
+    }
+
+    /// Over `MAX_DIAGNOSTICS` notes across the cut: the first ones listed, in
+    /// order, the rest counted once, as in one reading.
+    #[test]
+    fn two_halves_count_notes_as_one() {
+        let mut text = String::from("Windows Registry Editor Version 5.00\r\n\r\n");
+        for i in 0..1500 {
+            text.push_str(&format!(
+                "[HKEY_LOCAL_MACHINE\\S\\SCHANNEL\\K{i}]\r\n\"a\"=DWORD:1\r\n\"b\"=hex:zz\r\n\"c\"=dword:\r\n\"d\"=x\r\n\"e\"=\"\r\n\"f\"=hex(2):q\r\n\"g\"=dword:123456789\r\n\r\n"
+            ));
+        }
+        for bytes in [utf16(&text), text.into_bytes()] {
+            let one = read_in_place(&bytes, None, 0, None, Some(&keep)).unwrap();
+            assert!(
+                one.diagnostics()
+                    .iter()
+                    .any(|d| d.code == "more-diagnostics"),
+                "{:?}",
+                one.diagnostics().last()
+            );
+            let encoding = one.encoding;
+            for near in (0..bytes.len()).step_by(bytes.len() / 7) {
+                let Some(at) = stream::split_point(&bytes, encoding, near) else {
+                    continue;
+                };
+                let two = read_halves(&bytes, None, 0, None, &keep, at)
+                    .unwrap()
+                    .unwrap();
+                same(&one, &two, &format!("cut at {at}"));
+            }
+        }
+    }
+
+    /// What one reading refuses, two halves do not read: the caller then
+    /// reads it in one go, and gets the same error.
+    #[test]
+    fn errors_are_left_to_one_reading() {
+        let mut text = String::from("Windows Registry Editor Version 5.00\r\n\r\n");
+        for i in 0..50 {
+            text.push_str(&format!(
+                "[HKEY_LOCAL_MACHINE\\SOFTWARE\\K{i}]\r\n\"a\"=dword:1\r\n\r\n"
+            ));
+        }
+        let mut bytes = utf16(&text);
+        bytes.push(b'x');
+        let err = read_in_place(&bytes, None, 0, None, Some(&keep)).unwrap_err();
+        assert!(matches!(err, ReadError::Utf16Truncated { .. }), "{err}");
+        let at =
+            stream::split_point(&bytes, super::TextEncoding::Utf16Le, bytes.len() / 2).unwrap();
+        assert!(read_halves(&bytes, None, 0, None, &keep, at).is_none());
     }
 }

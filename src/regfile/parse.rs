@@ -108,8 +108,9 @@ pub fn parse(
 }
 
 /// Which keys to keep: the others' values are not read (a whole `HKLM`
-/// export is hundreds of MB; an audit needs a few keys of it).
-pub type Keep<'a> = &'a dyn Fn(&[&str]) -> bool;
+/// export is hundreds of MB; an audit needs a few keys of it). `Sync`: a
+/// large mapped file is read by two threads at once.
+pub type Keep<'a> = &'a (dyn Fn(&[&str]) -> bool + Sync);
 
 /// Parses lines from `lines`, keeping only the keys `keep` accepts (all
 /// when `None`; key deletions are always kept, as they may remove kept keys).
@@ -119,6 +120,57 @@ pub fn parse_from(
     ansi: Option<&'static Encoding>,
     keep: Option<Keep<'_>>,
 ) -> Result<Document, ReadError> {
+    let (version, first) = header(lines)?;
+    let part = body(lines, source, ansi, keep, version, &first)?;
+    Ok(finish(version, part))
+}
+
+/// What the lines of a file, or of a part of one, made: ops and
+/// diagnostics numbered from the part's first line.
+pub(super) struct Part {
+    pub ops: Vec<Op>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics past `MAX_DIAGNOSTICS`, counted but not kept.
+    pub unlisted: usize,
+    /// About how many bytes `ops` takes.
+    pub held: usize,
+}
+
+impl Part {
+    /// `next`, read from the lines after this part's `lines` lines, added
+    /// after it: what one reading of both parts would have made.
+    pub fn append(&mut self, mut next: Part, lines: u32) {
+        for op in &mut next.ops {
+            let at = match op {
+                Op::CreateKey { at, .. }
+                | Op::DeleteKey { at, .. }
+                | Op::SetValue { at, .. }
+                | Op::DeleteValue { at, .. }
+                | Op::Skipped { at, .. } => at,
+            };
+            at.line = at.line.saturating_add(lines);
+        }
+        for d in &mut next.diagnostics {
+            if let Some(at) = &mut d.origin {
+                at.line = at.line.saturating_add(lines);
+            }
+        }
+        self.ops.append(&mut next.ops);
+        let room = MAX_DIAGNOSTICS.saturating_sub(self.diagnostics.len());
+        self.unlisted += next.unlisted + next.diagnostics.len().saturating_sub(room);
+        next.diagnostics.truncate(room);
+        self.diagnostics.append(&mut next.diagnostics);
+        self.held += next.held;
+    }
+
+    /// Whether `keep`ing reads would refuse this much (`MAX_HELD`).
+    pub fn too_much(&self) -> bool {
+        self.held > MAX_HELD
+    }
+}
+
+/// The header line: the file's version, and the line itself.
+pub(super) fn header(lines: &mut dyn LineSource) -> Result<(Version, String), ReadError> {
     let (_, first) = lines.next_line().unwrap_or((1, String::new()));
     let version = match lines.overlong() {
         // Only the start of the line was read: enough to tell the one header
@@ -139,6 +191,19 @@ pub fn parse_from(
         }
         _ => parse_header(&first)?,
     };
+    Ok((version, first))
+}
+
+/// The lines after the header (or the lines of a part of the file after
+/// it, which must start with a key line that opens a key), parsed.
+pub(super) fn body(
+    lines: &mut dyn LineSource,
+    source: usize,
+    ansi: Option<&'static Encoding>,
+    keep: Option<Keep<'_>>,
+    version: Version,
+    first: &str,
+) -> Result<Part, ReadError> {
     let mut parser = Parser {
         source,
         ansi,
@@ -175,23 +240,33 @@ pub fn parse_from(
             suggestion: Some(HEADER_V5.to_owned()),
         }),
     }
-    if parser.unlisted > 0 {
-        parser.diagnostics.push(Diagnostic {
+    Ok(Part {
+        ops: parser.ops,
+        diagnostics: parser.diagnostics,
+        unlisted: parser.unlisted,
+        held: parser.held,
+    })
+}
+
+/// The document the lines made.
+pub(super) fn finish(version: Version, mut part: Part) -> Document {
+    if part.unlisted > 0 {
+        part.diagnostics.push(Diagnostic {
             code: "more-diagnostics",
             severity: Severity::Warning,
             message: format!(
                 "{} more notes about lines of this file (lines regedit skips, or warns about) are not listed: only the first {MAX_DIAGNOSTICS} are",
-                parser.unlisted
+                part.unlisted
             ),
             origin: None,
             suggestion: None,
         });
     }
-    Ok(Document {
+    Document {
         version,
-        ops: parser.ops,
-        diagnostics: parser.diagnostics,
-    })
+        ops: part.ops,
+        diagnostics: part.diagnostics,
+    }
 }
 
 fn parse_header(first: &str) -> Result<Version, ReadError> {

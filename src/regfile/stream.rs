@@ -48,6 +48,8 @@ pub(super) struct ByteLines<'k, R> {
     /// What each read fills, allocated once.
     block: Vec<u8>,
     buf: Vec<u8>,
+    /// Bytes mapped in memory, read in place of `reader` and `buf`.
+    map: Option<Mapped<'k>>,
     /// Where the next line starts in `buf`.
     pos: usize,
     eof: bool,
@@ -60,6 +62,8 @@ pub(super) struct ByteLines<'k, R> {
     pub had_errors: bool,
     /// Bytes read in all.
     pub total: u64,
+    /// The file offset of the first byte read (a part of a mapped file).
+    origin: u64,
     pub io_error: Option<io::Error>,
     /// UTF-16 text that ended with half a character.
     pub truncated: bool,
@@ -70,6 +74,96 @@ pub(super) struct ByteLines<'k, R> {
     pub binary_at: Option<u64>,
 }
 
+/// A file (or part of one) mapped in memory: it is read in place, as if in
+/// reads of `MAP_STEP` bytes, so that lines, their limits and their numbers
+/// come out exactly as from a stream. The pages passed are given back as
+/// reading goes on, so what stays resident is bounded like a stream's buffer.
+pub(super) struct Mapped<'k> {
+    bytes: &'k [u8],
+    /// How much of `bytes` counts as read.
+    end: usize,
+    /// The map `bytes` lies in, to give pages back to (none in tests).
+    region: Option<&'k memmap2::Mmap>,
+    /// Where `bytes` starts in `region`, and how much of it is given back.
+    at: usize,
+    released: usize,
+}
+
+/// How much more of a mapped file counts as read at a time.
+const MAP_STEP: usize = 4 << 20;
+/// Pages are given back in runs of this much, behind the reading position.
+const RELEASE: usize = 8 << 20;
+
+impl<'k> Mapped<'k> {
+    pub fn new(bytes: &'k [u8], region: Option<&'k memmap2::Mmap>, at: usize) -> Self {
+        Mapped {
+            bytes,
+            end: 0,
+            region,
+            at,
+            released: 0,
+        }
+    }
+
+    /// Gives back the pages wholly before byte `upto` of `bytes`.
+    fn release(&mut self, upto: usize) {
+        let Some(map) = self.region else { return };
+        if upto < self.released + RELEASE {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            // Pages are 4 KiB here, 16 or 64 KiB on some ARM systems: an
+            // unaligned range would be refused and nothing given back.
+            // SAFETY: sysconf only reads a constant of the system.
+            let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+                .unwrap_or(4096)
+                .max(1);
+            let from = (self.at + self.released).next_multiple_of(page);
+            let to = (self.at + upto) / page * page;
+            if to > from {
+                // SAFETY: the map is read-only and private, of a file: dropping
+                // its pages only makes a later touch read them again from the
+                // page cache. Reading has passed them for good anyway.
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+                };
+            }
+        }
+        // Elsewhere a map is not made for a `.reg` file (see `input::open`).
+        #[cfg(not(unix))]
+        let _ = map;
+        self.released = upto;
+    }
+}
+
+impl<'k> ByteLines<'k, io::Empty> {
+    /// Reads a mapped file (or the part of one `bytes` is, starting at file
+    /// offset `origin`): as `open`, but without copying.
+    pub fn open_mapped(
+        map: Mapped<'k>,
+        ansi: Option<&'static Encoding>,
+        keep: Option<Keep<'k>>,
+        origin: u64,
+    ) -> Result<Self, ReadError> {
+        Self::start(io::empty(), Some(map), ansi, keep, origin)
+    }
+
+    /// Reads a part of a mapped file that starts at a line after the header
+    /// (file offset `origin` > 0), in the file's `encoding`. Its lines are
+    /// numbered from 1.
+    pub fn resume(
+        map: Mapped<'k>,
+        encoding: TextEncoding,
+        keep: Option<Keep<'k>>,
+        origin: u64,
+    ) -> Self {
+        let mut lines = Self::new(io::empty(), Some(map), keep, origin);
+        lines.set_encoding(encoding);
+        lines
+    }
+}
+
 impl<'k, R: Read> ByteLines<'k, R> {
     /// Reads the head of the file, picks its encoding, and stands after the BOM.
     pub fn open(
@@ -77,7 +171,48 @@ impl<'k, R: Read> ByteLines<'k, R> {
         ansi: Option<&'static Encoding>,
         keep: Option<Keep<'k>>,
     ) -> Result<Self, ReadError> {
-        let mut lines = ByteLines {
+        Self::start(reader, None, ansi, keep, 0)
+    }
+
+    fn start(
+        reader: R,
+        map: Option<Mapped<'k>>,
+        ansi: Option<&'static Encoding>,
+        keep: Option<Keep<'k>>,
+        origin: u64,
+    ) -> Result<Self, ReadError> {
+        let mut lines = Self::new(reader, map, keep, origin);
+        // The header line first: bytes that cannot be one (NULs, as in a
+        // disk image or /dev/zero) are refused before more is read.
+        while lines.data().len() < MAX_HEADER_LINE && lines.fill().is_some() {}
+        let (early, bom) = detect(lines.data(), lines.eof, ansi)?;
+        let w = match early {
+            TextEncoding::Utf16Le => 2,
+            _ => 1,
+        };
+        if let Some(at) = first_line_nul(&lines.data()[bom..], w) {
+            return Err(ReadError::NotText {
+                offset: (bom + at) as u64,
+                context: "in the first line, where the header must be",
+            });
+        }
+        while lines.data().len() < HEAD && lines.fill().is_some() {}
+        let (encoding, bom) = detect(lines.data(), lines.eof, ansi)?;
+        lines.set_encoding(encoding);
+        lines.pos = bom;
+        Ok(lines)
+    }
+
+    fn set_encoding(&mut self, encoding: TextEncoding) {
+        self.encoding = encoding;
+        if encoding == TextEncoding::Utf16Le {
+            self.hex = memchr::memmem::Finder::new(b"h\0e\0x\0");
+        }
+    }
+
+    fn new(reader: R, map: Option<Mapped<'k>>, keep: Option<Keep<'k>>, origin: u64) -> Self {
+        let mapped = map.is_some();
+        ByteLines {
             reader,
             keep,
             dropped: false,
@@ -86,8 +221,10 @@ impl<'k, R: Read> ByteLines<'k, R> {
             tail_backslash: false,
             slow_lines: 0,
             hex: memchr::memmem::Finder::new(b"hex"),
-            block: vec![0; BLOCK],
-            buf: Vec::with_capacity(BLOCK),
+            // A map needs no buffer.
+            block: vec![0; if mapped { 0 } else { BLOCK }],
+            buf: Vec::with_capacity(if mapped { 0 } else { BLOCK }),
+            map,
             pos: 0,
             eof: false,
             encoding: TextEncoding::Utf8,
@@ -96,37 +233,26 @@ impl<'k, R: Read> ByteLines<'k, R> {
             continuing: false,
             had_errors: false,
             total: 0,
+            origin,
             io_error: None,
             truncated: false,
             overlong: None,
             binary_at: None,
-        };
-        // The header line first: bytes that cannot be one (NULs, as in a
-        // disk image or /dev/zero) are refused before more is read.
-        while lines.buf.len() < MAX_HEADER_LINE && lines.fill().is_some() {}
-        let (early, bom) = detect(&lines.buf, lines.eof, ansi)?;
-        let w = match early {
-            TextEncoding::Utf16Le => 2,
-            _ => 1,
-        };
-        if let Some(at) = first_line_nul(&lines.buf[bom..], w) {
-            return Err(ReadError::NotText {
-                offset: (bom + at) as u64,
-                context: "in the first line, where the header must be",
-            });
         }
-        while lines.buf.len() < HEAD && lines.fill().is_some() {}
-        let (encoding, bom) = detect(&lines.buf, lines.eof, ansi)?;
-        lines.encoding = encoding;
-        if encoding == TextEncoding::Utf16Le {
-            lines.hex = memchr::memmem::Finder::new(b"h\0e\0x\0");
-        }
-        lines.pos = bom;
-        Ok(lines)
     }
 
     pub fn encoding(&self) -> TextEncoding {
         self.encoding
+    }
+
+    /// Lines read so far (all of them, once `next_line` gave `None`).
+    pub fn lines_read(&self) -> u32 {
+        self.number
+    }
+
+    /// Whether the line at `pos` is the file's first (a header, or not).
+    fn on_header(&self) -> bool {
+        self.number == 0 && self.origin == 0
     }
 
     fn width(&self) -> usize {
@@ -136,11 +262,39 @@ impl<'k, R: Read> ByteLines<'k, R> {
         }
     }
 
+    /// The bytes read and held: `pos` and every index handed out point here.
+    fn data(&self) -> &[u8] {
+        held(&self.buf, &self.map)
+    }
+
+    /// Lets go of everything held, after reading stopped.
+    fn drop_held(&mut self) {
+        match &mut self.map {
+            Some(m) => self.pos = m.end,
+            None => {
+                self.buf.clear();
+                self.pos = 0;
+            }
+        }
+    }
+
     /// Reads more, dropping the bytes before `pos`. Returns how far the
     /// kept bytes moved, or `None` at the end of the file.
     fn fill(&mut self) -> Option<usize> {
         if self.eof {
             return None;
+        }
+        if let Some(m) = &mut self.map {
+            // Nothing moves: more of the map counts as read.
+            m.release(self.pos);
+            let n = MAP_STEP.min(m.bytes.len() - m.end);
+            if n == 0 {
+                self.eof = true;
+                return None;
+            }
+            m.end += n;
+            self.total += n as u64;
+            return Some(0);
         }
         let shift = self.pos;
         self.buf.drain(..shift);
@@ -175,7 +329,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
         if (j - self.pos) % 2 != 0 {
             return Some(false);
         }
-        self.buf.get(j + 1).map(|&hi| hi == 0 && byte != 0)
+        self.data().get(j + 1).map(|&hi| hi == 0 && byte != 0)
     }
 
     /// The next raw line as a range of `buf`, and moves past its end.
@@ -183,20 +337,20 @@ impl<'k, R: Read> ByteLines<'k, R> {
         let w = self.width();
         let mut i = self.pos;
         loop {
-            let found = memchr::memchr2(b'\n', b'\r', &self.buf[i..]).map(|o| i + o);
+            let found = memchr::memchr2(b'\n', b'\r', &self.data()[i..]).map(|o| i + o);
             let Some(j) = found else {
-                let cap = match self.number {
-                    0 => MAX_HEADER_LINE,
-                    _ => MAX_LINE,
+                let cap = match self.on_header() {
+                    true => MAX_HEADER_LINE,
+                    false => MAX_LINE,
                 };
-                if self.buf.len() - self.pos > cap && !self.pass_over(cap) {
-                    return match self.number {
+                if self.data().len() - self.pos > cap && !self.pass_over(cap) {
+                    return match self.on_header() {
                         // No header, and no need to read on to see that.
-                        0 => Some((0, 0)),
-                        _ => None,
+                        true => Some((0, 0)),
+                        false => None,
                     };
                 }
-                let old_end = self.buf.len();
+                let old_end = self.data().len();
                 match self.fill() {
                     Some(shift) => {
                         // Go on from where the old bytes ended (one unit back,
@@ -205,20 +359,20 @@ impl<'k, R: Read> ByteLines<'k, R> {
                         continue;
                     }
                     None => {
-                        if self.pos >= self.buf.len() {
+                        if self.pos >= self.data().len() {
                             return None;
                         }
-                        let rest = self.buf.len() - self.pos;
+                        let rest = self.data().len() - self.pos;
                         if rest % w != 0 {
                             self.truncated = true;
                         }
-                        let line = (self.pos, self.buf.len() - rest % w);
-                        self.pos = self.buf.len();
+                        let line = (self.pos, self.data().len() - rest % w);
+                        self.pos = self.data().len();
                         return Some(line);
                     }
                 }
             };
-            let byte = self.buf[j];
+            let byte = self.data()[j];
             match self.is_unit(j, byte) {
                 Some(true) => {}
                 Some(false) => {
@@ -239,14 +393,14 @@ impl<'k, R: Read> ByteLines<'k, R> {
             let mut next = j + w;
             if byte == b'\r' {
                 // A CR LF pair ends one line; wait for the LF's bytes if needed.
-                if next + w > self.buf.len() && !self.eof {
+                if next + w > self.data().len() && !self.eof {
                     if let Some(shift) = self.fill() {
                         i = j - shift;
                         continue;
                     }
                 }
-                let lf = self.buf.get(next) == Some(&b'\n')
-                    && (w == 1 || self.buf.get(next + 1) == Some(&0));
+                let lf = self.data().get(next) == Some(&b'\n')
+                    && (w == 1 || self.data().get(next + 1) == Some(&0));
                 if lf {
                     next += w;
                 }
@@ -259,7 +413,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
 
     /// The file offset of byte `i` of `buf`.
     fn offset_of(&self, i: usize) -> u64 {
-        self.total - (self.buf.len() - i) as u64
+        self.origin + self.total - (self.data().len() - i) as u64
     }
 
     /// The line at `pos` has more than `cap` bytes and no end yet: notes it
@@ -270,14 +424,14 @@ impl<'k, R: Read> ByteLines<'k, R> {
     fn pass_over(&mut self, cap: usize) -> bool {
         let w = self.width();
         if self.overlong.is_none() {
-            let shown_end = self.pos + SHOWN.min(self.buf.len() - self.pos) / w * w;
+            let shown_end = self.pos + SHOWN.min(self.data().len() - self.pos) / w * w;
             let (text, _) = self.decode_raw(self.pos, shown_end);
             let nul = match w {
-                2 => self.buf[self.pos..]
+                2 => self.data()[self.pos..]
                     .chunks_exact(2)
                     .position(|u| u == [0, 0])
                     .map(|u| self.pos + 2 * u),
-                _ => memchr::memchr(0, &self.buf[self.pos..]).map(|o| self.pos + o),
+                _ => memchr::memchr(0, &self.data()[self.pos..]).map(|o| self.pos + o),
             };
             self.overlong = Some(Overlong {
                 offset: self.offset_of(self.pos),
@@ -285,25 +439,24 @@ impl<'k, R: Read> ByteLines<'k, R> {
                 limit: cap,
                 start: text,
             });
-            let stop = self.number == 0 || nul.is_some();
-            if let Some(n) = nul.filter(|_| self.number > 0) {
+            let stop = self.on_header() || nul.is_some();
+            if let Some(n) = nul.filter(|_| !self.on_header()) {
                 self.binary_at = Some(self.offset_of(n));
             }
             if stop {
                 self.eof = true;
-                self.buf.clear();
-                self.pos = 0;
+                self.drop_held();
                 return false;
             }
         }
-        let held = (self.buf.len() - self.pos) / w * w;
+        let held = (self.data().len() - self.pos) / w * w;
         self.pos += held.saturating_sub(w);
         true
     }
 
     fn first_unit(&self, a: usize, b: usize) -> Option<u16> {
         let w = self.width();
-        let raw = &self.buf[a..b];
+        let raw = &self.data()[a..b];
         let mut i = 0;
         while i + w <= raw.len() {
             let u = match w {
@@ -320,7 +473,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
 
     fn last_unit(&self, a: usize, b: usize) -> Option<u16> {
         let w = self.width();
-        let raw = &self.buf[a..b];
+        let raw = &self.data()[a..b];
         let mut end = raw.len() - raw.len() % w;
         while end >= w {
             let u = match w {
@@ -336,7 +489,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
     }
 
     fn contains_hex(&self, a: usize, b: usize) -> bool {
-        self.hex.find(&self.buf[a..b]).is_some()
+        self.hex.find(&self.data()[a..b]).is_some()
     }
 
     /// For a key line: false when the caller keeps its key, or it is one
@@ -367,7 +520,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
     /// Copies the line into `scratch` when it is all ASCII (key lines nearly
     /// always are): no decoder, no allocation. False otherwise.
     fn ascii_into_scratch(&mut self, a: usize, b: usize) -> bool {
-        let raw = &self.buf[a..b];
+        let raw = &held(&self.buf, &self.map)[a..b];
         self.scratch.clear();
         match self.width() {
             2 => {
@@ -390,10 +543,10 @@ impl<'k, R: Read> ByteLines<'k, R> {
     fn unit_at(&self, i: usize) -> Option<u16> {
         match self.width() {
             2 => self
-                .buf
+                .data()
                 .get(i..i + 2)
                 .map(|u| u16::from_le_bytes([u[0], u[1]])),
-            _ => self.buf.get(i).map(|&b| u16::from(b)),
+            _ => self.data().get(i).map(|&b| u16::from(b)),
         }
     }
 
@@ -401,12 +554,12 @@ impl<'k, R: Read> ByteLines<'k, R> {
     fn count_lines(&self, a: usize, b: usize) -> Option<u32> {
         let w = self.width();
         let mut n: u32 = 0;
-        for i in memchr::memchr2_iter(b'\n', b'\r', &self.buf[a..b]).map(|o| a + o) {
-            if self.is_unit(i, self.buf[i]) != Some(true) {
+        for i in memchr::memchr2_iter(b'\n', b'\r', &self.data()[a..b]).map(|o| a + o) {
+            if self.is_unit(i, self.data()[i]) != Some(true) {
                 continue;
             }
             // A CR is a line end unless an LF follows it.
-            if self.buf[i] == b'\r' {
+            if self.data()[i] == b'\r' {
                 match self.unit_at(i + w) {
                     Some(u) if u == unit('\n') => continue,
                     Some(_) => {}
@@ -445,7 +598,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
             let found = loop {
                 // A plain byte search: a two-byte memmem needle would build a
                 // searcher at every call, and this runs once per skipped key.
-                let Some(o) = memchr::memchr(b'[', &self.buf[from..]) else {
+                let Some(o) = memchr::memchr(b'[', &self.data()[from..]) else {
                     break None;
                 };
                 let j = from + o;
@@ -491,7 +644,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
                 None => {
                     // No key line in what is read: pass over every whole line
                     // (to the last LF), then read on.
-                    let last_lf = memchr::memrchr_iter(b'\n', &self.buf[self.pos..])
+                    let last_lf = memchr::memrchr_iter(b'\n', &self.data()[self.pos..])
                         .map(|o| self.pos + o)
                         .find(|&i| self.is_unit(i, b'\n') == Some(true));
                     let Some(lf) = last_lf else { return false };
@@ -520,13 +673,128 @@ impl<'k, R: Read> ByteLines<'k, R> {
     }
 
     fn decode_raw(&self, a: usize, b: usize) -> (String, bool) {
-        let raw = &self.buf[a..b];
+        let raw = &self.data()[a..b];
         let (text, errors) = match self.encoding {
             TextEncoding::Utf16Le => UTF_16LE.decode_without_bom_handling(raw),
             TextEncoding::Ansi(e) => e.decode_without_bom_handling(raw),
             TextEncoding::Utf8 | TextEncoding::Utf8Bom => UTF_8.decode_without_bom_handling(raw),
         };
         (text.into_owned(), errors)
+    }
+}
+
+/// How far past the byte asked for a split is looked for.
+const SPLIT_LOOK: usize = 4 << 20;
+/// How long the lines a split looks at, on either side of it, may be.
+const SPLIT_LINE: usize = 64 << 10;
+
+/// Where a file may be cut for two readers: the start of a line, at or after
+/// byte `near`, that plainly opens a key (`[root\path]`, ASCII, nothing
+/// before or after it, a name regedit takes) and follows a line that leaves
+/// no value open: not blank, no `;` (no comment, nothing after a `\`), and
+/// no `\` at its end, with only blank lines between. Whatever came before,
+/// a reading stands there outside any value, and the key line opens its
+/// key: so what follows reads the same alone.
+pub(super) fn split_point(bytes: &[u8], encoding: TextEncoding, near: usize) -> Option<usize> {
+    let w = match encoding {
+        TextEncoding::Utf16Le => 2,
+        _ => 1,
+    };
+    let end = near.saturating_add(SPLIT_LOOK).min(bytes.len());
+    // From the line end before `near`: a line may start right there.
+    let mut from = near.saturating_sub(w).next_multiple_of(w);
+    while from < end {
+        let lf = from + memchr::memchr(b'\n', &bytes[from..end])?;
+        from = lf + 1;
+        // A UTF-16 file's units start at even offsets, after its BOM.
+        if lf % w != 0 || unit_in(bytes, w, lf) != Some(unit('\n')) {
+            continue;
+        }
+        if opens_key(bytes, w, lf + w) && leaves_no_value_open(bytes, w, lf) {
+            return Some(lf + w);
+        }
+    }
+    None
+}
+
+fn unit_in(bytes: &[u8], w: usize, i: usize) -> Option<u16> {
+    match w {
+        2 => bytes
+            .get(i..i + 2)
+            .map(|u| u16::from_le_bytes([u[0], u[1]])),
+        _ => bytes.get(i).map(|&b| u16::from(b)),
+    }
+}
+
+/// Whether the line at `start` is a key line that surely opens its key.
+fn opens_key(bytes: &[u8], w: usize, start: usize) -> bool {
+    let mut text = String::new();
+    let mut i = start;
+    loop {
+        match unit_in(bytes, w, i) {
+            Some(u) if u == unit('\r') || u == unit('\n') => break,
+            Some(u) if u != 0 && u < 0x80 && text.len() < SPLIT_LINE => {
+                text.push(char::from(u as u8));
+            }
+            _ => return false,
+        }
+        i += w;
+    }
+    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return false;
+    };
+    if inner.starts_with(['-', ' ', '\t']) || inner.contains([']', '[']) {
+        return false;
+    }
+    let mut parts = inner.trim_end_matches('\\').split('\\');
+    if parts.next().and_then(parse_root).is_none() {
+        return false;
+    }
+    let mut levels = 0;
+    parts.filter(|p| !p.is_empty()).all(|p| {
+        levels += 1;
+        p.len() <= 255 && levels <= MAX_DEPTH
+    })
+}
+
+/// Whether the lines before the line end at `lf` leave no value open (see
+/// [`split_point`]).
+fn leaves_no_value_open(bytes: &[u8], w: usize, lf: usize) -> bool {
+    let lo = lf.saturating_sub(SPLIT_LINE);
+    let mut i = lf;
+    // Back over blank lines to the last unit of the last line with text.
+    loop {
+        if i < lo + w {
+            return false;
+        }
+        i -= w;
+        match unit_in(bytes, w, i) {
+            Some(u) if [' ', '\t', '\r', '\n'].iter().any(|&c| u == unit(c)) => {}
+            Some(u) if u == unit('\\') || u == unit(';') => return false,
+            Some(_) => break,
+            None => return false,
+        }
+    }
+    // Back to that line's start: no `;` in it.
+    loop {
+        if i < lo + w {
+            return false;
+        }
+        i -= w;
+        match unit_in(bytes, w, i) {
+            Some(u) if u == unit('\r') || u == unit('\n') => return true,
+            Some(u) if u == unit(';') => return false,
+            Some(_) => {}
+            None => return false,
+        }
+    }
+}
+
+/// What a reader holds: its buffer, or what of its map counts as read.
+fn held<'a>(buf: &'a [u8], map: &'a Option<Mapped<'_>>) -> &'a [u8] {
+    match map {
+        Some(m) => &m.bytes[..m.end],
+        None => buf,
     }
 }
 
@@ -1024,6 +1292,94 @@ mod tests {
             matches!(err, Some(super::super::ReadError::Utf16Truncated { .. })),
             "{err:?}"
         );
+    }
+
+    /// A file read in place (mapped) reads as the same file streamed: ops,
+    /// diagnostics with their lines, and errors, with and without a filter.
+    #[test]
+    fn read_in_place_as_streamed() {
+        use super::super::read_in_place;
+        let keep = |p: &[&str]| p.iter().any(|x| name::eq(x, "SCHANNEL"));
+        let text = jumpy();
+        let mut files = vec![
+            utf16(TEXT),
+            TEXT.as_bytes().to_vec(),
+            utf16(TEXT.trim_end()),
+            utf16(&text),
+            text.as_bytes().to_vec(),
+            utf16(SWALLOW),
+            utf16(TEXT)[..utf16(TEXT).len() - 1].to_vec(),
+            b"REGEDIT4\r\n\0\0\0\r\n".to_vec(),
+            Vec::new(),
+        ];
+        // Longer than a step of the map, with lines across its steps.
+        files.push(utf16(&text.repeat(40)));
+        // Lines over the cap, as in the test above: passed over alike.
+        let big = 20 << 20;
+        let parts: Vec<(&str, usize)> = vec![
+            (
+                "Windows Registry Editor Version 5.00\r\n[HKEY_CURRENT_USER\\A]\r\n\"big\"=\"",
+                1,
+            ),
+            ("x", big),
+            ("\"\r\n\"h\"=hex:01,\\\r\n  ", 1),
+            ("02,", big / 3),
+            ("\r\n[HKEY_CURRENT_USER\\", 1),
+            ("k", big),
+            (
+                "]\r\n\"lost\"=dword:5\r\n[HKEY_CURRENT_USER\\B]\r\n\"z\"=dword:3\r\n",
+                1,
+            ),
+        ];
+        for wide in [false, true] {
+            let mut bytes = Vec::new();
+            made(&parts, wide).read_to_end(&mut bytes).unwrap();
+            files.push(bytes);
+        }
+        files.push([b"REGEDIT4\r\n\r\n".as_slice(), &[0; 40 << 20]].concat());
+        for sample in ["compliant.reg", "translated/zh-TW.reg", "matrix.reg"] {
+            files.push(
+                std::fs::read(format!("{}/samples/{sample}", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+            );
+        }
+        let same = |a: Result<super::super::RegFile, ReadError>,
+                    b: Result<super::super::RegFile, ReadError>| {
+            match (a, b) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.ops(), b.ops());
+                    assert_eq!(a.diagnostics(), b.diagnostics());
+                    assert_eq!(a.encoding, b.encoding);
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{:?} / {:?}", a.map(|_| ()), b.map(|_| ())),
+            }
+        };
+        for bytes in &files {
+            for filter in [None, Some(&keep as super::super::Keep<'_>)] {
+                same(
+                    read_stream(&bytes[..], 0, None, filter),
+                    read_in_place(bytes, None, 0, None, filter),
+                );
+            }
+        }
+    }
+
+    /// A mapped file longer than what is given back at a time reads as
+    /// streamed (pages given back are read again only if touched again).
+    #[test]
+    fn a_mapped_file_gives_pages_back_and_reads_the_same() {
+        let keep = |p: &[&str]| p.iter().any(|x| name::eq(x, "SCHANNEL"));
+        let one = jumpy();
+        let bytes = utf16(&one.repeat(3 * super::RELEASE / (2 * one.len()) + 1));
+        assert!(bytes.len() > 3 * super::RELEASE);
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &bytes).unwrap();
+        // SAFETY: a private temporary file nobody else writes.
+        let map = unsafe { memmap2::Mmap::map(&f) }.unwrap();
+        let streamed = read_stream(&bytes[..], 0, None, Some(&keep)).unwrap();
+        let mapped = super::super::read_mapped(&map, 0, None, Some(&keep)).unwrap();
+        assert_eq!(streamed.ops(), mapped.ops());
+        assert_eq!(streamed.diagnostics(), mapped.diagnostics());
     }
 
     #[test]

@@ -57,6 +57,12 @@ fn distance(a: &str, b: &str) -> usize {
 /// names are told apart by their length alone).
 pub fn schannel_like(name: &str) -> bool {
     let bytes = name.as_bytes();
+    // 6 to 10 characters take 6 to 40 bytes: most names (a GUID, `CLSID`)
+    // are told by their length alone, before any scan of them. This runs
+    // for every part of every key line of a whole export.
+    if !(6..=40).contains(&bytes.len()) {
+        return false;
+    }
     if name.is_ascii() {
         if !(6..=10).contains(&bytes.len()) {
             return false;
