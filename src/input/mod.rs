@@ -178,7 +178,9 @@ impl Deref for Bytes {
 enum Opened {
     Hive(Bytes),
     Stream(Box<dyn Read>),
-    /// A `.reg` file mapped in memory: read in place, not copied.
+    /// A `.reg` file mapped in memory: read in place, not copied (Unix
+    /// only: elsewhere pages cannot be given back as reading goes on).
+    #[cfg_attr(not(unix), allow(dead_code))]
     Mapped(memmap2::Mmap),
 }
 
@@ -215,7 +217,7 @@ fn open(path: &str) -> Result<Opened, InputError> {
         // pages cannot be given back as reading goes on, it is streamed, and
         // so is a file whose size says nothing (`/proc`'s are 0 bytes).
         #[cfg(unix)]
-        if kind == FileKind::Regular && file.metadata().is_ok_and(|m| m.len() > 0) {
+        if kind == FileKind::Regular && crate::fsio::metadata(&file).is_ok_and(|m| m.len() > 0) {
             // SAFETY: as in `map_or_read_file`.
             if let Ok(m) = unsafe { memmap2::Mmap::map(&file) } {
                 return Ok(Opened::Mapped(m));

@@ -84,7 +84,9 @@ pub(super) struct Mapped<'k> {
     end: usize,
     /// The map `bytes` lies in, to give pages back to (none in tests).
     region: Option<&'k memmap2::Mmap>,
-    /// Where `bytes` starts in `region`, and how much of it is given back.
+    /// Where `bytes` starts in `region`, and how much of it is given back
+    /// (pages are given back on Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     at: usize,
     released: usize,
 }
