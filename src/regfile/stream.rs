@@ -39,12 +39,12 @@ pub(super) struct ByteLines<'k, R> {
     parser_continuing: bool,
     /// Reused for judging key lines, so keys passed over cost no allocation.
     scratch: Vec<u8>,
-    /// Whether the last non-blank line passed over by a jump ended in `\`.
+    /// Whether the last line passed over by a jump that was not blank or a
+    /// comment may have continued a hex value (see `may_continue`).
     tail_backslash: bool,
     /// Lines to read one by one before jumping again (up to a key line a
     /// continuation may swallow), so a hazard is not searched for twice.
     slow_lines: u32,
-    hex: memchr::memmem::Finder<'static>,
     /// What each read fills, allocated once.
     block: Vec<u8>,
     buf: Vec<u8>,
@@ -207,9 +207,6 @@ impl<'k, R: Read> ByteLines<'k, R> {
 
     fn set_encoding(&mut self, encoding: TextEncoding) {
         self.encoding = encoding;
-        if encoding == TextEncoding::Utf16Le {
-            self.hex = memchr::memmem::Finder::new(b"h\0e\0x\0");
-        }
     }
 
     fn new(reader: R, map: Option<Mapped<'k>>, keep: Option<Keep<'k>>, origin: u64) -> Self {
@@ -222,7 +219,6 @@ impl<'k, R: Read> ByteLines<'k, R> {
             scratch: Vec::new(),
             tail_backslash: false,
             slow_lines: 0,
-            hex: memchr::memmem::Finder::new(b"hex"),
             // A map needs no buffer.
             block: vec![0; if mapped { 0 } else { BLOCK }],
             buf: Vec::with_capacity(if mapped { 0 } else { BLOCK }),
@@ -490,10 +486,6 @@ impl<'k, R: Read> ByteLines<'k, R> {
         None
     }
 
-    fn contains_hex(&self, a: usize, b: usize) -> bool {
-        self.hex.find(&self.data()[a..b]).is_some()
-    }
-
     /// For a key line: false when the caller keeps its key, or it is one
     /// the parser must see anyway (a deletion, a line regedit cannot read).
     fn unkept(&self, line: &str) -> bool {
@@ -573,20 +565,104 @@ impl<'k, R: Read> ByteLines<'k, R> {
         Some(n)
     }
 
-    /// The last unit of the last non-blank line ending before `end`, looking
-    /// no further back than `pos`.
-    fn last_nonblank_before(&self, end: usize) -> Option<u16> {
+    /// Whether a hex value may still be continued at `to`, judged by the
+    /// lines in `from..to` (both on line starts, aligned on `pos`): the last
+    /// line that is neither blank nor a `;` comment (regedit passes over
+    /// those inside a continuation) has a `\` followed by nothing but blanks
+    /// or by a `;` comment. `None` when every line there is blank or a
+    /// comment. It errs towards yes: the parser then decides, exactly.
+    fn may_continue(&self, from: usize, to: usize) -> Option<bool> {
         let w = self.width();
-        let mut i = end;
-        while i >= self.pos + w {
-            i -= w;
-            match self.unit_at(i) {
-                Some(u)
-                    if u == unit(' ') || u == unit('\t') || u == unit('\r') || u == unit('\n') => {}
-                other => return other,
+        let is_blank = |u: u16| u == unit(' ') || u == unit('\t');
+        // The common case, cheaply (this runs once per key passed over): the
+        // last unit that is not blank nor a line end, and no `;` between
+        // the line end before it and it.
+        let mut p = to;
+        while p >= from + w {
+            match self.unit_at(p - w) {
+                Some(u) if is_blank(u) || u == unit('\r') || u == unit('\n') => p -= w,
+                _ => break,
+            }
+        }
+        if p < from + w {
+            return None;
+        }
+        if self.unit_at(p - w) == Some(unit('\\')) {
+            return Some(true);
+        }
+        if let Some(o) = memchr::memrchr3(b';', b'\n', b'\r', &self.data()[from..p]) {
+            let j = from + o;
+            if self.data()[j] != b';' && self.is_unit(j, self.data()[j]) == Some(true) {
+                return Some(false);
+            }
+        }
+        let mut end = to;
+        while end > from {
+            let start = self.line_start(from, end);
+            // The line is start..end, less its line end; its first and last
+            // units after blanks.
+            let mut i = start;
+            while i < end && self.unit_at(i).is_some_and(is_blank) {
+                i += w;
+            }
+            let mut last = end;
+            while last > i {
+                match self.unit_at(last - w) {
+                    Some(u) if is_blank(u) || u == unit('\r') || u == unit('\n') => last -= w,
+                    _ => break,
+                }
+            }
+            if last > i && self.unit_at(i) != Some(unit(';')) {
+                if self.unit_at(last - w) == Some(unit('\\')) {
+                    return Some(true);
+                }
+                // A `\` can only be followed by a comment where there is a
+                // `;` (a byte search: one inside a UTF-16 unit errs to yes).
+                if memchr::memchr(b';', &self.data()[i..last]).is_none() {
+                    return Some(false);
+                }
+                let mut j = i;
+                while j < last {
+                    if self.unit_at(j) == Some(unit('\\')) {
+                        let mut k = j + w;
+                        while k < last && self.unit_at(k).is_some_and(is_blank) {
+                            k += w;
+                        }
+                        if k >= last || self.unit_at(k) == Some(unit(';')) {
+                            return Some(true);
+                        }
+                    }
+                    j += w;
+                }
+                return Some(false);
+            }
+            if start < from + w {
+                break;
+            }
+            // On to the line before, less its line end (LF, CR or CR LF).
+            end = start - w;
+            if self.unit_at(end) == Some(unit('\n'))
+                && end > from
+                && self.unit_at(end - w) == Some(unit('\r'))
+            {
+                end -= w;
             }
         }
         None
+    }
+
+    /// Where the line that ends at `end` starts, no earlier than `from`: a
+    /// byte search for the line end before it, kept to whole units.
+    fn line_start(&self, from: usize, end: usize) -> usize {
+        let mut to = end;
+        while let Some(o) = memchr::memrchr2(b'\n', b'\r', &self.data()[from..to]) {
+            let j = from + o;
+            if self.is_unit(j, self.data()[j]) == Some(true) {
+                return j + self.width();
+            }
+            to = j;
+        }
+        from
     }
 
     /// While passing over a key nobody reads: moves to the next line that
@@ -627,10 +703,9 @@ impl<'k, R: Read> ByteLines<'k, R> {
             };
             match found {
                 Some(start) => {
-                    let before = match self.last_nonblank_before(start) {
-                        Some(u) => u == unit('\\'),
-                        None => self.tail_backslash,
-                    };
+                    let before = self
+                        .may_continue(self.pos, start)
+                        .unwrap_or(self.tail_backslash);
                     if before {
                         self.slow_lines = self.count_lines(self.pos, start).unwrap_or(0) + 1;
                         return false;
@@ -654,10 +729,9 @@ impl<'k, R: Read> ByteLines<'k, R> {
                     let Some(n) = self.count_lines(self.pos, end) else {
                         return false;
                     };
-                    self.tail_backslash = match self.last_nonblank_before(end) {
-                        Some(u) => u == unit('\\'),
-                        None => self.tail_backslash,
-                    };
+                    self.tail_backslash = self
+                        .may_continue(self.pos, end)
+                        .unwrap_or(self.tail_backslash);
                     self.number += n;
                     self.pos = end;
                     if self.fill().is_none() {
@@ -827,10 +901,14 @@ impl<R: Read> LineSource for ByteLines<'_, R> {
     fn next_line(&mut self) -> Option<(u32, String)> {
         loop {
             self.overlong = None;
+            // Up to a key line a continuation may swallow, the parser reads
+            // the lines itself: it follows continuations exactly, and says
+            // nothing of a key nobody reads.
+            if self.slow_lines == 0 && self.skip && !self.continuing && !self.parser_continuing {
+                self.jump();
+            }
             if self.slow_lines > 0 {
                 self.slow_lines -= 1;
-            } else if self.skip && !self.continuing && !self.parser_continuing {
-                self.jump();
             }
             let (a, b) = self.next_raw()?;
             self.number += 1;
@@ -898,33 +976,13 @@ impl<R: Read> LineSource for ByteLines<'_, R> {
                 }
                 return Some((self.number, text));
             }
-            if !self.skip {
-                let text = self.decode(a, b);
-                return Some((self.number, text));
-            }
-            // Skipping a key's values: look at the raw units only, and follow
-            // hex continuations as regedit does, so a key line is never taken
-            // for data nor data for a key line. Whole runs of such lines are
-            // passed over at once where that is safe.
-            if self.continuing {
-                match first {
-                    None => {}
-                    Some(c) if c == unit(';') => {}
-                    Some(c) if c < 128 && (c as u8).is_ascii_hexdigit() => {
-                        self.continuing = self.last_unit(a, b) == Some(unit('\\'));
-                    }
-                    // Not hex: regedit drops the value and this line with it.
-                    Some(_) => self.continuing = false,
-                }
-                continue;
-            }
-            match first {
-                Some(c) if c == unit('"') || c == unit('@') => {
-                    self.continuing =
-                        self.last_unit(a, b) == Some(unit('\\')) && self.contains_hex(a, b);
-                }
-                _ => {}
-            }
+            // Every other line goes to the parser: it follows hex
+            // continuations exactly (a key line one swallows is dropped with
+            // it) and says nothing of a key nobody reads. Runs of a skipped
+            // key's lines are passed over above, by jumps, where that is safe.
+            self.continuing = false;
+            let text = self.decode(a, b);
+            return Some((self.number, text));
         }
     }
 
@@ -1173,6 +1231,43 @@ mod tests {
             "{:?}",
             kept.ops()
         );
+    }
+
+    /// A hex value in an unkept key continues with `\`, then comment and
+    /// blank lines (regedit passes over them inside a continuation), then a
+    /// kept key's line: regedit swallows that line, so a jump to it must not
+    /// open it. Also with the comment after the `\` on the value's line.
+    #[test]
+    fn a_key_line_swallowed_past_comments_is_swallowed_with_a_filter_too() {
+        let keep = |p: &[&str]| p.iter().any(|x| name::eq(x, "SCHANNEL"));
+        let gaps = ["\r\n; note\r\n\r\n", " ; note\r\n", "\r\n  ;x\r\n;y\r\n"];
+        // Also with CR alone ending lines (where no jump is made) and with
+        // the value's hex broken (then nothing is swallowed).
+        let texts = gaps.iter().flat_map(|gap| {
+            let crlf = format!(
+                "Windows Registry Editor Version 5.00\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\K]\r\n\"a\"=hex:01,\\{gap}[HKEY_LOCAL_MACHINE\\S\\SCHANNEL]\r\n\"b\"=dword:1\r\n"
+            );
+            let broken = crlf.replace("hex:01,", "hex:01,0");
+            let cr = crlf.replace("\r\n", "\r");
+            [crlf, broken, cr]
+        });
+        for text in texts {
+            let gap = &text;
+            for bytes in [utf16(&text), text.as_bytes().to_vec()] {
+                let all = read(&bytes, 0, None).unwrap();
+                let kept = read_stream(&bytes[..], 0, None, Some(&keep)).unwrap();
+                let in_kept: Vec<&Op> = all
+                    .ops()
+                    .iter()
+                    .filter(|op| {
+                        let parts: Vec<&str> = op.key().iter().map(String::as_str).collect();
+                        keep(&parts)
+                    })
+                    .collect();
+                let got: Vec<&Op> = kept.ops().iter().collect();
+                assert_eq!(in_kept, got, "gap {gap:?}: {:?}", all.ops());
+            }
+        }
     }
 
     /// Many keys to pass over, with what could trip a jump to the next key
