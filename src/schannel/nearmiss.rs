@@ -63,6 +63,11 @@ pub fn schannel_like(name: &str) -> bool {
     if !(6..=40).contains(&bytes.len()) {
         return false;
     }
+    // Eleven ASCII bytes are eleven characters: a long name (a GUID) is
+    // told by its start, without a scan of all of it.
+    if bytes.len() > 10 && bytes[..11].is_ascii() {
+        return false;
+    }
     if name.is_ascii() {
         if !(6..=10).contains(&bytes.len()) {
             return false;
