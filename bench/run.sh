@@ -257,13 +257,13 @@ say "$FLEET_N hives"
     -n "regipy, 5 values (one process)" "$PY $HERE/regipy_read.py $(printf '%s ' "$FLEET"/*/SYSTEM)"
 
 say "$FLAT_N hives in one flat folder, with their logs (BENCH_FLAT_DIRTY=$FLAT_DIRTY)"
-"${HF[@]}" --warmup 1 --runs 5 --export-json "$R/flat-tlsreg.json" \
+"${HF[@]}" --warmup 1 --runs 7 --export-json "$R/flat-tlsreg.json" \
     -n "tlsreg audit (one run)" "$TLSREG audit $FLAT1"
 "${HF[@]}" --runs 2 --export-json "$R/flat-hivexget.json" \
     -n "hivexget, 1 value (shell loop)" "bash $OUT/cmd/hivexget-flat.sh $FLAT1"
 for n in "${FLAT_SIZES[@]:1}"; do
     say "$n hives in one flat folder"
-    "${HF[@]}" --warmup 1 --runs 3 --export-json "$R/flat$n-tlsreg.json" \
+    "${HF[@]}" --warmup 1 --runs 7 --export-json "$R/flat$n-tlsreg.json" \
         -n "tlsreg audit (one run)" "$TLSREG audit $(flat_dir "$n")"
 done
 
@@ -278,7 +278,7 @@ say "$MANY_N tiny hives, one folder each, jsonl"
 say "the $REG_MIB MiB .reg"
 "${HF[@]}" --warmup 2 --runs 10 --export-json "$R/reg-wc.json" \
     -n "wc -l" "wc -l $REG"
-"${HF[@]}" --warmup 1 --runs 5 --export-json "$R/reg-tlsreg.json" \
+"${HF[@]}" --warmup 1 --runs 9 --export-json "$R/reg-tlsreg.json" \
     -n "tlsreg audit" "$TLSREG audit $REG"
 
 say "peak RSS (/usr/bin/time -v)"
