@@ -260,6 +260,38 @@ fn a_merge_never_leaves_a_machine_out() {
     put("other-policy.jsonl", &strict.out());
     let partial = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "fleet/web02"]);
     put("web02.jsonl", &partial.out());
+    // A shard with nothing to audit is a run too (exit 2, "nothing found"),
+    // and its files count once.
+    let folder_of_logs = dir.path().join("logsonly");
+    std::fs::create_dir_all(&folder_of_logs).unwrap();
+    std::fs::write(folder_of_logs.join("notes.txt"), b"x\n").unwrap();
+    let run = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "logsonly"]);
+    assert_eq!(run.code, 2, "nothing to audit");
+    assert!(run.out().ends_with("{\"summary\":{\"inputs\":0,\"skipped\":1,\"compliant\":0,\"noncompliant\":0,\"error\":0}}\n"), "{}", run.out());
+    put("logs-a.jsonl", &run.out());
+    put("logs-b.jsonl", &run.out());
+    let merged = tlsreg_in(dir.path(), &["merge", "logs-a.jsonl", "all.jsonl"]);
+    assert_eq!(merged.code, 2, "{}", merged.stderr);
+    assert!(merged.out().contains("5 files skipped"), "{}", merged.out());
+    // An input given twice to one run is counted as that run counted it.
+    let twice = tlsreg_in(
+        dir.path(),
+        &[
+            "audit",
+            "--format",
+            "jsonl",
+            "fleet/exports/dc01.reg",
+            "fleet/exports/dc01.reg",
+        ],
+    );
+    put("twice.jsonl", &twice.out());
+    let merged = tlsreg_in(dir.path(), &["merge", "twice.jsonl"]);
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    assert!(
+        merged.out().contains("Summary: 2 inputs"),
+        "{}",
+        merged.out()
+    );
     for (shards, says) in [
         (
             &["cut.jsonl"][..],
@@ -271,6 +303,14 @@ fn a_merge_never_leaves_a_machine_out() {
             "was already read at all.jsonl:",
         ),
         (&["all.jsonl", "all.jsonl"][..], "all.jsonl is given twice"),
+        (
+            &["all.jsonl", "./all.jsonl"][..],
+            "./all.jsonl is given twice",
+        ),
+        (
+            &["logs-a.jsonl", "logs-b.jsonl"][..],
+            "was already read at logs-a.jsonl:1",
+        ),
         (
             &["garbage.jsonl"][..],
             "garbage.jsonl:1: not a line of `tlsreg audit --format jsonl`",

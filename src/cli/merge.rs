@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use tlsreg::fleet::{Keep, Record, Tally};
+use tlsreg::fleet::{Keep, Tally};
 use tlsreg::fsio::FileKind;
 use tlsreg::input::discover::Skipped;
 use tlsreg::report::json::{self as json, Line};
@@ -30,12 +30,20 @@ pub fn run(a: MergeArgs) -> Result<i32, String> {
         Format::Json => Keep::JSON,
         Format::Jsonl => Keep::COUNTS,
     };
-    for (i, shard) in a.shards.iter().enumerate() {
-        if shard != "-" && a.shards[..i].contains(shard) {
+    // The same file twice (by name, or by another name for it) would count
+    // its inputs twice.
+    let mut files = Vec::new();
+    for shard in a.shards.iter().filter(|s| *s != "-") {
+        let id = same_file_id(shard);
+        if let Some((first, _)) = files
+            .iter()
+            .find(|(name, other)| *name == shard || (id.is_some() && *other == id))
+        {
             return Err(format!(
-                "{shard} is given twice: its inputs would be counted twice"
+                "{shard} is given twice (as {first}): its inputs would be counted twice"
             ));
         }
+        files.push((shard, id));
     }
     let mut check = Check::new(keep);
     for shard in &a.shards {
@@ -109,7 +117,8 @@ impl Check {
         self.lines += 1;
         match line {
             Line::Input(record) => {
-                self.unique(&record, n).map_err(at)?;
+                self.unique(&format!("input:{}", record.path), &record.path, n)
+                    .map_err(at)?;
                 if let Some(p) = &record.policy {
                     match &self.policy {
                         None => self.policy = Some((p.clone(), format!("{shard}:{n}"))),
@@ -131,6 +140,8 @@ impl Check {
                 self.tally.add(record);
             }
             Line::Skipped(s) => {
+                self.unique(&format!("skipped:{}", s.path), &s.path, n)
+                    .map_err(at)?;
                 self.counted_skipped += 1;
                 self.skipped.push(s);
             }
@@ -177,20 +188,42 @@ impl Check {
         }
     }
 
-    /// An input in two shards would be counted twice.
-    fn unique(&mut self, record: &Record, line: usize) -> Result<(), String> {
+    /// An input (or skipped file) in two shards would be counted twice. In
+    /// one shard it is as the run saw it: a file given twice, or two names
+    /// that print alike, are counted as that run counted them.
+    fn unique(&mut self, key: &str, path: &str, line: usize) -> Result<(), String> {
         let (a, b) = &self.hashers;
-        let key =
-            (u128::from(a.hash_one(&record.path)) << 64) | u128::from(b.hash_one(&record.path));
+        let key = (u128::from(a.hash_one(key)) << 64) | u128::from(b.hash_one(key));
         let shard = self.shard_names.len().saturating_sub(1);
-        match self.seen.insert(key, (shard, line)) {
-            None => Ok(()),
-            Some((s, l)) => Err(format!(
-                "{} was already read at {}:{l}: an input in two shards would be counted twice (give each input to one shard)",
-                tlsreg::report::text::escape(&record.path),
+        match self.seen.get(&key) {
+            None => {
+                self.seen.insert(key, (shard, line));
+                Ok(())
+            }
+            Some(&(s, _)) if s == shard => Ok(()),
+            Some(&(s, l)) => Err(format!(
+                "{} was already read at {}:{l}: a file in two shards would be counted twice (give each input to one shard)",
+                tlsreg::report::text::escape(path),
                 self.shard_names.get(s).map_or("?", String::as_str)
             )),
         }
+    }
+}
+
+/// What tells two names of one file apart from two files (device and
+/// inode); `None` where it cannot be had.
+fn same_file_id(path: &str) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        tlsreg::fsio::stat(Path::new(path))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 

@@ -181,6 +181,14 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     }
     let found = input::discover::discover(&a.inputs);
     if !a.inputs.is_empty() && found.inputs.is_empty() && found.unreadable.is_empty() {
+        // A shard of a fleet can hold nothing to audit: its JSONL still
+        // accounts for its files, so a merge can add it up.
+        if a.format == Format::Jsonl {
+            let mut out = io::stdout().lock();
+            Printer::jsonl(&mut out, &found.skipped)
+                .and_then(|p| p.finish(&found.skipped))
+                .map_err(|e| format!("standard output: {e}"))?;
+        }
         return Err(format!(
             "no .reg file, hive or disk image found in {} ({} file(s) skipped; -v lists them)",
             a.inputs.join(", "),

@@ -83,6 +83,16 @@ pub fn run<T: Send>(
                 })
             })
             .collect();
+        // However this loop ends (the sink may panic), the workers must stop
+        // waiting for it, or the scope would wait for them forever.
+        struct Stop<'a, T>(&'a Mutex<State<T>>, &'a Condvar);
+        impl<T> Drop for Stop<'_, T> {
+            fn drop(&mut self) {
+                self.0.lock().unwrap_or_else(|e| e.into_inner()).stopped = true;
+                self.1.notify_all();
+            }
+        }
+        let stop = Stop(&state, &changed);
         loop {
             let mut g = lock();
             let result = loop {
@@ -103,11 +113,10 @@ pub fn run<T: Send>(
                 break;
             };
             if !sink(i, r) {
-                lock().stopped = true;
-                changed.notify_all();
                 break;
             }
         }
+        drop(stop);
         for w in workers {
             if let Err(payload) = w.join() {
                 std::panic::resume_unwind(payload);
@@ -169,6 +178,23 @@ mod tests {
                     i
                 },
                 |_, _| true,
+            )
+        });
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn a_sink_that_panics_is_raised_not_hung_on() {
+        let r = std::panic::catch_unwind(|| {
+            run(
+                100,
+                2,
+                4,
+                |i| i,
+                |i, _| {
+                    assert!(i != 1, "boom");
+                    true
+                },
             )
         });
         assert!(r.is_err());

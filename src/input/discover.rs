@@ -280,7 +280,16 @@ fn walk(top: &Path, found: &mut Discovered) {
 /// A folder, listed and sorted once; an unreadable folder is accounted for.
 fn list(dir: &Path, found: &mut Discovered) -> Option<Folder> {
     match Folder::read(dir) {
-        Ok(folder) => Some(folder),
+        Ok(folder) => {
+            // What a listing could not read may be a machine: an ERROR.
+            if let Some((n, e)) = folder.unread() {
+                found.unreadable.push((
+                    dir.display().to_string(),
+                    format!("{n} entries of the folder could not be read: {e}"),
+                ));
+            }
+            Some(folder)
+        }
         Err(e) => {
             found.unreadable.push((
                 dir.display().to_string(),

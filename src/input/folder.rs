@@ -39,6 +39,8 @@ pub struct Folder {
     /// The names folded to ASCII upper case with their index, sorted: the
     /// any-case lookups, built on the first one (most folders need none).
     folded: OnceLock<Vec<(Box<[u8]>, u32)>>,
+    /// Entries the listing could not read: how many, and the first error.
+    unread: Option<(usize, io::Error)>,
 }
 
 fn fold(name: &[u8]) -> Box<[u8]> {
@@ -76,8 +78,15 @@ impl Folder {
     /// Lists `dir` once. An entry that vanishes while it is listed is left
     /// out, as it would be by a listing a moment later.
     pub fn read(dir: &Path) -> io::Result<Folder> {
+        let mut unread = None;
         let mut entries: Vec<Entry> = std::fs::read_dir(dir)?
-            .filter_map(Result::ok)
+            .filter_map(|e| match e {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    unread.get_or_insert((0, e)).0 += 1;
+                    None
+                }
+            })
             .map(|e| Entry {
                 kind: kind_of_entry(&e),
                 name: e.file_name(),
@@ -89,12 +98,19 @@ impl Folder {
             dir: dir.to_path_buf(),
             entries,
             folded: OnceLock::new(),
+            unread,
         })
     }
 
     /// The folder holding `path` (`.` for a bare name), listed.
     pub fn of(path: &Path) -> io::Result<Folder> {
         Folder::read(parent(path))
+    }
+
+    /// Entries the listing could not read (what they are is unknown): how
+    /// many, and the first error.
+    pub fn unread(&self) -> Option<&(usize, io::Error)> {
+        self.unread.as_ref()
     }
 
     pub fn dir(&self) -> &Path {
@@ -160,9 +176,13 @@ impl Folder {
             .iter()
             .filter_map(|suffix| {
                 let name = [hive, suffix.as_bytes()].concat();
-                self.any_case(&name)
-                    .find(|e| self.is_file(e))
-                    .map(|e| self.dir.join(&e.name))
+                // A log spelled like its hive first: beside `system` and
+                // `SYSTEM`, `system.log1` is the log of `system`.
+                let files: Vec<&Entry> = self.any_case(&name).filter(|e| self.is_file(e)).collect();
+                let spelled = files
+                    .iter()
+                    .find(|e| e.name.as_encoded_bytes().starts_with(hive));
+                spelled.or(files.first()).map(|e| self.dir.join(&e.name))
             })
             .collect()
     }
@@ -173,11 +193,16 @@ impl Folder {
     /// that replays logs.
     pub fn hive_of_log(&self, log: &OsStr) -> Option<String> {
         let stem = crate::hive::log::hive_name_of(log.to_str()?)?;
-        if self.exact(OsStr::new(stem)).is_some() {
+        // Only a file can be a hive: beside a folder named `SYSTEM`, a
+        // `SYSTEM.LOG1` is an input of its own (an ERROR that says why).
+        if self
+            .exact(OsStr::new(stem))
+            .is_some_and(|e| self.is_file(e))
+        {
             return Some(stem.to_owned());
         }
         self.any_case(stem.as_bytes())
-            .next()
+            .find(|e| self.is_file(e))
             .map(|e| e.name.to_string_lossy().into_owned())
     }
     /// The SOFTWARE hive beside the SYSTEM hive named `system`: the name
@@ -305,6 +330,43 @@ mod tests {
             Some("SYSTEM-host01")
         );
         assert_eq!(folder.system_of_software(OsStr::new("SOFTWARE-x")), None);
+    }
+
+    /// Hives whose names differ only in case each get their own logs, and
+    /// a folder named like a hive owns no log.
+    #[test]
+    fn logs_go_with_the_hive_spelled_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "SYSTEM",
+            "SYSTEM.LOG1",
+            "system",
+            "system.log1",
+            "OTHER.LOG1",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("OTHER")).unwrap();
+        let folder = Folder::read(dir.path()).unwrap();
+        let names = |hive: &str| -> Vec<String> {
+            folder
+                .logs_of(OsStr::new(hive))
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names("SYSTEM"), ["SYSTEM.LOG1"]);
+        assert_eq!(names("system"), ["system.log1"]);
+        assert_eq!(
+            folder.hive_of_log(OsStr::new("system.log1")).as_deref(),
+            Some("system")
+        );
+        assert_eq!(
+            folder.hive_of_log(OsStr::new("OTHER.LOG1")),
+            None,
+            "a folder"
+        );
+        assert!(folder.unread().is_none());
     }
 
     #[test]

@@ -112,8 +112,10 @@ fn read_in_place<'k>(
     ansi: Option<&'static Encoding>,
     keep: Option<Keep<'k>>,
 ) -> Result<RegFile, ReadError> {
-    if let Some(keep) = keep.filter(|_| bytes.len() >= PARALLEL_MIN) {
-        if let Some(file) = read_halves(bytes, region, source, ansi, keep, bytes.len() / 2) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(keep) = keep.filter(|_| bytes.len() >= PARALLEL_MIN && threads > 1) {
+        let near: Vec<usize> = (1..PARTS).map(|k| bytes.len() / PARTS * k).collect();
+        if let Some(file) = read_parts(bytes, region, source, ansi, keep, &near, threads) {
             return file;
         }
     }
@@ -122,34 +124,51 @@ fn read_in_place<'k>(
     read_lines(lines, source, keep)
 }
 
-/// From this size on, a mapped file read for some keys is read in two
-/// halves at once: below it, a second thread costs more than it saves.
+/// From this size on, a mapped file read for some keys is read in parts
+/// at once: below it, a second thread costs more than it saves.
 const PARALLEL_MIN: usize = 64 << 20;
+/// How many parts: more than threads, so that a part dense in key lines
+/// (the work is per key line, not per byte) does not leave a thread idle.
+const PARTS: usize = 8;
 
-/// Reads `bytes` as two parts on two threads, split at a key line at or
-/// after `near` where one reading would stand outside any value, so that
-/// the second part reads alone exactly as it would after the first: then
-/// adds them up, renumbering the second's lines. `None` where that cannot
-/// be vouched for (no such line near `near`, a part that stopped early or
-/// went over a limit): the caller then reads the file in one go.
-fn read_halves<'k>(
+/// Reads `bytes` in parts on up to `threads` threads, cut at the first key
+/// line at or after each of `near` (in order) where one reading would stand
+/// outside any value, so that each
+/// part reads alone exactly as it would after the ones before it: then adds
+/// them up in order, renumbering lines. `None` where that cannot be vouched
+/// for (no such line near a cut, a part that stopped early or went over a
+/// limit): the caller then reads the file in one go.
+fn read_parts<'k>(
     bytes: &'k [u8],
     region: Option<&'k memmap2::Mmap>,
     source: usize,
     ansi: Option<&'static Encoding>,
     keep: Keep<'k>,
-    near: usize,
+    near: &[usize],
+    threads: usize,
 ) -> Option<Result<RegFile, ReadError>> {
     let encoding =
         stream::ByteLines::open_mapped(stream::Mapped::new(bytes, None, 0), ansi, None, 0)
             .ok()?
             .encoding();
-    let split = stream::split_point(bytes, encoding, near)?;
-    let (head, tail) = bytes.split_at(split);
-    let mut first =
-        stream::ByteLines::open_mapped(stream::Mapped::new(head, region, 0), ansi, Some(keep), 0)
-            .ok()?;
-    // Decided on fewer bytes, it could differ: then the split is not vouched for.
+    // Where each part starts; a cut that is not past the one before (a run
+    // with no safe line) is left out, so parts may be fewer.
+    let mut starts = vec![0];
+    for &at in near {
+        let cut = stream::split_point(bytes, encoding, at)?;
+        if cut > *starts.last()? && cut < bytes.len() {
+            starts.push(cut);
+        }
+    }
+    let ends: Vec<usize> = starts[1..].iter().copied().chain([bytes.len()]).collect();
+    let mut first = stream::ByteLines::open_mapped(
+        stream::Mapped::new(&bytes[..ends[0]], region, 0),
+        ansi,
+        Some(keep),
+        0,
+    )
+    .ok()?;
+    // Decided on fewer bytes, it could differ: then the cut is not vouched for.
     if first.encoding() != encoding {
         return None;
     }
@@ -161,35 +180,64 @@ fn read_halves<'k>(
     if !matches!(version, Version::Regedit4 | Version::Regedit5) {
         return None;
     }
-    let mut second = stream::ByteLines::resume(
-        stream::Mapped::new(tail, region, split),
-        encoding,
-        Some(keep),
-        split as u64,
-    );
-    let (one, two) = std::thread::scope(|s| {
-        let two = s.spawn(|| {
-            let part = parse::body(&mut second, source, file_ansi, Some(keep), version, "");
-            (part, stopped(&mut second).is_ok(), second.had_errors)
-        });
-        let part = parse::body(&mut first, source, file_ansi, Some(keep), version, &header);
-        (part, two.join())
+    let mut readers = vec![first];
+    for (&start, &end) in starts.iter().zip(&ends).skip(1) {
+        readers.push(stream::ByteLines::resume(
+            stream::Mapped::new(&bytes[start..end], region, start),
+            encoding,
+            Some(keep),
+            start as u64,
+        ));
+    }
+    // Each part read on whichever thread is free: (its reading, whether it
+    // ran to its end, whether it met bad bytes, its lines).
+    type Read = (Result<parse::Part, ReadError>, bool, bool, u32);
+    let slots: Vec<std::sync::Mutex<Option<Read>>> = readers
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    let queue: std::sync::Mutex<Vec<(usize, stream::ByteLines<'k, std::io::Empty>)>> =
+        std::sync::Mutex::new(readers.into_iter().enumerate().rev().collect());
+    let header = &header;
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(slots.len()) {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                    let Some((i, mut lines)) = next else { break };
+                    let head = if i == 0 { header.as_str() } else { "" };
+                    let part =
+                        parse::body(&mut lines, source, file_ansi, Some(keep), version, head);
+                    let read = (
+                        part,
+                        stopped(&mut lines).is_ok(),
+                        lines.had_errors,
+                        lines.lines_read(),
+                    );
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(read);
+                }
+            });
+        }
     });
-    let (Ok(mut part), Ok((Ok(rest), true, errors_two))) = (one, two) else {
+    let mut reads = slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()));
+    let (Ok(mut whole), true, mut errors, mut lines) = reads.next()?? else {
         return None;
     };
-    stopped(&mut first).ok()?;
-    part.append(rest, first.lines_read());
-    if part.too_much() {
+    for read in reads {
+        let (Ok(part), true, bad, n) = read? else {
+            return None;
+        };
+        whole.append(part, lines);
+        lines = lines.saturating_add(n);
+        errors |= bad;
+    }
+    if whole.too_much() {
         return None;
     }
-    let document = parse::finish(version, part);
-    Some(Ok(with_notes(
-        document,
-        encoding,
-        first.had_errors || errors_two,
-        source,
-    )))
+    let document = parse::finish(version, whole);
+    Some(Ok(with_notes(document, encoding, errors, source)))
 }
 
 fn read_lines<R: std::io::Read>(
@@ -312,7 +360,19 @@ pub fn apply(root: &mut Key, ops: &[Op]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{ReadError, RegFile, read_halves, read_in_place, read_stream, stream};
+    use super::{ReadError, RegFile, read_in_place, read_parts, read_stream, stream};
+
+    /// Two parts, cut at the first safe key line at or after `near`.
+    fn read_halves(
+        bytes: &[u8],
+        region: Option<&memmap2::Mmap>,
+        source: usize,
+        ansi: Option<&'static encoding_rs::Encoding>,
+        keep: super::Keep<'_>,
+        near: usize,
+    ) -> Option<Result<RegFile, ReadError>> {
+        read_parts(bytes, region, source, ansi, keep, &[near], 2)
+    }
     use crate::registry::name;
 
     fn keep(p: &[&str]) -> bool {
@@ -468,6 +528,24 @@ mod tests {
                     .unwrap_or_else(|| panic!("{what}: no read cut at {at}"))
                     .unwrap();
                 same(&one, &two, &format!("{what}, cut at {at}"));
+            }
+            // Several parts on fewer threads: each pair and triple of cuts.
+            let cuts: Vec<usize> = cuts.into_iter().collect();
+            let step = (cuts.len() / 8).max(1);
+            for i in (0..cuts.len()).step_by(step) {
+                for j in (i + 1..cuts.len()).step_by(step * 2) {
+                    let near = [cuts[i], cuts[j], cuts[(j + cuts.len()) / 2]];
+                    for threads in [1, 2] {
+                        let many = read_parts(bytes, None, 0, Some(ansi), &keep, &near, threads)
+                            .unwrap_or_else(|| panic!("{what}: no read cut at {near:?}"))
+                            .unwrap();
+                        same(
+                            &one,
+                            &many,
+                            &format!("{what}, cut at {near:?}, {threads} threads"),
+                        );
+                    }
+                }
             }
             // A cut asked for inside a value goes past it.
             for swallowed in [

@@ -107,12 +107,18 @@ impl<'k> Mapped<'k> {
         }
     }
 
-    /// Gives back the pages wholly before byte `upto` of `bytes`.
+    /// Gives back the pages wholly before byte `upto` of `bytes`, in runs
+    /// of [`RELEASE`] bytes.
     fn release(&mut self, upto: usize) {
-        let Some(map) = self.region else { return };
-        if upto < self.released + RELEASE {
-            return;
+        if upto >= self.released + RELEASE {
+            self.release_now(upto);
         }
+    }
+
+    /// Gives back the pages wholly before byte `upto` of `bytes` at once (at
+    /// the end: a part read on one thread among several leaves none behind).
+    fn release_now(&mut self, upto: usize) {
+        let Some(map) = self.region else { return };
         #[cfg(unix)]
         {
             // Pages are 4 KiB here, 16 or 64 KiB on some ARM systems: an
@@ -287,6 +293,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
             m.release(self.pos);
             let n = MAP_STEP.min(m.bytes.len() - m.end);
             if n == 0 {
+                m.release_now(m.bytes.len());
                 self.eof = true;
                 return None;
             }
