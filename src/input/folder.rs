@@ -126,13 +126,6 @@ impl Folder {
         self.dir.join(&self.entries[i].name)
     }
 
-    fn exact(&self, name: &OsStr) -> Option<&Entry> {
-        self.entries
-            .binary_search_by(|e| e.name.as_encoded_bytes().cmp(name.as_encoded_bytes()))
-            .ok()
-            .map(|i| &self.entries[i])
-    }
-
     /// The entries named `name` in any (ASCII) case, in name order.
     fn any_case(&self, name: &[u8]) -> impl Iterator<Item = &Entry> {
         let folded = self.folded.get_or_init(|| {
@@ -165,6 +158,17 @@ impl Folder {
         }
     }
 
+    /// The regular file named `name` in any (ASCII) case, preferring one
+    /// whose name starts as `spelled` does (beside `system` and `SYSTEM`,
+    /// `system.log1` goes with `system`); else the first in name order.
+    fn file_any_case(&self, name: &[u8], spelled: &[u8]) -> Option<&Entry> {
+        let files: Vec<&Entry> = self.any_case(name).filter(|e| self.is_file(e)).collect();
+        let alike = files
+            .iter()
+            .find(|e| e.name.as_encoded_bytes().starts_with(spelled));
+        alike.or(files.first()).copied()
+    }
+
     /// The transaction logs Windows keeps beside the hive named `hive`:
     /// `<name>.LOG1`, `<name>.LOG2` and the old single `<name>.LOG`, in that
     /// order, in any case (Windows writes `SYSTEM.LOG1`; copies made by other
@@ -176,13 +180,8 @@ impl Folder {
             .iter()
             .filter_map(|suffix| {
                 let name = [hive, suffix.as_bytes()].concat();
-                // A log spelled like its hive first: beside `system` and
-                // `SYSTEM`, `system.log1` is the log of `system`.
-                let files: Vec<&Entry> = self.any_case(&name).filter(|e| self.is_file(e)).collect();
-                let spelled = files
-                    .iter()
-                    .find(|e| e.name.as_encoded_bytes().starts_with(hive));
-                spelled.or(files.first()).map(|e| self.dir.join(&e.name))
+                self.file_any_case(&name, hive)
+                    .map(|e| self.dir.join(&e.name))
             })
             .collect()
     }
@@ -190,49 +189,41 @@ impl Folder {
     /// The hive a file named like a log (`SYSTEM.LOG1`, `system.log2`,
     /// `SYSTEM.LOG`) belongs to, as spelled in this folder, when it is here:
     /// its own spelling first, else any case, by the rule of the reader
-    /// that replays logs.
+    /// that replays logs. Only a file can be a hive: beside a folder named
+    /// `SYSTEM`, a `SYSTEM.LOG1` is an input of its own (an ERROR that says
+    /// why).
     pub fn hive_of_log(&self, log: &OsStr) -> Option<String> {
         let stem = crate::hive::log::hive_name_of(log.to_str()?)?;
-        // Only a file can be a hive: beside a folder named `SYSTEM`, a
-        // `SYSTEM.LOG1` is an input of its own (an ERROR that says why).
-        if self
-            .exact(OsStr::new(stem))
-            .is_some_and(|e| self.is_file(e))
-        {
-            return Some(stem.to_owned());
-        }
-        self.any_case(stem.as_bytes())
-            .find(|e| self.is_file(e))
+        self.file_any_case(stem.as_bytes(), stem.as_bytes())
             .map(|e| e.name.to_string_lossy().into_owned())
     }
+
     /// The SOFTWARE hive beside the SYSTEM hive named `system`: the name
     /// with `SYSTEM` at its start read as `SOFTWARE` (`SOFTWARE` beside
     /// `SYSTEM`, `software-host01` beside `SYSTEM-host01`), in any case,
     /// when it is a regular file.
     pub fn software_of(&self, system: &OsStr) -> Option<PathBuf> {
-        let rest = strip_prefix_any_case(system.as_encoded_bytes(), b"SYSTEM")?;
-        let name = [&b"SOFTWARE"[..], rest].concat();
-        self.any_case(&name)
-            .find(|e| self.is_file(e))
+        self.partner(system, b"SYSTEM", b"SOFTWARE")
             .map(|e| self.dir.join(&e.name))
     }
 
     /// The SYSTEM hive a file named like a SOFTWARE hive goes with, as
     /// spelled here, by the rule of [`Folder::software_of`].
     pub fn system_of_software(&self, software: &OsStr) -> Option<String> {
-        let rest = strip_prefix_any_case(software.as_encoded_bytes(), b"SOFTWARE")?;
-        let name = [&b"SYSTEM"[..], rest].concat();
-        self.any_case(&name)
-            .find(|e| self.is_file(e))
+        self.partner(software, b"SOFTWARE", b"SYSTEM")
             .map(|e| e.name.to_string_lossy().into_owned())
     }
-}
 
-/// `name` after `prefix`, compared in ASCII case.
-fn strip_prefix_any_case<'a>(name: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    let head = name.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &name[prefix.len()..])
+    /// The file named as `name` with its leading `from` (any case) read as
+    /// `to`.
+    fn partner(&self, name: &OsStr, from: &[u8], to: &[u8]) -> Option<&Entry> {
+        let name = name.as_encoded_bytes();
+        let head = name.get(..from.len())?;
+        if !head.eq_ignore_ascii_case(from) {
+            return None;
+        }
+        self.file_any_case(&[to, &name[from.len()..]].concat(), b"")
+    }
 }
 
 /// The folder a path is in, `.` for a bare name.
