@@ -73,15 +73,16 @@ enum Pass {
 
 /// Whether a file found in a folder is an input, or why it is not audited
 /// on its own; for a SYSTEM hive, what lies beside it in `folder` (see
-/// [`Input`]). The file is opened once, without blocking and only when it
-/// is regular.
-fn classify(folder: &Folder, name: &OsStr) -> Result<Input, Pass> {
-    let path = folder.dir().join(name);
-    let (mut file, kind) = match crate::fsio::open(&path) {
+/// [`Input`]). `path` is `name` in `folder`, `shown` how reports name it
+/// (the walk has both already). The file is opened once, without blocking
+/// and only when it is regular.
+fn classify(folder: &Folder, name: &OsStr, path: &Path, shown: &str) -> Result<Input, Pass> {
+    let given = || Input::given(shown);
+    let (mut file, kind) = match crate::fsio::open(path) {
         Ok(opened) => opened,
         // Unreadable bytes may be a machine's hive: an ERROR input says so
         // with the reason, where a skip would hide it.
-        Err(_) => return Ok(Input::given(&path.display().to_string())),
+        Err(_) => return Ok(given()),
     };
     if kind != FileKind::Regular {
         return Err(Pass::Notable(format!(
@@ -92,18 +93,15 @@ fn classify(folder: &Folder, name: &OsStr) -> Result<Input, Pass> {
     let mut head = [0u8; 512];
     let n = match crate::fsio::read_up_to(&mut file, &mut head) {
         Ok(n) => n,
-        Err(_) => return Ok(Input::given(&path.display().to_string())),
+        Err(_) => return Ok(given()),
     };
     drop(file);
     let head = &head[..n];
     if super::is_hive(head) {
-        return classify_hive(folder, name, &path, head);
+        return classify_hive(folder, name, path, head, given());
     }
-    if is_reg_header(head) {
-        return Ok(Input::given(&path.display().to_string()));
-    }
-    if crate::input::image_kind(&path, head).is_some() {
-        return Ok(Input::given(&path.display().to_string()));
+    if is_reg_header(head) || crate::input::image_kind(path, head).is_some() {
+        return Ok(given());
     }
     // Named as a log beside its hive, but not one: said, since a damaged
     // log is worth a look (an empty one is the slot Windows leaves unused).
@@ -121,9 +119,15 @@ fn classify(folder: &Folder, name: &OsStr) -> Result<Input, Pass> {
 }
 
 /// A file that starts with `regf`: a primary hive, or a transaction log
-/// (recognised by its name beside its hive, never by failing to open).
-fn classify_hive(folder: &Folder, name: &OsStr, path: &Path, head: &[u8]) -> Result<Input, Pass> {
-    let given = || Input::given(&path.display().to_string());
+/// (recognised by its name beside its hive, never by failing to open). A
+/// SYSTEM hive comes back as `input` with what lies beside it.
+fn classify_hive(
+    folder: &Folder,
+    name: &OsStr,
+    path: &Path,
+    head: &[u8],
+    input: Input,
+) -> Result<Input, Pass> {
     if let Some(hive) = folder.hive_of_log(name) {
         return Err(Pass::Notable(format!(
             "the transaction log of {hive} (read with its hive)"
@@ -135,27 +139,27 @@ fn classify_hive(folder: &Folder, name: &OsStr, path: &Path, head: &[u8]) -> Res
     let file_type = head
         .get(28..32)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    if file_type != Some(0) || head.len() < 512 {
-        return Ok(given());
-    }
-    match super::hive::looks_like_system(path) {
-        Ok(false) => match folder.system_of_software(name) {
-            Some(system) => Err(Pass::Notable(format!(
-                "the SOFTWARE hive of {system} (read with it)"
-            ))),
-            None => Err(Pass::Notable(
-                "a hive, but not a SYSTEM hive (it holds no control set)".into(),
-            )),
-        },
-        Ok(true) | Err(_) => Ok(Input {
-            // Only a dirty hive's logs are ever read: look them up now, in
-            // the listing at hand.
-            logs: crate::hive::log::needs_logs(head)
-                .then(|| folder.logs_of(name).into_boxed_slice()),
-            software: folder.software_of(name),
-            ..given()
-        }),
-    }
+    let whole = file_type == Some(0) && head.len() >= 512;
+    let system = match whole.then(|| super::hive::looks_like_system(path)) {
+        Some(Ok(false)) => {
+            return Err(Pass::Notable(match folder.system_of_software(name) {
+                Some(system) => format!("the SOFTWARE hive of {system} (read with it)"),
+                None => "a hive, but not a SYSTEM hive (it holds no control set)".into(),
+            }));
+        }
+        Some(Ok(true) | Err(_)) => true,
+        None => false,
+    };
+    // Only a dirty hive's logs are ever read: look them up now, in the
+    // listing at hand.
+    let logs = (system && crate::hive::log::needs_logs(head))
+        .then(|| folder.logs_of(name).into_boxed_slice());
+    let software = system.then(|| folder.software_of(name)).flatten();
+    Ok(Input {
+        logs,
+        software,
+        ..input
+    })
 }
 
 /// Whether `head` starts like a `.reg` file in any encoding regedit reads.
@@ -269,7 +273,7 @@ fn walk(top: &Path, found: &mut Discovered) {
         let Some((folder, _)) = stack.last() else {
             break;
         };
-        match classify(folder, &name) {
+        match classify(folder, &name, &path, &shown) {
             Ok(input) => found.inputs.push(input),
             Err(Pass::Notable(why)) => found.skipped.push(skip(why, true)),
             Err(Pass::Other(why)) => found.skipped.push(skip(why, false)),
