@@ -633,13 +633,13 @@ pub fn load(
     applied: &[String],
     options: &Options,
 ) -> Result<Loaded, InputError> {
-    load_with_logs(input, None, None, applied, options)
+    load_beside(input, None, None, applied, options)
 }
 
-/// As [`load`], with the input's logs and SOFTWARE hive when a folder walk
+/// As [`load`], with the input's logs and the SOFTWARE hive beside it when a folder walk
 /// already found them (it lists each folder once; see [`discover::Input`]).
 /// `--software` comes before a SOFTWARE hive found beside the input.
-fn load_with_logs(
+fn load_beside(
     input: Option<&str>,
     known_logs: Option<&[std::path::PathBuf]>,
     known_software: Option<&Path>,
@@ -721,15 +721,15 @@ fn sibling_logs(
 ) -> (Vec<LogBytes<'static>>, Vec<Diagnostic>) {
     let cap = crate::hive::log::log_cap(hive_len);
     let mut unread = Vec::new();
-    let found = match known {
-        Some(logs) => logs.to_vec(),
-        None => folder::sibling_logs(Path::new(path)),
+    let found: std::borrow::Cow<'_, [std::path::PathBuf]> = match known {
+        Some(logs) => logs.into(),
+        None => folder::sibling_logs(Path::new(path)).into(),
     };
     let logs = found
-        .into_iter()
+        .iter()
         .filter_map(|p| {
             let name = p.file_name()?.to_string_lossy().into_owned();
-            let (bytes, cut) = match map_or_read(&p, cap) {
+            let (bytes, cut) = match map_or_read(p, cap) {
                 Ok(read) => read,
                 Err(e) => {
                     let message = format!("{name} could not be read, so it was not replayed: {e}");
@@ -740,7 +740,7 @@ fn sibling_logs(
             let len = bytes.len() as u64;
             let used = usize::try_from(len.min(cap)).unwrap_or(usize::MAX);
             let cut_from = match (cut, len > cap) {
-                (true, _) => crate::fsio::stat(&p).ok().map(|m| m.len()),
+                (true, _) => crate::fsio::stat(p).ok().map(|m| m.len()),
                 (false, true) => Some(len),
                 (false, false) => None,
             };
@@ -837,7 +837,7 @@ pub fn load_targets(found: &discover::Input, applied: &[String], options: &Optio
         return vec![Target {
             name: input.to_owned(),
             kind,
-            loaded: load_with_logs(
+            loaded: load_beside(
                 Some(input),
                 found.logs.as_deref(),
                 found.software.as_deref(),
