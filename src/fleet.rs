@@ -220,13 +220,7 @@ impl Tally {
     }
 
     pub fn add(&mut self, mut record: Record) {
-        let s = &mut self.summary;
-        s.inputs += 1;
-        match record.verdict {
-            Verdict::Compliant => s.compliant += 1,
-            Verdict::Noncompliant => s.noncompliant += 1,
-            Verdict::Error => s.error += 1,
-        }
+        self.summary.add(record.verdict);
         if let (Some(settings), false) = (record.settings.take(), record.verdict == Verdict::Error)
         {
             let at = match self.index.get(&settings) {

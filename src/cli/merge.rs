@@ -88,12 +88,18 @@ struct Check {
     shard_names: Vec<String>,
     /// The policy, and where it was first named.
     policy: Option<(String, String)>,
-    /// The current run within the current shard: its counts, and whether
-    /// it has any line yet.
-    counted: Summary,
-    counted_skipped: usize,
-    lines: usize,
+    /// The current run within the current shard.
+    run: Run,
+    /// Runs the current shard closed (a shard may be runs concatenated).
     runs: usize,
+}
+
+/// What a run's lines said so far, to check against its counts line.
+#[derive(Default)]
+struct Run {
+    counted: Summary,
+    skipped: usize,
+    lines: usize,
 }
 
 impl Check {
@@ -105,16 +111,14 @@ impl Check {
             hashers: (RandomState::new(), RandomState::new()),
             shard_names: Vec::new(),
             policy: None,
-            counted: Summary::default(),
-            counted_skipped: 0,
-            lines: 0,
+            run: Run::default(),
             runs: 0,
         }
     }
 
     fn line(&mut self, shard: &str, n: usize, line: Line) -> Result<(), String> {
         let at = |what: String| format!("{shard}:{n}: {what}");
-        self.lines += 1;
+        self.run.lines += 1;
         match line {
             Line::Input(record) => {
                 self.unique(&format!("input:{}", record.path), &record.path, n)
@@ -130,24 +134,19 @@ impl Check {
                         Some(_) => {}
                     }
                 }
-                let c = &mut self.counted;
-                c.inputs += 1;
-                match record.verdict {
-                    tlsreg::fleet::Verdict::Compliant => c.compliant += 1,
-                    tlsreg::fleet::Verdict::Noncompliant => c.noncompliant += 1,
-                    tlsreg::fleet::Verdict::Error => c.error += 1,
-                }
+                self.run.counted.add(record.verdict);
                 self.tally.add(record);
             }
             Line::Skipped(s) => {
                 self.unique(&format!("skipped:{}", s.path), &s.path, n)
                     .map_err(at)?;
-                self.counted_skipped += 1;
+                self.run.skipped += 1;
                 self.skipped.push(s);
             }
             Line::Trailer(said, skipped) => {
-                if said != self.counted || skipped != self.counted_skipped {
-                    let c = &self.counted;
+                let run = std::mem::take(&mut self.run);
+                if said != run.counted || skipped != run.skipped {
+                    let c = &run.counted;
                     return Err(at(format!(
                         "the run's counts line says {} inputs ({} compliant, {} noncompliant, {} could not be read) and {skipped} skipped, but its lines hold {} ({}, {}, {}) and {} skipped: lines were lost or added",
                         said.inputs,
@@ -158,12 +157,9 @@ impl Check {
                         c.compliant,
                         c.noncompliant,
                         c.error,
-                        self.counted_skipped
+                        run.skipped
                     )));
                 }
-                self.counted = Summary::default();
-                self.counted_skipped = 0;
-                self.lines = 0;
                 self.runs += 1;
             }
         }
@@ -172,12 +168,8 @@ impl Check {
 
     /// The end of a shard: its last run must be closed by its counts line.
     fn end(&mut self, shard: &str) -> Result<(), String> {
-        let (lines, runs) = (self.lines, self.runs);
-        self.lines = 0;
-        self.runs = 0;
-        self.counted = Summary::default();
-        self.counted_skipped = 0;
-        match (lines, runs) {
+        let lines = std::mem::take(&mut self.run).lines;
+        match (lines, std::mem::take(&mut self.runs)) {
             (0, 0) => Err(format!(
                 "{shard}: empty: not the output of a finished `tlsreg audit --format jsonl` run"
             )),

@@ -27,55 +27,13 @@ impl Outcome {
         }
     }
 
-    pub fn verdict(&self) -> &'static str {
+    pub fn verdict(&self) -> Verdict {
         match self {
-            Outcome::Audited(a) if !a.conclusive() => "error",
-            Outcome::Audited(a) if a.compliant() => "compliant",
-            Outcome::Audited(_) => "noncompliant",
-            Outcome::Failed { .. } => "error",
+            Outcome::Audited(a) => verdict(a),
+            Outcome::Failed { .. } => Verdict::Error,
         }
     }
-}
 
-/// Counts over a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub inputs: usize,
-    pub compliant: usize,
-    pub noncompliant: usize,
-    pub error: usize,
-}
-
-impl Summary {
-    pub fn of(outcomes: &[Outcome]) -> Summary {
-        let mut s = Summary {
-            inputs: outcomes.len(),
-            ..Summary::default()
-        };
-        for o in outcomes {
-            match o.verdict() {
-                "compliant" => s.compliant += 1,
-                "noncompliant" => s.noncompliant += 1,
-                _ => s.error += 1,
-            }
-        }
-        s
-    }
-
-    /// grep-like: 2 when an input could not be read, 1 when one is
-    /// noncompliant, 0 when all are compliant.
-    pub fn exit_code(&self) -> i32 {
-        if self.error > 0 {
-            2
-        } else if self.noncompliant > 0 {
-            1
-        } else {
-            0
-        }
-    }
-}
-
-impl Outcome {
     /// What a fleet summary keeps of this outcome.
     pub fn record(&self) -> Record {
         use crate::schannel::Status;
@@ -96,7 +54,7 @@ impl Outcome {
                 };
                 let kind = a.loaded.sources.first().map_or("reg", |s| s.kind.as_str());
                 (
-                    Verdict::parse(self.verdict()).unwrap_or(Verdict::Error),
+                    verdict(a),
                     detail,
                     Some(Settings::of(a)),
                     Some(e.policy.clone()),
@@ -112,6 +70,48 @@ impl Outcome {
             detail,
             settings,
             policy,
+        }
+    }
+}
+
+/// An audit's verdict: an error when a required value could not be read.
+pub fn verdict(a: &Audit) -> Verdict {
+    match (a.conclusive(), a.compliant()) {
+        (false, _) => Verdict::Error,
+        (true, true) => Verdict::Compliant,
+        (true, false) => Verdict::Noncompliant,
+    }
+}
+
+/// Counts over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub inputs: usize,
+    pub compliant: usize,
+    pub noncompliant: usize,
+    pub error: usize,
+}
+
+impl Summary {
+    /// Counts one more input with verdict `v`.
+    pub fn add(&mut self, v: Verdict) {
+        self.inputs += 1;
+        match v {
+            Verdict::Compliant => self.compliant += 1,
+            Verdict::Noncompliant => self.noncompliant += 1,
+            Verdict::Error => self.error += 1,
+        }
+    }
+
+    /// grep-like: 2 when an input could not be read, 1 when one is
+    /// noncompliant, 0 when all are compliant.
+    pub fn exit_code(&self) -> i32 {
+        if self.error > 0 {
+            2
+        } else if self.noncompliant > 0 {
+            1
+        } else {
+            0
         }
     }
 }
