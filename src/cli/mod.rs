@@ -253,37 +253,30 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
 /// as each is audited, and only a [`Tally`] is kept for the summary.
 struct Printer<'o> {
     out: &'o mut dyn Write,
-    format: Format,
+    style: Style,
     tally: Tally,
-    text: report::text::Options<'static>,
-    json: Option<report::json::DocumentWriter>,
+}
+
+/// What each format carries from the first input to the summary.
+enum Style {
+    Text { matrix: bool, verbose: bool },
+    Json(report::json::DocumentWriter),
+    Jsonl,
 }
 
 impl<'o> Printer<'o> {
     fn text(out: &'o mut dyn Write, policy: &Policy, a: &AuditArgs) -> io::Result<Printer<'o>> {
         report::text::header(out, policy)?;
-        Ok(Printer {
-            out,
-            format: Format::Text,
-            tally: Tally::new(Keep::TEXT),
-            text: report::text::Options {
-                matrix: a.matrix,
-                skipped: &[],
-                verbose: a.verbose,
-            },
-            json: None,
-        })
+        let style = Style::Text {
+            matrix: a.matrix,
+            verbose: a.verbose,
+        };
+        Ok(Printer::new(out, style, Keep::TEXT))
     }
 
     fn json(out: &'o mut dyn Write) -> io::Result<Printer<'o>> {
         let writer = report::json::DocumentWriter::start(out)?;
-        Ok(Printer {
-            out,
-            format: Format::Json,
-            tally: Tally::new(Keep::JSON),
-            text: report::text::Options::default(),
-            json: Some(writer),
-        })
+        Ok(Printer::new(out, Style::Json(writer), Keep::JSON))
     }
 
     fn jsonl(
@@ -293,32 +286,28 @@ impl<'o> Printer<'o> {
         for s in skipped {
             writeln!(out, "{}", report::json::skipped(s))?;
         }
-        Ok(Printer {
+        Ok(Printer::new(out, Style::Jsonl, Keep::COUNTS))
+    }
+
+    fn new(out: &'o mut dyn Write, style: Style, keep: Keep) -> Printer<'o> {
+        Printer {
             out,
-            format: Format::Jsonl,
-            tally: Tally::new(Keep::COUNTS),
-            text: report::text::Options::default(),
-            json: None,
-        })
+            style,
+            tally: Tally::new(keep),
+        }
     }
 
     fn input(&mut self, o: &Outcome) -> io::Result<()> {
         self.tally.add(o.record());
-        match self.format {
-            Format::Text => report::text::block(self.out, o, self.text.matrix),
-            Format::Json => {
-                if let Outcome::Failed { error, .. } = o {
-                    eprintln!("tlsreg: {}", escape(error));
-                }
-                match &mut self.json {
-                    Some(w) => w.input(self.out, &report::json::input(o)),
-                    None => Ok(()),
-                }
-            }
-            Format::Jsonl => {
-                if let Outcome::Failed { error, .. } = o {
-                    eprintln!("tlsreg: {}", escape(error));
-                }
+        // Machine output keeps standard output for itself: failures are
+        // also said on standard error (the text report says them inline).
+        if let (Outcome::Failed { error, .. }, Style::Json(_) | Style::Jsonl) = (o, &self.style) {
+            eprintln!("tlsreg: {}", escape(error));
+        }
+        match &mut self.style {
+            Style::Text { matrix, .. } => report::text::block(self.out, o, *matrix),
+            Style::Json(w) => w.input(self.out, &report::json::input(o)),
+            Style::Jsonl => {
                 // Each line goes out whole and at once: a pipeline reading
                 // it sees every input as it is audited.
                 writeln!(self.out, "{}", report::json::input(o))?;
@@ -328,33 +317,28 @@ impl<'o> Printer<'o> {
     }
 
     fn finish(self, skipped: &[input::discover::Skipped]) -> io::Result<Summary> {
-        let summary = self.tally.summary();
-        match self.format {
-            Format::Text => {
+        match self.style {
+            Style::Text { matrix, verbose } => {
                 writeln!(self.out)?;
                 let options = report::text::Options {
+                    matrix,
                     skipped,
-                    ..self.text
+                    verbose,
                 };
                 report::text::summary(self.out, &self.tally, options)?;
             }
-            Format::Json => {
+            Style::Json(w) => {
                 let skipped: Vec<_> = skipped.iter().map(report::json::skipped).collect();
-                if let Some(w) = self.json {
-                    let summary = report::json::summary(&self.tally, skipped.len());
-                    w.finish(self.out, &skipped, &summary)?;
-                }
+                let summary = report::json::summary(&self.tally, skipped.len());
+                w.finish(self.out, &skipped, &summary)?;
             }
-            Format::Jsonl => {
-                writeln!(
-                    self.out,
-                    "{}",
-                    report::json::trailer(&self.tally, skipped.len())
-                )?;
+            Style::Jsonl => {
+                let trailer = report::json::trailer(&self.tally, skipped.len());
+                writeln!(self.out, "{trailer}")?;
             }
         }
         self.out.flush()?;
-        Ok(summary)
+        Ok(self.tally.summary())
     }
 }
 
