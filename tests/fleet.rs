@@ -5,13 +5,16 @@ mod common;
 
 use common::tlsreg_in;
 
+/// A bundled sample's bytes.
+fn sample(p: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
 /// A share as an admin might have it: exports, hives with logs, a broken
 /// hive, a broken export, and files that are not inputs.
 fn fleet() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("fleet");
-    let sample =
-        |p: &str| std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let put = |p: &str, bytes: &[u8]| {
         let path = root.join(p);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -336,8 +339,6 @@ fn a_merge_never_leaves_a_machine_out() {
 #[test]
 fn software_beside_system_is_read_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let sample =
-        |p: &str| std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let root = dir.path().join("share");
     std::fs::create_dir_all(root.join("srv1")).unwrap();
     std::fs::write(root.join("srv1/SYSTEM"), sample("hives/compliant.hiv")).unwrap();
@@ -395,8 +396,6 @@ fn software_beside_system_is_read_with_it() {
 #[test]
 fn every_file_named_as_a_log_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let sample =
-        |p: &str| std::fs::read(format!("{}/samples/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let root = dir.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("SYSTEM"), sample("hives/compliant.hiv")).unwrap();

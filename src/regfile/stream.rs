@@ -41,7 +41,7 @@ pub(super) struct ByteLines<'k, R> {
     scratch: Vec<u8>,
     /// Whether the last line passed over by a jump that was not blank or a
     /// comment may have continued a hex value (see `may_continue`).
-    tail_backslash: bool,
+    tail_continues: bool,
     /// Lines to read one by one before jumping again (up to a key line a
     /// continuation may swallow), so a hazard is not searched for twice.
     slow_lines: u32,
@@ -167,7 +167,7 @@ impl<'k> ByteLines<'k, io::Empty> {
         origin: u64,
     ) -> Self {
         let mut lines = Self::new(io::empty(), Some(map), keep, origin);
-        lines.set_encoding(encoding);
+        lines.encoding = encoding;
         lines
     }
 }
@@ -206,13 +206,9 @@ impl<'k, R: Read> ByteLines<'k, R> {
         }
         while lines.data().len() < HEAD && lines.fill().is_some() {}
         let (encoding, bom) = detect(lines.data(), lines.eof, ansi)?;
-        lines.set_encoding(encoding);
+        lines.encoding = encoding;
         lines.pos = bom;
         Ok(lines)
-    }
-
-    fn set_encoding(&mut self, encoding: TextEncoding) {
-        self.encoding = encoding;
     }
 
     fn new(reader: R, map: Option<Mapped<'k>>, keep: Option<Keep<'k>>, origin: u64) -> Self {
@@ -223,7 +219,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
             dropped: false,
             parser_continuing: false,
             scratch: Vec::new(),
-            tail_backslash: false,
+            tail_continues: false,
             slow_lines: 0,
             // A map needs no buffer.
             block: vec![0; if mapped { 0 } else { BLOCK }],
@@ -712,7 +708,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
                 Some(start) => {
                     let before = self
                         .may_continue(self.pos, start)
-                        .unwrap_or(self.tail_backslash);
+                        .unwrap_or(self.tail_continues);
                     if before {
                         self.slow_lines = self.count_lines(self.pos, start).unwrap_or(0) + 1;
                         return false;
@@ -722,7 +718,7 @@ impl<'k, R: Read> ByteLines<'k, R> {
                     };
                     self.number += n;
                     self.pos = start;
-                    self.tail_backslash = false;
+                    self.tail_continues = false;
                     return true;
                 }
                 None => {
@@ -736,9 +732,9 @@ impl<'k, R: Read> ByteLines<'k, R> {
                     let Some(n) = self.count_lines(self.pos, end) else {
                         return false;
                     };
-                    self.tail_backslash = self
+                    self.tail_continues = self
                         .may_continue(self.pos, end)
-                        .unwrap_or(self.tail_backslash);
+                        .unwrap_or(self.tail_continues);
                     self.number += n;
                     self.pos = end;
                     if self.fill().is_none() {
