@@ -79,6 +79,43 @@ pub fn kind_of_type(t: std::fs::FileType) -> FileKind {
 /// once) and, where the system allows it, without updating its access time.
 /// A FIFO or device comes back in blocking mode, ready to be read as a
 /// stream; a folder is opened but not readable, and the kind says so.
+/// What tells two names of one file apart from two files, hard links
+/// included: device and inode on Unix, volume and file index on Windows.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FileId(#[cfg(unix)] (u64, u64), #[cfg(windows)] same_file::Handle);
+
+/// The identity of the file at `path`; `None` when it cannot be had (no
+/// such file, or a system without one). On Unix it is a `stat`, which never
+/// blocks; on Windows the file is opened for no access, as `same-file` does.
+pub fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        stat(path).ok().map(|m| FileId((m.dev(), m.ino())))
+    }
+    #[cfg(windows)]
+    {
+        same_file::Handle::from_path(path).ok().map(FileId)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// An I/O error in the same words on every system, for the common kinds: a
+/// report of a fleet read on Linux and one read on Windows must say the same
+/// thing of a missing file (tlsreg merge compares them, people diff them).
+/// Other errors keep the system's own words and code.
+pub fn describe(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or folder".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
 pub fn open(path: &Path) -> io::Result<(File, FileKind)> {
     count::open();
     let file = open_raw(path)?;

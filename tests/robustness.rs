@@ -58,7 +58,7 @@ fn unreadable_inputs_exit_2_with_a_message() {
             b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
             "not a registry file",
         ),
-        ("nul.reg", vec![0; 64], "not a registry file"),
+        ("zeros.reg", vec![0; 64], "not a registry file"),
         (
             "header-typo.reg",
             b"Windows Registry Editor Version 5.0\r\n".to_vec(),
@@ -99,7 +99,10 @@ fn unreadable_inputs_exit_2_with_a_message() {
             "{name}: {line}"
         );
     }
-    assert!(out.contains("no-such-file.reg: No such file"), "{out}");
+    assert!(
+        out.contains("no-such-file.reg: no such file or folder"),
+        "{out}"
+    );
     // Each alone: exit 2, and the JSON form says why.
     for (name, _, _) in &cases {
         let path = dir.path().join(name);

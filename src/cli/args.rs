@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(
     name = "tlsreg",
+    // Not argv[0]: help reads `tlsreg`, not `tlsreg.exe`, on every system.
+    bin_name = "tlsreg",
     version,
     about = "Audit Windows SCHANNEL TLS registry settings offline, and write the .reg file that fixes them.",
     long_about = "\

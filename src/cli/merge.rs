@@ -34,7 +34,7 @@ pub fn run(a: MergeArgs) -> Result<i32, String> {
     // its inputs twice.
     let mut files = Vec::new();
     for shard in a.shards.iter().filter(|s| *s != "-") {
-        let id = same_file_id(shard);
+        let id = tlsreg::fsio::file_id(Path::new(shard));
         if let Some((first, _)) = files
             .iter()
             .find(|(name, other)| *name == shard || (id.is_some() && *other == id))
@@ -199,23 +199,6 @@ impl Check {
                 self.shard_names.get(s).map_or("?", String::as_str)
             )),
         }
-    }
-}
-
-/// What tells two names of one file apart from two files (device and
-/// inode); `None` where it cannot be had.
-fn same_file_id(path: &str) -> Option<(u64, u64)> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        tlsreg::fsio::stat(Path::new(path))
-            .ok()
-            .map(|m| (m.dev(), m.ino()))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
     }
 }
 

@@ -13,12 +13,11 @@ pub fn is_stdout(path: &Path) -> bool {
 }
 
 /// What a path resolves to: its canonical form (the folder's, plus the name,
-/// when the file does not exist yet) and, on Unix, its device and inode, which
-/// also catch hard links.
+/// when the file does not exist yet) and its file identity, which also
+/// catches hard links.
 struct Identity {
     canonical: Option<PathBuf>,
-    #[cfg(unix)]
-    inode: Option<(u64, u64)>,
+    id: Option<tlsreg::fsio::FileId>,
 }
 
 fn identity(path: &Path) -> Identity {
@@ -32,11 +31,7 @@ fn identity(path: &Path) -> Identity {
     });
     Identity {
         canonical,
-        #[cfg(unix)]
-        inode: {
-            use std::os::unix::fs::MetadataExt;
-            fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-        },
+        id: tlsreg::fsio::file_id(path),
     }
 }
 
@@ -51,8 +46,7 @@ fn same_name(a: &Path, b: &Path) -> bool {
 }
 
 fn same_file(a: &Identity, b: &Identity) -> bool {
-    #[cfg(unix)]
-    if a.inode.is_some() && a.inode == b.inode {
+    if a.id.is_some() && a.id == b.id {
         return true;
     }
     matches!((&a.canonical, &b.canonical), (Some(x), Some(y)) if same_name(x, y))

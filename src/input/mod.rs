@@ -126,7 +126,7 @@ pub struct InputError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ErrorKind {
-    #[error("{0}")]
+    #[error("{}", crate::fsio::describe(.0))]
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Reg(#[from] ReadError),
