@@ -427,3 +427,137 @@ pub fn shared_testdata(test: &str, rel: &str) -> Option<std::path::PathBuf> {
     );
     None
 }
+
+/// Runs a tool of the machine the tests run on (`qemu-img`, `wimlib-imagex`)
+/// to make a fixture, and returns its output. Paths in `args` are given as
+/// this process sees them.
+///
+/// Under Wine, the Windows test process cannot wait for a Unix program (Wine
+/// starts it but hands back no process), so the tool is started through
+/// `start /unix` inside a shell that writes its output and status to files,
+/// which are awaited here; Windows paths are turned into Unix ones with
+/// `winepath`. On Windows itself the tool must be installed as an `.exe`.
+pub fn host_tool(
+    program: &str,
+    args: &[&std::ffi::OsStr],
+) -> std::io::Result<std::process::Output> {
+    #[cfg(windows)]
+    if Command::new(program).arg("--version").output().is_err() && under_wine() {
+        return wine_host_tool(program, args);
+    }
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+}
+
+/// Whether this Windows process runs under Wine (only Wine has `winepath`).
+#[cfg(windows)]
+pub fn under_wine() -> bool {
+    static WINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WINE.get_or_init(|| {
+        Command::new("winepath")
+            .args(["-u", "C:\\"])
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"/"))
+    })
+}
+
+#[cfg(windows)]
+fn wine_host_tool(
+    program: &str,
+    args: &[&std::ffi::OsStr],
+) -> std::io::Result<std::process::Output> {
+    use std::io::{Error, ErrorKind};
+    let work = tempfile::tempdir()?;
+    let cwd = std::env::current_dir()?;
+    // Every absolute Windows path (`C:\...`, `Z:\...`) is converted, with
+    // the working folder and the folder for the results, in one call.
+    let is_path = |a: &str| a.as_bytes().get(1..3) == Some(b":\\");
+    let mut to_convert: Vec<String> = vec![
+        cwd.to_string_lossy().into_owned(),
+        work.path().to_string_lossy().into_owned(),
+    ];
+    let texts: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    to_convert.extend(texts.iter().filter(|a| is_path(a)).cloned());
+    let converted = Command::new("winepath")
+        .arg("-u")
+        .args(&to_convert)
+        .output()?;
+    let unix: Vec<String> = String::from_utf8_lossy(&converted.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if unix.len() != to_convert.len() {
+        return Err(Error::other(format!(
+            "winepath -u {to_convert:?} gave {unix:?}"
+        )));
+    }
+    let mut unix_paths = unix[2..].iter();
+    let unix_args = texts.iter().map(|a| match is_path(a) {
+        true => unix_paths.next().cloned().unwrap_or_default(),
+        false => a.clone(),
+    });
+    let script = r#"cd "$1" || exit 1; out=$2; shift 2
+"$@" >"$out/stdout" 2>"$out/stderr" </dev/null; echo $? >"$out/status.tmp"; mv "$out/status.tmp" "$out/status""#;
+    Command::new("cmd")
+        .args(["/c", "start", "/unix", "/bin/sh", "-c", script, "sh"])
+        .arg(&unix[0])
+        .arg(&unix[1])
+        .arg(program)
+        .args(unix_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()?;
+    let status_file = work.path().join("status");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err(Error::new(
+                ErrorKind::TimedOut,
+                format!("{program} did not finish"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let code: i32 = status
+        .trim()
+        .parse()
+        .map_err(|_| Error::other(format!("{program}: status {status:?}")))?;
+    // 127: the shell found no such program, as `Command` would say.
+    if code == 127 {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("{program} is not installed on the host"),
+        ));
+    }
+    use std::os::windows::process::ExitStatusExt;
+    Ok(std::process::Output {
+        status: std::process::ExitStatus::from_raw(code as u32),
+        stdout: std::fs::read(work.path().join("stdout"))?,
+        stderr: std::fs::read(work.path().join("stderr"))?,
+    })
+}
+
+/// A relative path written with `/` in this system's form (`fleet\web01`
+/// on Windows), for arguments whose echo in a report is compared.
+pub fn native(path: &str) -> String {
+    path.replace('/', std::path::MAIN_SEPARATOR_STR)
+}
+
+/// Text whose every `\` is a path separator (a verdict line, a JSON path)
+/// with `/` instead, so one expectation holds on every system. Never for
+/// text with registry paths, whose `\` belong to key names.
+pub fn slashed(text: &str) -> String {
+    if cfg!(windows) {
+        text.replace('\\', "/")
+    } else {
+        text.to_owned()
+    }
+}

@@ -10,7 +10,8 @@
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
 
 use tlsreg::image::Disk;
 use tlsreg::image::container::{ContainerError, Format, Opened, detect, open};
@@ -88,7 +89,8 @@ fn raw_disk() -> Vec<u8> {
 }
 
 fn qemu_img(args: &[&str]) {
-    let out = Command::new("qemu-img").args(args).output().unwrap_or_else(|e| {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let out = common::host_tool("qemu-img", &args).unwrap_or_else(|e| {
         panic!(
             "qemu-img could not be run ({e}): it is part of the machine and of CI (Debian package qemu-utils)"
         )
@@ -1040,7 +1042,7 @@ fn images_open_in_little_memory() {
     convert(&raw, &dir.path().join("big.qcow2"), "qcow2", &["-c"]);
     let exe = std::env::current_exe().unwrap();
     for name in ["big.raw", "big.vhdx", "big.qcow2"] {
-        let out = Command::new(&exe)
+        let out = std::process::Command::new(&exe)
             .args([
                 "--exact",
                 "memory_child",

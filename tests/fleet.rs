@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::tlsreg_in;
+use common::{native, slashed, tlsreg_in};
 
 /// A bundled sample's bytes.
 fn sample(p: &str) -> Vec<u8> {
@@ -44,7 +44,9 @@ fn a_folder_of_mixed_inputs() {
     let run = tlsreg_in(dir.path(), &["audit", "fleet"]);
     assert_eq!(run.code, 2, "one input is unreadable");
     assert!(run.stderr.is_empty(), "no noise without -v: {}", run.stderr);
-    let out = run.out();
+    // Verdict, skip and summary lines hold no registry path: every `\` is
+    // a path separator.
+    let out = slashed(&run.out());
     let verdicts: Vec<&str> = out
         .lines()
         .filter(|l| {
@@ -79,12 +81,13 @@ fn a_folder_of_mixed_inputs() {
     );
     // -v names the others too, in the report.
     let run = tlsreg_in(dir.path(), &["audit", "-v", "fleet"]);
+    let skips = slashed(&run.out());
     for skipped in [
         "SKIPPED       fleet/exports/README.md: not a .reg file",
         "SKIPPED       fleet/exports/notes.txt: not a .reg file",
         "SKIPPED       fleet/web03/SYSTEM.LOG1: the transaction log of SYSTEM",
     ] {
-        assert!(run.out().contains(skipped), "{skipped}: {}", run.out());
+        assert!(skips.contains(skipped), "{skipped}: {skips}");
     }
 }
 
@@ -124,10 +127,11 @@ fn json_and_jsonl_for_pipelines() {
     let mut paths: Vec<String> = records
         .lines()
         .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["path"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+            slashed(
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["path"]
+                    .as_str()
+                    .unwrap(),
+            )
         })
         .collect();
     assert_eq!(paths.len(), 13, "one object per file: 9 inputs, 4 skipped");
@@ -194,8 +198,10 @@ fn merged_shards_equal_one_run() {
         ("b.jsonl", vec!["fleet/web01", "fleet/web02", "fleet/web03"]),
     ];
     for ((name, inputs), code) in shards.iter().zip([2, 0]) {
+        // As typed on this system, so that each path reads as in one run.
+        let inputs: Vec<String> = inputs.iter().map(|i| native(i)).collect();
         let mut args = vec!["audit", "--format", "jsonl"];
-        args.extend(inputs);
+        args.extend(inputs.iter().map(String::as_str));
         let run = tlsreg_in(dir.path(), &args);
         assert_eq!(run.code, code, "{name}: {}", run.stderr);
         std::fs::write(dir.path().join(name), &run.stdout).unwrap();
@@ -205,7 +211,7 @@ fn merged_shards_equal_one_run() {
     assert_eq!(merged.code, one.code, "{}", merged.stderr);
     assert!(merged.stderr.is_empty(), "{}", merged.stderr);
     assert_eq!(merged.out(), summary_part(&one.out()));
-    snapshot!("fleet-merged", merged.out());
+    snapshot!("fleet-merged", slashed(&merged.out()));
 
     // The JSON document is the same, byte for byte.
     let one = tlsreg_in(dir.path(), &["audit", "--format", "json", "fleet"]);
@@ -357,17 +363,18 @@ fn software_beside_system_is_read_with_it() {
     let run = tlsreg_in(dir.path(), &["audit", "--format", "json", "share"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let os: Vec<(&str, Option<&str>)> = doc["inputs"]
+    let os: Vec<(String, Option<&str>)> = doc["inputs"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| {
             (
-                i["path"].as_str().unwrap(),
+                slashed(i["path"].as_str().unwrap()),
                 i["os"]["product_name"].as_str(),
             )
         })
         .collect();
+    let os: Vec<(&str, Option<&str>)> = os.iter().map(|(p, n)| (p.as_str(), *n)).collect();
     assert_eq!(
         os,
         [
@@ -403,7 +410,7 @@ fn every_file_named_as_a_log_is_named() {
     std::fs::write(root.join("system.log"), b"not a log\n").unwrap();
     let run = tlsreg_in(dir.path(), &["audit", "srv"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let out = run.out();
+    let out = slashed(&run.out());
     let skipped: Vec<&str> = out.lines().filter(|l| l.starts_with("SKIPPED")).collect();
     assert_eq!(
         skipped,

@@ -172,7 +172,8 @@ fn a_folder_costs_work_linear_in_its_files_whatever_the_layout() {
 }
 
 /// Inputs that take different times (large exports among small hives), so
-/// they finish out of order on several threads.
+/// they finish out of order on several threads. Their paths as reports show
+/// them (`fleet\SYSTEM-001` on Windows), in order.
 fn mixed(dir: &Path) -> Vec<String> {
     let hive = dirty();
     let root = dir.join("fleet");
@@ -189,13 +190,13 @@ fn mixed(dir: &Path) -> Vec<String> {
             }
             let name = format!("export-{i:03}.reg");
             std::fs::write(root.join(&name), common::utf16(&text)).unwrap();
-            expected.push(format!("fleet/{name}"));
+            expected.push(common::native(&format!("fleet/{name}")));
         } else {
             let name = format!("SYSTEM-{i:03}");
             std::fs::write(root.join(&name), &hive.primary).unwrap();
             std::fs::write(root.join(format!("{name}.LOG1")), &hive.log1).unwrap();
             std::fs::write(root.join(format!("{name}.LOG2")), &hive.log2).unwrap();
-            expected.push(format!("fleet/{name}"));
+            expected.push(common::native(&format!("fleet/{name}")));
         }
     }
     expected.sort();
@@ -253,7 +254,8 @@ fn every_input_exactly_once_in_a_stable_order_in_every_format() {
 
     // Text: a block and a verdict line per input, both in order.
     let text = run("text");
-    let blocks: Vec<&str> = text.lines().filter(|l| l.starts_with("fleet/")).collect();
+    let folder = common::native("fleet/");
+    let blocks: Vec<&str> = text.lines().filter(|l| l.starts_with(&folder)).collect();
     assert_eq!(blocks, expected);
     let verdicts: Vec<&str> = text
         .lines()

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 struct Child {
     code: i32,
@@ -282,13 +281,15 @@ fn a_100_gib_sparse_file_with_a_container_signature_is_refused_quickly() {
     // for tests/images.rs).
     for format in ["vhdx", "qcow2", "vmdk", "vpc"] {
         let path = dir.path().join(format!("empty.{format}"));
-        let made = Command::new("qemu-img")
-            .args(["create", "-q", "-f", format])
-            .arg(&path)
-            .arg("100G")
-            .status()
+        let args = ["create", "-q", "-f", format].map(std::ffi::OsStr::new);
+        let args = [&args[..], &[path.as_os_str(), "100G".as_ref()]].concat();
+        let made = common::host_tool("qemu-img", &args)
             .expect("qemu-img (qemu-utils) is needed for this test");
-        assert!(made.success());
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
         cases.push((path, "no Windows installation found"));
     }
     for (path, said) in &cases {
@@ -492,16 +493,20 @@ fn wim_of(dir: &Path, files: &[(&str, Vec<u8>)]) -> Option<PathBuf> {
         std::fs::write(config.join(name), bytes).unwrap();
     }
     let wim = dir.join("image.wim");
-    let made = Command::new("wimlib-imagex")
-        .arg("capture")
-        .arg(dir.join("tree"))
-        .arg(&wim)
-        .args(["Windows", "--compress=none"])
-        .stdout(Stdio::null())
-        .status();
-    match made {
-        Ok(s) if s.success() => Some(wim),
-        Ok(s) => panic!("wimlib-imagex capture: {s}"),
+    let tree = dir.join("tree");
+    let args = [
+        "capture".as_ref(),
+        tree.as_os_str(),
+        wim.as_os_str(),
+        "Windows".as_ref(),
+        "--compress=none".as_ref(),
+    ];
+    match common::host_tool("wimlib-imagex", &args) {
+        Ok(s) if s.status.success() => Some(wim),
+        Ok(s) => panic!(
+            "wimlib-imagex capture: {}",
+            String::from_utf8_lossy(&s.stderr)
+        ),
         Err(e) => {
             println!("skipped: wimlib-imagex (Debian package wimtools) cannot be run: {e}");
             None

@@ -205,11 +205,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn images_are_found_in_folders() {
     let run = tlsreg(&["audit", "--format", "json", "samples/images"]);
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    let paths: Vec<&str> = doc["inputs"]
+    let paths: Vec<String> = doc["inputs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| i["path"].as_str().unwrap())
+        .map(|i| common::slashed(i["path"].as_str().unwrap()))
         .collect();
     for c in CONTAINERS {
         assert!(
@@ -270,6 +270,18 @@ fn wim_images_audit_like_the_hive_inside_them() {
         "solid-lzx.wim",
     ] {
         let path = format!("samples/images/wim/{wim}");
+        // A solid WIM is read through wimlib-imagex, where it is installed
+        // (on CI's Linux, not inside Wine): without it, a clear refusal.
+        if wim.starts_with("solid") && !wimlib_runs() {
+            let (got, doc) = json(&["audit", "--format", "json", &path]);
+            let error = doc["inputs"][0]["error"].as_str().unwrap_or_default();
+            assert_eq!(got, 2, "{wim}: {doc:#}");
+            assert!(
+                error.contains("solid") && error.contains("wimlib-imagex export"),
+                "{error}"
+            );
+            continue;
+        }
         let (got, doc) = json(&["audit", "--format", "json", &path]);
         let inputs = doc["inputs"].as_array().unwrap();
         assert_eq!(got, code, "{wim}: {doc:#}");
@@ -308,12 +320,17 @@ fn wim_images_audit_like_the_hive_inside_them() {
     );
 }
 
-#[test]
-fn lzms_is_read_by_wimlib_when_it_is_there_and_refused_clearly_when_not() {
-    let have_wimlib = std::process::Command::new("wimlib-imagex")
+/// Whether tlsreg, running as this process does, can start wimlib-imagex.
+fn wimlib_runs() -> bool {
+    std::process::Command::new("wimlib-imagex")
         .arg("--version")
         .output()
-        .is_ok();
+        .is_ok()
+}
+
+#[test]
+fn lzms_is_read_by_wimlib_when_it_is_there_and_refused_clearly_when_not() {
+    let have_wimlib = wimlib_runs();
     let run = tlsreg(&["audit", "samples/images/wim/lzms.wim"]);
     if have_wimlib {
         assert_eq!(run.code, 0, "{}", run.out());
