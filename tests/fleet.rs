@@ -420,3 +420,29 @@ fn every_file_named_as_a_log_is_named() {
         ]
     );
 }
+
+/// Shards saved by Windows PowerShell 5.1 (`> shard.jsonl` writes UTF-16LE
+/// with a BOM; `Out-File -Encoding utf8` a UTF-8 BOM) merge as the bytes
+/// tlsreg wrote do.
+#[test]
+fn shards_saved_by_powershell_merge_alike() {
+    let dir = fleet();
+    let run = tlsreg_in(dir.path(), &["audit", "--format", "jsonl", "fleet"]);
+    let shard = run.out();
+    std::fs::write(dir.path().join("plain.jsonl"), &shard).unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(shard.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(dir.path().join("ps51.jsonl"), utf16).unwrap();
+    std::fs::write(
+        dir.path().join("bom.jsonl"),
+        [&b"\xEF\xBB\xBF"[..], shard.as_bytes()].concat(),
+    )
+    .unwrap();
+    let plain = tlsreg_in(dir.path(), &["merge", "--format", "json", "plain.jsonl"]);
+    assert_eq!(plain.code, 2, "{}", plain.stderr);
+    for name in ["ps51.jsonl", "bom.jsonl"] {
+        let run = tlsreg_in(dir.path(), &["merge", "--format", "json", name]);
+        assert_eq!(run.code, plain.code, "{name}: {}", run.stderr);
+        assert_eq!(run.out(), plain.out(), "{name}");
+    }
+}

@@ -233,6 +233,13 @@ fn read_shard(shard: &str, stream_ok: bool, each: &mut EachLine<'_>) -> Result<(
             Box::new(file)
         }
     };
+    // Windows PowerShell 5.1 saves `tlsreg audit --format jsonl > shard.jsonl`
+    // as UTF-16LE with a BOM (and Out-File -Encoding utf8 with a UTF-8 BOM):
+    // a BOM is followed, as the .reg reader does; without one, bytes pass as
+    // they are (encoding_rs_io decodes and strips the BOM as a stream).
+    let reader = encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .bom_sniffing(true)
+        .build(reader);
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let mut buf = Vec::new();
     let mut n = 0;
