@@ -1,8 +1,10 @@
 //! Hostile `.reg` inputs, made in the test: endless or sparse zeros, lines of
 //! hundreds of MB, keys 100,000 levels deep, names that cut a character at a
 //! byte count. Each is run through the binary, which must exit 0, 1 or 2 on
-//! its own (no panic, no abort) in less than 256 MiB.
-#![cfg(target_os = "linux")]
+//! its own (no panic, no abort) in less than 256 MiB (measured on Linux;
+//! elsewhere the behaviour is asserted and the memory is not). The sparse
+//! giants are made only on Unix: NTFS reserves the whole length of a file
+//! extended with set_len.
 
 mod common;
 
@@ -19,24 +21,28 @@ const PROTOCOLS: &str = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\
 struct Run {
     code: i32,
     out: String,
-    peak: u64,
 }
 
-/// Runs `tlsreg` in `dir` through common's runner, for its exit status and
-/// its own peak memory.
+/// Runs `tlsreg` in `dir` through common's runner, for its exit status and,
+/// where the platform tells it, its own peak memory.
 fn run(dir: &Path, args: &[&str]) -> Run {
-    let (r, peak) = common::tlsreg_measured(dir, args);
+    let (r, peak) = common::Cmd::new(args).dir(dir).run_with_peak();
     let run = Run {
         code: r.code,
         out: format!("{}{}", String::from_utf8_lossy(&r.stdout), r.stderr),
-        peak,
     };
     assert!(
-        run.peak < MEMORY_BOUND,
-        "{args:?}: peak {} MiB\n{}",
-        run.peak / MIB,
-        run.out
+        cfg!(not(target_os = "linux")) || peak.is_some(),
+        "no peak measured"
     );
+    if let Some(peak) = peak {
+        assert!(
+            peak < MEMORY_BOUND,
+            "{args:?}: peak {} MiB\n{}",
+            peak / MIB,
+            run.out
+        );
+    }
     run
 }
 
@@ -56,6 +62,7 @@ fn path_str(p: &Path) -> &str {
 }
 
 #[test]
+#[cfg(unix)]
 fn dev_zero_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let run = run(dir.path(), &["audit", "/dev/zero"]);
@@ -65,6 +72,7 @@ fn dev_zero_is_refused_at_once() {
 }
 
 #[test]
+#[cfg(unix)]
 fn a_100_gib_sparse_file_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["x", "x.reg"] {
@@ -84,6 +92,7 @@ fn a_100_gib_sparse_file_is_refused_at_once() {
 /// line that long holding NULs is binary data, refused with its offset once
 /// 16 MiB of it are read, not buffered whole.
 #[test]
+#[cfg(unix)]
 fn a_header_then_a_gib_of_zeros_is_refused_with_the_offset() {
     let dir = tempfile::tempdir().unwrap();
     for (name, head) in [
