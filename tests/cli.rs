@@ -115,6 +115,41 @@ fn diff_shows_what_must_change() {
     );
 }
 
+/// `--color auto` follows NO_COLOR, CLICOLOR and CLICOLOR_FORCE (standard
+/// output is a pipe here, so plain by default); `always` and `never` are
+/// what they say whatever the environment.
+#[test]
+fn diff_colour_follows_the_environment() {
+    let green = "\x1b[32m+\"DisabledByDefault\"=dword:00000000\x1b[0m";
+    for (color, env, coloured) in [
+        ("auto", &[][..], false),
+        ("auto", &[("CLICOLOR_FORCE", "1")][..], true),
+        (
+            "auto",
+            &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")][..],
+            false,
+        ),
+        ("auto", &[("CLICOLOR", "0")][..], false),
+        ("always", &[("NO_COLOR", "1")][..], true),
+        ("always", &[("CLICOLOR", "0")][..], true),
+        ("never", &[("CLICOLOR_FORCE", "1")][..], false),
+    ] {
+        let args = ["diff", "--color", color, "samples/noncompliant.reg"];
+        let run = env
+            .iter()
+            .fold(common::Cmd::new(&args), |c, &(k, v)| c.env(k, v))
+            .run();
+        assert_eq!(run.code, 1, "{color} {env:?}: {}", run.stderr);
+        let out = run.out();
+        if coloured {
+            assert!(out.contains(green), "{color} {env:?}: {out}");
+        } else {
+            assert!(!out.contains('\x1b'), "{color} {env:?}: {out}");
+            assert!(out.contains("\n+\"DisabledByDefault\"=dword:00000000\n"));
+        }
+    }
+}
+
 fn crlf(lines: &[&str]) -> String {
     lines.iter().map(|l| format!("{l}\r\n")).collect()
 }

@@ -255,7 +255,11 @@ impl<'a> Cmd<'a> {
         command
             .args(self.args)
             .current_dir(&self.dir)
+            // `diff --color auto` follows these (anstream): outputs stay plain
+            // unless a test sets them.
             .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE")
             .envs(self.env.iter().copied())
             .stdin(match self.stdin {
                 Some(_) => Stdio::piped(),

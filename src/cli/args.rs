@@ -220,7 +220,8 @@ pub struct DiffArgs {
     #[arg(value_name = "INPUT")]
     pub input: String,
 
-    /// Colour the diff: `auto` colours it on a terminal unless NO_COLOR is set.
+    /// Colour the diff: `auto` colours it on a terminal that shows colour,
+    /// unless NO_COLOR is set or CLICOLOR=0; CLICOLOR_FORCE colours it anywhere.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 

@@ -8,6 +8,7 @@ mod output;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use anstyle::AnsiColor;
 use clap::Parser;
 
 use tlsreg::fleet::{Keep, Tally};
@@ -420,30 +421,28 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
         );
         return Ok(0);
     }
-    let color = match a.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => {
-            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+    // anstream decides for `auto`: a terminal that takes colour, NO_COLOR,
+    // CLICOLOR and CLICOLOR_FORCE; on a Windows console it turns on escape
+    // sequences, or falls back to the console API.
+    let choice = match a.color {
+        Color::Always => anstream::ColorChoice::Always,
+        Color::Never => anstream::ColorChoice::Never,
+        Color::Auto => anstream::ColorChoice::Auto,
     };
-    let mut out = io::stdout().lock();
+    let mut out = anstream::AutoStream::new(io::stdout(), choice).lock();
     for line in text.lines() {
         // Names in the diff come from the input: shown escaped, like the
         // report, so none can move the cursor or forge a line.
         let line = escape(line);
         let paint = match line.as_bytes().first() {
-            _ if !color => None,
-            Some(b'+') if !line.starts_with("+++") => Some("32"),
-            Some(b'-') if !line.starts_with("---") => Some("31"),
-            Some(b'@') => Some("36"),
+            Some(b'+') if !line.starts_with("+++") => Some(AnsiColor::Green),
+            Some(b'-') if !line.starts_with("---") => Some(AnsiColor::Red),
+            Some(b'@') => Some(AnsiColor::Cyan),
             _ => None,
         };
-        match paint {
-            Some(c) => writeln!(out, "\x1b[{c}m{line}\x1b[0m"),
-            None => writeln!(out, "{line}"),
-        }
-        .map_err(|e| format!("standard output: {e}"))?;
+        // A plain style writes nothing, neither before nor after.
+        let style = anstyle::Style::new().fg_color(paint.map(Into::into));
+        writeln!(out, "{style}{line}{style:#}").map_err(|e| format!("standard output: {e}"))?;
     }
     Ok(1)
 }

@@ -1,7 +1,7 @@
 //! Writing results: whole files or nothing, never over a file being read, and
 //! no UTF-16 bytes on a terminal.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -132,80 +132,75 @@ fn exists_error() -> io::Error {
 ///
 /// On Linux the bytes go to an unnamed file (O_TMPFILE) in the target's folder,
 /// which is linked in only when complete: a killed process leaves nothing
-/// behind. Without `force` the link is to the final name, which fails if it
-/// exists; with `force` it is to a temporary name renamed over the target, the
-/// only moment (two system calls) a kill can leave a `.NAME.tlsreg-*.tmp`.
-/// Elsewhere, and on filesystems without O_TMPFILE, a named temporary file is
-/// used and removed on every error.
+/// behind (tests/evidence.rs kills runs to check it; a named temporary file
+/// cannot give this). Without `force` the link is to the final name, which
+/// fails if it exists; with `force` it is to a temporary name renamed over the
+/// target, the only moment (two system calls) a kill can leave a
+/// `.NAME.tlsreg-*.tmp`. Elsewhere, and on filesystems without O_TMPFILE, a
+/// named temporary file is used and removed on every error.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
     if !force && path.symlink_metadata().is_ok() {
         return Err(exists_error());
     }
     let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     #[cfg(target_os = "linux")]
-    if unnamed::write(&dir, &name, path, bytes, force)? {
+    if unnamed::write(dir, &name, path, bytes, force)? {
         return Ok(());
     }
-    write_named(&dir, &name, path, bytes, force)
+    write_named(dir, &name, path, bytes, force)
 }
 
-fn temp_name(dir: &Path, name: &str, n: u32) -> PathBuf {
-    dir.join(format!(".{name}.tlsreg-{}-{n}.tmp", std::process::id()))
-}
-
-/// A temporary file that is removed when dropped, unless it was put in place.
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = fs::remove_file(p);
-        }
-    }
-}
-
+/// Through a named temporary file (tempfile's, deleted on every error) put in
+/// place by a rename, or without `force` by one that refuses to replace
+/// (renameat2's RENAME_NOREPLACE or a hard link; MoveFileExW without
+/// MOVEFILE_REPLACE_EXISTING).
 fn write_named(dir: &Path, name: &str, path: &Path, bytes: &[u8], force: bool) -> io::Result<()> {
-    let (tmp, mut file) = temp_file(dir, name)?;
-    let guard = TempFile(Some(tmp.clone()));
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    if force {
-        fs::rename(&tmp, path)?;
+    let prefix = format!(".{name}.tlsreg-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // tempfile makes its files private (0600); an output gets the usual
+    // 0666 less the umask, as any other file the user writes.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    let placed = if force {
+        tmp.persist(path)
     } else {
-        // A hard link fails if the target appeared meanwhile: no clobbering.
-        match fs::hard_link(&tmp, path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(exists_error()),
-            Err(_) if path.symlink_metadata().is_err() => {
-                fs::rename(&tmp, path)?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    // After a rename the temporary name is gone and removing it is a no-op;
-    // after a hard link this removes the second name.
-    drop(guard);
+        tmp.persist_noclobber(path)
+            .or_else(|e| match e.error.kind() {
+                io::ErrorKind::AlreadyExists => Err(e),
+                // A filesystem that can neither refuse to replace nor hard-link
+                // (FAT on macOS): a plain rename, as the target was absent a
+                // moment ago, rather than no output at all.
+                _ if path.symlink_metadata().is_err() => e.file.persist(path),
+                _ => Err(e),
+            })
+    };
+    placed.map_err(|e| match e.error.kind() {
+        io::ErrorKind::AlreadyExists => exists_error(),
+        _ => e.error,
+    })?;
+    #[cfg(unix)]
+    sync_folder(dir);
     Ok(())
 }
 
-fn temp_file(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
-    for n in 0..100u32 {
-        let tmp = temp_name(dir, name, n);
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
+/// Best effort: the file is in place; some filesystems refuse to sync a
+/// folder, which must not turn a written file into a reported failure.
+#[cfg(unix)]
+fn sync_folder(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    Err(io::Error::other("could not create a temporary file"))
 }
 
 #[cfg(target_os = "linux")]
@@ -216,7 +211,22 @@ mod unnamed {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
+
+    fn temp_name(dir: &Path, name: &str, n: u32) -> PathBuf {
+        dir.join(format!(".{name}.tlsreg-{}-{n}.tmp", std::process::id()))
+    }
+
+    /// A temporary name that is removed when dropped, unless it was renamed.
+    struct TempName(Option<PathBuf>);
+
+    impl Drop for TempName {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.take() {
+                let _ = fs::remove_file(p);
+            }
+        }
+    }
 
     /// Writes through an O_TMPFILE file. `Ok(false)`: this filesystem cannot
     /// (no O_TMPFILE, or no way to link it), so the caller uses a named file.
@@ -258,7 +268,7 @@ mod unnamed {
         } else {
             let mut placed = None;
             for n in 0..100u32 {
-                let tmp = super::temp_name(dir, name, n);
+                let tmp = temp_name(dir, name, n);
                 match link(&file, &tmp) {
                     Ok(()) => {
                         placed = Some(tmp);
@@ -270,15 +280,11 @@ mod unnamed {
             }
             let tmp =
                 placed.ok_or_else(|| io::Error::other("could not create a temporary file"))?;
-            let guard = super::TempFile(Some(tmp.clone()));
+            let guard = TempName(Some(tmp.clone()));
             fs::rename(&tmp, path)?;
             drop(guard);
         }
-        // Best effort: the file is in place; some filesystems refuse to sync
-        // a folder, which must not turn a written file into a reported failure.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        super::sync_folder(dir);
         Ok(true)
     }
 
@@ -354,5 +360,53 @@ pub fn emit(
                 .and_then(|()| lock.flush())
                 .map_err(|e| format!("standard output: {e}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The named-file way, which Linux uses only where O_TMPFILE fails (the
+    /// binary's tests go through O_TMPFILE here, the other way elsewhere).
+    #[test]
+    fn a_named_temporary_file_never_clobbers_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let out = d.join("out.reg");
+        write_named(d, "out.reg", &out, b"first", false).unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"first");
+        let e = write_named(d, "out.reg", &out, b"second", false).unwrap_err();
+        assert_eq!(e.to_string(), exists_error().to_string());
+        assert_eq!(fs::read(&out).unwrap(), b"first");
+        write_named(d, "out.reg", &out, b"third", true).unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"third");
+        assert_eq!(names(d), ["out.reg"]);
+        // A folder that is not there: an error, and nothing written.
+        let e = write_named(&d.join("none"), "x.reg", &d.join("none/x.reg"), b"", true);
+        assert!(e.is_err());
+        assert_eq!(names(d), ["out.reg"]);
+    }
+
+    /// Not tempfile's private 0600: the mode any file the user writes gets.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_temporary_file_gets_the_usual_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("plain"), b"").unwrap();
+        write_named(d, "out.reg", &d.join("out.reg"), b"x", false).unwrap();
+        let mode = |n: &str| fs::metadata(d.join(n)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("out.reg"), mode("plain"));
     }
 }

@@ -9,9 +9,10 @@
 //!   </WINDOWS></IMAGE></WIM>
 //! ```
 //!
-//! A minimal parser: elements, attributes, text and the five entities plus
-//! character references; comments, processing instructions and
-//! declarations are skipped. No namespaces, no DTDs.
+//! roxmltree parses it, with a bound on its nodes and no DTDs: the text
+//! comes from the file, so anything malformed is an error value.
+
+use roxmltree::{Document, Node, ParsingOptions};
 
 /// What the XML says about one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,200 +33,32 @@ pub struct ImageInfo {
     pub build: Option<String>,
 }
 
-const MAX_DEPTH: usize = 64;
+/// The most nodes (elements, text, comments) parsed. The XML is untrusted
+/// and each node costs tens of bytes, while the text may be up to
+/// `MAX_TABLE_SIZE`; an image takes about a hundred nodes, so this leaves room
+/// for a thousand images.
+const MAX_NODES: u32 = 100_000;
 
-#[derive(Debug, Default)]
-struct Node {
-    name: String,
-    attrs: Vec<(String, String)>,
-    text: String,
-    children: Vec<usize>,
+/// The trimmed text directly inside `node` (CDATA included), as the one
+/// string Windows writes there.
+fn own_text(node: Node<'_, '_>) -> String {
+    let text: String = node
+        .children()
+        .filter(|c| c.is_text())
+        .filter_map(|c| c.text())
+        .collect();
+    text.trim().to_string()
 }
 
-/// Parsed elements; node 0 is the document, holding the root element.
-struct Doc {
-    nodes: Vec<Node>,
-}
-
-impl Doc {
-    fn child(&self, node: usize, name: &str) -> Option<usize> {
-        self.nodes[node]
-            .children
-            .iter()
-            .copied()
-            .find(|&c| self.nodes[c].name == name)
-    }
-
-    fn path(&self, node: usize, path: &[&str]) -> Option<usize> {
-        path.iter().try_fold(node, |n, p| self.child(n, p))
-    }
-
-    fn text(&self, node: usize, path: &[&str]) -> Option<String> {
-        self.path(node, path)
-            .map(|n| self.nodes[n].text.trim().to_string())
-    }
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let Some(semi) = rest.bytes().take(12).position(|b| b == b';') else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..semi];
-        let c = match entity {
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "amp" => Some('&'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => {
-                let num = if let Some(hex) = entity.strip_prefix("#x").or(entity.strip_prefix("#X"))
-                {
-                    u32::from_str_radix(hex, 16).ok()
-                } else if let Some(dec) = entity.strip_prefix('#') {
-                    dec.parse().ok()
-                } else {
-                    None
-                };
-                num.and_then(char::from_u32)
-            }
-        };
-        match c {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Splits a start tag's inside (`NAME a="b" c='d'`) into name and
-/// attributes.
-fn parse_tag(tag: &str) -> Result<(String, Vec<(String, String)>), String> {
-    let tag = tag.trim();
-    let name_end = tag.find(char::is_whitespace).unwrap_or(tag.len());
-    let name = &tag[..name_end];
-    if name.is_empty() {
-        return Err("an element without a name".into());
-    }
-    let mut attrs = Vec::new();
-    let mut rest = tag[name_end..].trim_start();
-    while !rest.is_empty() {
-        let eq = rest
-            .find('=')
-            .ok_or_else(|| format!("attribute without a value in <{name}>"))?;
-        let key = rest[..eq].trim().to_string();
-        let after = rest[eq + 1..].trim_start();
-        let quote = after
-            .chars()
-            .next()
-            .filter(|&q| q == '"' || q == '\'')
-            .ok_or_else(|| format!("unquoted attribute {key} in <{name}>"))?;
-        let close = after[1..]
-            .find(quote)
-            .ok_or_else(|| format!("unterminated attribute {key} in <{name}>"))?;
-        attrs.push((key, unescape(&after[1..1 + close])));
-        rest = after[1 + close + 1..].trim_start();
-    }
-    Ok((name.to_string(), attrs))
-}
-
-fn parse(s: &str) -> Result<Doc, String> {
-    let mut nodes = vec![Node::default()];
-    let mut stack = vec![0usize];
-    let mut rest = s;
-    while !rest.is_empty() {
-        let top = *stack.last().expect("never empty");
-        if !rest.starts_with('<') {
-            let end = rest.find('<').unwrap_or(rest.len());
-            nodes[top].text.push_str(&unescape(&rest[..end]));
-            rest = &rest[end..];
-            continue;
-        }
-        let skip = |rest: &str, open: usize, close: &str| -> Result<usize, String> {
-            rest[open..]
-                .find(close)
-                .map(|i| open + i + close.len())
-                .ok_or_else(|| format!("unterminated {:?}", &rest[..open]))
-        };
-        if rest.starts_with("<!--") {
-            rest = &rest[skip(rest, 4, "-->")?..];
-        } else if rest.starts_with("<![CDATA[") {
-            let end = skip(rest, 9, "]]>")?;
-            nodes[top].text.push_str(&rest[9..end - 3]);
-            rest = &rest[end..];
-        } else if rest.starts_with("<?") {
-            rest = &rest[skip(rest, 2, "?>")?..];
-        } else if rest.starts_with("<!") {
-            rest = &rest[skip(rest, 2, ">")?..];
-        } else if let Some(after) = rest.strip_prefix("</") {
-            let end = after.find('>').ok_or("unterminated end tag")?;
-            let name = after[..end].trim();
-            if stack.len() < 2 || nodes[top].name != name {
-                return Err(format!("unexpected </{name}>"));
-            }
-            stack.pop();
-            rest = &after[end + 1..];
-        } else {
-            // A start tag; '>' may appear inside quoted attribute values.
-            let mut quote = None;
-            let end = rest
-                .char_indices()
-                .skip(1)
-                .find(|&(_, c)| match quote {
-                    Some(q) => {
-                        if c == q {
-                            quote = None;
-                        }
-                        false
-                    }
-                    None if c == '"' || c == '\'' => {
-                        quote = Some(c);
-                        false
-                    }
-                    None => c == '>',
-                })
-                .map(|(i, _)| i)
-                .ok_or("unterminated start tag")?;
-            let inner = &rest[1..end];
-            let (inner, empty) = match inner.strip_suffix('/') {
-                Some(i) => (i, true),
-                None => (inner, false),
-            };
-            let (name, attrs) = parse_tag(inner)?;
-            let id = nodes.len();
-            nodes.push(Node {
-                name,
-                attrs,
-                ..Node::default()
-            });
-            nodes[top].children.push(id);
-            if !empty {
-                if stack.len() > MAX_DEPTH {
-                    return Err("elements nested too deep".into());
-                }
-                stack.push(id);
-            }
-            rest = &rest[end + 1..];
-        }
-    }
-    if stack.len() != 1 {
-        let open = &nodes[*stack.last().expect("never empty")].name;
-        return Err(format!("<{open}> is never closed"));
-    }
-    Ok(Doc { nodes })
+/// The text of the element at `path` below `node`: the first child of each
+/// name, as Windows writes one of each.
+fn text_at(node: Node<'_, '_>, path: &[&str]) -> Option<String> {
+    path.iter()
+        .try_fold(node, |n, name| {
+            n.children()
+                .find(|c| c.is_element() && c.tag_name().name() == *name)
+        })
+        .map(own_text)
 }
 
 /// Decodes the XML resource (UTF-16LE, optionally with a byte-order mark).
@@ -241,26 +74,39 @@ pub fn decode(b: &[u8]) -> String {
 /// The images the XML describes, by index. An empty document describes
 /// none; anything but a `WIM` root element is an error.
 pub fn images(text: &str) -> Result<Vec<ImageInfo>, String> {
+    // XML forbids NUL, but a C-string terminator after the document is no
+    // reason to lose the image list.
+    let text = text.trim_end_matches('\0');
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let doc = parse(text)?;
-    let wim = doc.child(0, "WIM").ok_or("no <WIM> root element")?;
+    let options = ParsingOptions {
+        nodes_limit: MAX_NODES,
+        // DTDs are refused (roxmltree's default): WIMs have none, and
+        // entities are a way to blow up the document.
+        allow_dtd: false,
+        ..ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(text, options).map_err(|e| e.to_string())?;
+    let wim = doc.root_element();
+    if wim.tag_name().name() != "WIM" {
+        return Err(format!(
+            "the root element is <{}>, not <WIM>",
+            wim.tag_name().name()
+        ));
+    }
     let mut out = Vec::new();
-    for &img in &doc.nodes[wim].children {
-        let node = &doc.nodes[img];
-        if node.name != "IMAGE" {
-            continue;
-        }
-        let Some(index) = node
-            .attrs
-            .iter()
-            .find(|(k, _)| k == "INDEX")
-            .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+    for img in wim
+        .children()
+        .filter(|c| c.is_element() && c.tag_name().name() == "IMAGE")
+    {
+        let Some(index) = img
+            .attribute("INDEX")
+            .and_then(|v| v.trim().parse::<u32>().ok())
         else {
             continue;
         };
-        let v = |part: &str| doc.text(img, &["WINDOWS", "VERSION", part]);
+        let v = |part: &str| text_at(img, &["WINDOWS", "VERSION", part]);
         let build = match (v("MAJOR"), v("MINOR"), v("BUILD"), v("SPBUILD")) {
             (Some(ma), Some(mi), Some(b), sp) => Some(match sp {
                 Some(sp) => format!("{ma}.{mi}.{b}.{sp}"),
@@ -271,11 +117,11 @@ pub fn images(text: &str) -> Result<Vec<ImageInfo>, String> {
         };
         out.push(ImageInfo {
             index,
-            name: doc.text(img, &["NAME"]),
-            description: doc.text(img, &["DESCRIPTION"]),
-            display_name: doc.text(img, &["DISPLAYNAME"]),
-            edition: doc.text(img, &["WINDOWS", "EDITIONID"]),
-            flags: doc.text(img, &["FLAGS"]),
+            name: text_at(img, &["NAME"]),
+            description: text_at(img, &["DESCRIPTION"]),
+            display_name: text_at(img, &["DISPLAYNAME"]),
+            edition: text_at(img, &["WINDOWS", "EDITIONID"]),
+            flags: text_at(img, &["FLAGS"]),
             build,
         });
     }
@@ -320,6 +166,60 @@ mod tests {
             assert!(images(bad).is_err(), "{bad}");
         }
         assert_eq!(images("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn says_what_is_wrong() {
+        let e = images("<WIM><IMAGE INDEX=\"1\"></WIM>").unwrap_err();
+        assert!(e.contains("IMAGE") && e.contains("1:"), "{e}");
+        let e = images("<NOTWIM/>").unwrap_err();
+        assert!(e.contains("<NOTWIM>"), "{e}");
+    }
+
+    #[test]
+    fn hostile_xml_is_an_error_not_a_panic() {
+        // Nested as deep as the node limit allows: parsed without recursion.
+        let n = MAX_NODES as usize - 2;
+        let deep = format!("<WIM>{}{}</WIM>", "<A>".repeat(n), "</A>".repeat(n));
+        assert_eq!(images(&deep).unwrap(), vec![]);
+        // Deeper and wider than the limit.
+        let deep = format!("{}{}", "<A>".repeat(1_000_000), "</A>".repeat(1_000_000));
+        assert!(images(&deep).is_err());
+        let wide = format!("<WIM>{}</WIM>", "<X/>".repeat(MAX_NODES as usize));
+        assert!(images(&wide).unwrap_err().contains("limit"));
+        // Entity expansion needs a DTD, which is refused.
+        let laughs = "<!DOCTYPE WIM [<!ENTITY a \"aaaaaaaaaa\">\
+            <!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><WIM>&b;</WIM>";
+        assert!(images(laughs).is_err());
+        assert!(images("<WIM>&unknown;</WIM>").is_err());
+        // Random UTF-16 and random mutations of a good document.
+        let good: Vec<u8> = "<WIM><IMAGE INDEX=\"1\"><NAME>n</NAME></IMAGE></WIM>"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let mut b = good.clone();
+            for _ in 0..=next() % 4 {
+                let at = (next() % b.len() as u64) as usize;
+                b[at] = next() as u8;
+            }
+            let _ = images(&decode(&b));
+            let noise: Vec<u8> = (0..next() % 64).map(|_| next() as u8).collect();
+            let _ = images(&decode(&noise));
+        }
+    }
+
+    #[test]
+    fn a_nul_after_the_document_is_tolerated() {
+        let imgs = images("<WIM><IMAGE INDEX=\"1\"/></WIM>\0").unwrap();
+        assert_eq!(imgs.len(), 1);
     }
 
     #[test]
