@@ -353,6 +353,41 @@ fn live_takes_no_files() {
     }
 }
 
+/// A value an --apply file sets is located in that file, also where a
+/// SOFTWARE hive read beside the input is a source before it.
+#[test]
+fn applied_values_are_located_in_their_file_beside_a_software_hive() {
+    for args in [
+        &["audit", "samples/images/gpt.raw"][..],
+        &[
+            "audit",
+            "samples/hives/not-set.hiv",
+            "--software",
+            "samples/hives/compliant.hiv",
+        ],
+    ] {
+        let args = [
+            args,
+            &["--apply", "samples/noncompliant.reg", "--format", "json"],
+        ]
+        .concat();
+        let run = tlsreg(&args);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let input = &doc["inputs"][0];
+        assert!(
+            input["software"].is_string(),
+            "{args:?}: a SOFTWARE hive was read"
+        );
+        let files: Vec<&str> = input["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["location"]["file"].as_str())
+            .collect();
+        assert_eq!(files, ["samples/noncompliant.reg"; 3], "{args:?}");
+    }
+}
+
 #[test]
 fn runs_from_another_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -699,8 +699,10 @@ fn load_beside(
             }
             // A .reg file is streamed, or mapped with its pages given back as
             // they are passed: a 1 GiB export must not cost 1 GiB of memory.
-            Opened::Stream(reader) => reg_layer(name, reader, index, options)?,
-            Opened::Mapped(map) => reg_mapped_layer(name, &map, index, options)?,
+            // Its locations name the source at its place in `layers`: after
+            // a SOFTWARE hive, that is not `index`.
+            Opened::Stream(reader) => reg_layer(name, reader, layers.len(), options)?,
+            Opened::Mapped(map) => reg_mapped_layer(name, &map, layers.len(), options)?,
         };
         let mut layer = layer;
         if input.is_none() || index > 0 {
@@ -1088,7 +1090,7 @@ fn load_found(
             "no SOFTWARE hive beside SYSTEM: the OS version is unknown".into(),
         )),
     }
-    layers.extend(applied_layers(applied, 1, options)?);
+    layers.extend(applied_layers(applied, layers.len(), options)?);
     combine::build(layers, true, options.control_set)
 }
 
