@@ -306,6 +306,22 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
         }
     }
 
+    /// Marks `key` with why the walk stopped, when it has.
+    fn mark_stopped(&self, key: &mut Key) {
+        if let Some(why) = &self.stopped {
+            key.mark_incomplete(why);
+        }
+    }
+
+    /// Says that `what` (`the key`, `the value list of`) the key at `at`
+    /// could not be read, whole, and returns why, for the key it leaves
+    /// incomplete.
+    fn unread(&mut self, what: &str, at: &[String], e: &LiveError) -> String {
+        let why = format!("{what} `{}` could not be read: {e}", shown(at));
+        self.note("live-read", Severity::Warning, why.clone());
+        why
+    }
+
     /// Counts one listed entry; false once the walk has stopped.
     fn step(&mut self, at: &[String]) -> bool {
         self.steps += 1;
@@ -372,8 +388,7 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
             Ok(h) => h,
             Err(LiveError::NotFound) => return,
             Err(e) => {
-                let why = format!("the key `{}` could not be read: {e}", shown(&path));
-                self.note("live-read", Severity::Warning, why.clone());
+                let why = self.unread("the key", &path, &e);
                 tree.create(&path, None).mark_incomplete(&why);
                 return;
             }
@@ -452,8 +467,7 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
                     path.pop();
                 }
                 Err(e) => {
-                    let why = format!("the key `{}` could not be read: {e}", shown(&path));
-                    self.note("live-read", Severity::Warning, why.clone());
+                    let why = self.unread("the key", &path, &e);
                     top.key
                         .create(&[child.as_str()], None)
                         .mark_incomplete(&why);
@@ -507,9 +521,7 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
     /// when the list could not be read on (then the key is incomplete).
     fn next_subkey(&mut self, frame: &mut Frame<R::Key>, at: &[String]) -> Option<Vec<u16>> {
         if !self.step(at) {
-            if let Some(why) = &self.stopped {
-                frame.key.mark_incomplete(why);
-            }
+            self.mark_stopped(&mut frame.key);
             return None;
         }
         match self.registry.subkey(&frame.handle, frame.next) {
@@ -519,11 +531,7 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
             }
             Ok(None) => None,
             Err(e) => {
-                let why = format!(
-                    "the subkeys of `{}` could not be listed in full: {e}",
-                    shown(at)
-                );
-                self.note("live-read", Severity::Warning, why.clone());
+                let why = self.unread("the subkey list of", at, &e);
                 frame.key.mark_incomplete(&why);
                 None
             }
@@ -544,9 +552,7 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
                 return;
             }
             if !self.step(at) {
-                if let Some(why) = &self.stopped {
-                    into.mark_incomplete(why);
-                }
+                self.mark_stopped(into);
                 return;
             }
             let left = self.limits.max_bytes.saturating_sub(self.bytes);
@@ -558,11 +564,7 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
                 Ok(Some(raw)) => raw,
                 Ok(None) => return,
                 Err(e) => {
-                    let why = format!(
-                        "the values of `{}` could not be listed in full: {e}",
-                        shown(at)
-                    );
-                    self.note("live-read", Severity::Warning, why.clone());
+                    let why = self.unread("the value list of", at, &e);
                     into.mark_incomplete(&why);
                     return;
                 }
@@ -570,9 +572,7 @@ impl<'r, R: LiveRegistry> Walk<'r, R> {
             let name = self.name(&raw.name, at, "value");
             let size = raw.data.as_ref().map_or(0, Vec::len);
             if !self.spend(VALUE_COST + 2 * raw.name.len() + size, at) {
-                if let Some(why) = &self.stopped {
-                    into.mark_incomplete(why);
-                }
+                self.mark_stopped(into);
                 return;
             }
             match raw.data {

@@ -287,31 +287,30 @@ fn the_computer_name_names_the_registry() {
     assert_eq!(loaded.sources[0].name, r"\\WEB01\HKLM");
 }
 
+/// A registry in which `Protocols\{other}\Client` and `Protocols\TLS 1.2\Client`
+/// each hold `Enabled`, and `{what}` below SCHANNEL gives `error`.
+fn two_protocols(other: &str, what: &str, error: LiveError) -> Fake {
+    let mut fake = Fake::new();
+    for (protocol, enabled) in [(other, 0), ("TLS 1.2", 1)] {
+        let key = format!(r"{SCHANNEL}\Protocols\{protocol}\Client");
+        fake.dword(&key, "Enabled", enabled);
+    }
+    fake.key(&format!(r"{SCHANNEL}\{what}")).open_error = Some(error);
+    fake
+}
+
+/// The key at `below` SCHANNEL in the view.
+fn schannel<'a>(loaded: &'a Loaded, below: &str) -> Option<&'a Key> {
+    loaded.root.find(&path(&format!(r"{SCHANNEL}\{below}")))
+}
+
 #[test]
 fn a_denied_key_is_a_diagnostic_and_the_rest_is_read() {
-    let mut fake = Fake::new();
-    fake.dword(
-        &format!(r"{SCHANNEL}\Protocols\TLS 1.0\Client"),
-        "Enabled",
-        0,
-    );
-    fake.dword(
-        &format!(r"{SCHANNEL}\Protocols\TLS 1.2\Client"),
-        "Enabled",
-        1,
-    );
-    fake.key(&format!(r"{SCHANNEL}\Protocols\TLS 1.0"))
-        .open_error = Some(LiveError::AccessDenied);
+    let mut fake = two_protocols("TLS 1.0", r"Protocols\TLS 1.0", LiveError::AccessDenied);
     let loaded = load_from(&fake, &[], &Options::default()).expect("loads");
-    let denied = loaded
-        .root
-        .find(&path(&format!(r"{SCHANNEL}\Protocols\TLS 1.0")))
-        .expect("the denied key is in the view");
-    assert!(
-        denied
-            .incomplete()
-            .is_some_and(|w| w.contains("access is denied"))
-    );
+    let denied = schannel(&loaded, r"Protocols\TLS 1.0").expect("the denied key is in the view");
+    let why = denied.incomplete().expect("the denied key is incomplete");
+    assert!(why.contains("access is denied"), "{why}");
     let d = &loaded.diagnostics[0];
     assert_eq!((d.code, d.severity), ("live-read", Severity::Warning));
     assert!(
@@ -319,10 +318,7 @@ fn a_denied_key_is_a_diagnostic_and_the_rest_is_read() {
         "{}",
         d.message
     );
-    let client = loaded
-        .root
-        .find(&path(&format!(r"{SCHANNEL}\Protocols\TLS 1.2\Client")))
-        .expect("the rest is read");
+    let client = schannel(&loaded, r"Protocols\TLS 1.2\Client").expect("the rest is read");
     assert_eq!(client.value("Enabled").unwrap().value.as_dword(), Some(1));
 
     // A required key denied leaves the audit without a verdict.
@@ -335,59 +331,25 @@ fn a_denied_key_is_a_diagnostic_and_the_rest_is_read() {
 
 #[test]
 fn a_key_deleted_while_read_is_left_out_and_said() {
-    let mut fake = Fake::new();
-    fake.dword(
-        &format!(r"{SCHANNEL}\Protocols\TLS 1.1\Client"),
-        "Enabled",
-        0,
-    );
-    fake.dword(
-        &format!(r"{SCHANNEL}\Protocols\TLS 1.2\Client"),
-        "Enabled",
-        1,
-    );
-    fake.key(&format!(r"{SCHANNEL}\Protocols\TLS 1.1"))
-        .open_error = Some(LiveError::NotFound);
+    let fake = two_protocols("TLS 1.1", r"Protocols\TLS 1.1", LiveError::NotFound);
     let loaded = load_from(&fake, &[], &Options::default()).expect("loads");
-    assert!(
-        loaded
-            .root
-            .find(&path(&format!(r"{SCHANNEL}\Protocols\TLS 1.1")))
-            .is_none()
-    );
+    assert!(schannel(&loaded, r"Protocols\TLS 1.1").is_none());
     assert_eq!(loaded.diagnostics[0].code, "live-changed");
-    assert!(
-        loaded
-            .root
-            .find(&path(&format!(r"{SCHANNEL}\Protocols\TLS 1.2\Client")))
-            .is_some()
-    );
+    assert!(schannel(&loaded, r"Protocols\TLS 1.2\Client").is_some());
 }
 
 #[test]
 fn a_list_that_breaks_marks_its_key_incomplete() {
     let mut fake = Fake::new();
-    fake.dword(
-        &format!(r"{SCHANNEL}\Protocols\TLS 1.0\Client"),
-        "Enabled",
-        0,
-    );
-    fake.dword(
-        &format!(r"{SCHANNEL}\Protocols\TLS 1.2\Client"),
-        "Enabled",
-        1,
-    );
+    for protocol in ["TLS 1.0", "TLS 1.2"] {
+        let key = format!(r"{SCHANNEL}\Protocols\{protocol}\Client");
+        fake.dword(&key, "Enabled", 1);
+    }
     fake.key(&format!(r"{SCHANNEL}\Protocols")).list_error_at = Some(1);
     let loaded = load_from(&fake, &[], &Options::default()).expect("loads");
-    let protocols = loaded
-        .root
-        .find(&path(&format!(r"{SCHANNEL}\Protocols")))
-        .unwrap();
-    assert!(
-        protocols
-            .incomplete()
-            .is_some_and(|w| w.contains("the list broke"))
-    );
+    let protocols = schannel(&loaded, "Protocols").unwrap();
+    let why = protocols.incomplete().expect("the list is incomplete");
+    assert!(why.contains("the list broke"), "{why}");
     assert!(protocols.subkey("TLS 1.0").is_some());
     assert!(protocols.subkey("TLS 1.2").is_none());
 }

@@ -134,37 +134,20 @@ impl LiveRegistry for System {
         // At least one byte: a zero-length buffer is no buffer to the API.
         let mut data = vec![0u8; key.max_data.clamp(1, max_data.max(1))];
         for _ in 0..TRIES {
-            let mut name_len = name.len() as u32;
-            let mut data_len = data.len() as u32;
-            let mut kind = 0u32;
-            // SAFETY: `name` and `data` hold the lengths passed with them.
-            let rc = unsafe {
-                RegEnumValueW(
-                    key.hkey,
-                    index,
-                    name.as_mut_ptr(),
-                    &mut name_len,
-                    std::ptr::null(),
-                    &mut kind,
-                    data.as_mut_ptr(),
-                    &mut data_len,
-                )
-            };
-            match rc {
+            let got = enum_value(key, index, &mut name, Some(&mut data));
+            match got.rc {
                 ERROR_SUCCESS => {
-                    let name_len = (name_len as usize).min(name.len());
-                    let data_len = (data_len as usize).min(data.len());
                     return Ok(Some(RawValue {
-                        name: name[..name_len].to_vec(),
-                        kind,
-                        data: Ok(data[..data_len].to_vec()),
+                        name: name[..got.name_len.min(name.len())].to_vec(),
+                        kind: got.kind,
+                        data: Ok(data[..got.data_len.min(data.len())].to_vec()),
                     }));
                 }
                 ERROR_NO_MORE_ITEMS => return Ok(None),
                 // The name buffer holds any name: it is the data that did
                 // not fit, and `data_len` is what it needs now.
                 ERROR_MORE_DATA => {
-                    let need = data_len as usize;
+                    let need = got.data_len;
                     if need > max_data || data.len() >= max_data {
                         return too_large(key, index, name, max_data).map(Some);
                     }
@@ -179,19 +162,25 @@ impl LiveRegistry for System {
     }
 }
 
-/// The name and type of a value whose data is more than `max_data` bytes,
-/// and why its data is not read.
-fn too_large(
-    key: &Handle,
-    index: u32,
-    mut name: Vec<u16>,
-    max_data: usize,
-) -> Result<RawValue, LiveError> {
+/// What one RegEnumValueW call gave.
+struct Enumerated {
+    rc: WIN32_ERROR,
+    name_len: usize,
+    kind: u32,
+    /// The data's length, or the length it needs when it did not fit.
+    data_len: usize,
+}
+
+/// One RegEnumValueW call; with no data buffer, it gives the data's size.
+fn enum_value(key: &Handle, index: u32, name: &mut [u16], data: Option<&mut [u8]>) -> Enumerated {
     let mut name_len = name.len() as u32;
-    let mut size = 0u32;
+    let (data_ptr, mut data_len) = match data {
+        Some(d) => (d.as_mut_ptr(), d.len() as u32),
+        None => (std::ptr::null_mut(), 0),
+    };
     let mut kind = 0u32;
-    // SAFETY: `name` holds `name_len` units; a null data pointer asks for
-    // the data's size only.
+    // SAFETY: `name` holds `name_len` units and `data_ptr`, when not null,
+    // `data_len` bytes; both outlive the call.
     let rc = unsafe {
         RegEnumValueW(
             key.hkey,
@@ -200,19 +189,96 @@ fn too_large(
             &mut name_len,
             std::ptr::null(),
             &mut kind,
-            std::ptr::null_mut(),
-            &mut size,
+            data_ptr,
+            &mut data_len,
         )
     };
-    if rc != ERROR_SUCCESS {
-        return Err(error(rc));
+    Enumerated {
+        rc,
+        name_len: name_len as usize,
+        kind,
+        data_len: data_len as usize,
     }
-    name.truncate(name_len as usize);
+}
+
+/// The name and type of a value whose data is more than `max_data` bytes,
+/// and why its data is not read.
+fn too_large(
+    key: &Handle,
+    index: u32,
+    mut name: Vec<u16>,
+    max_data: usize,
+) -> Result<RawValue, LiveError> {
+    let got = enum_value(key, index, &mut name, None);
+    if got.rc != ERROR_SUCCESS {
+        return Err(error(got.rc));
+    }
+    name.truncate(got.name_len);
     Ok(RawValue {
         name,
-        kind,
+        kind: got.kind,
         data: Err(format!(
-            "its data is {size} bytes, more than the {max_data} tlsreg reads of one value"
+            "its data is {} bytes, more than the {max_data} tlsreg reads of one value",
+            got.data_len
         )),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CURRENT_VERSION: &str = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion";
+
+    fn open(path: &str) -> Handle {
+        let path: Vec<u16> = path.encode_utf16().collect();
+        System.open(None, &path).expect("the key opens")
+    }
+
+    fn all(key: &Handle, max_data: usize) -> Vec<RawValue> {
+        (0..)
+            .map_while(|i| System.value(key, i, max_data).expect("lists"))
+            .collect()
+    }
+
+    /// A buffer smaller than the data is grown (ERROR_MORE_DATA), and a
+    /// value larger than asked for is named, typed and sized, not read.
+    #[test]
+    fn buffers_grow_and_large_values_are_named_not_read() {
+        let whole = all(&open(CURRENT_VERSION), 1 << 20);
+        assert!(
+            whole
+                .iter()
+                .any(|v| v.data.as_ref().is_ok_and(|d| d.len() > 8))
+        );
+        let mut small = open(CURRENT_VERSION);
+        small.max_data = 1;
+        assert_eq!(all(&small, 1 << 20), whole);
+        for (cut, full) in all(&open(CURRENT_VERSION), 8).iter().zip(&whole) {
+            assert_eq!((&cut.name, cut.kind), (&full.name, full.kind));
+            match full.data.as_ref().map(Vec::len) {
+                Ok(n) if n > 8 => assert!(
+                    cut.data
+                        .as_ref()
+                        .is_err_and(|e| e.contains(&format!("{n} bytes")))
+                ),
+                _ => assert_eq!(cut.data, full.data),
+            }
+        }
+    }
+
+    #[test]
+    fn subkeys_list_and_missing_keys_are_not_found() {
+        let hklm = System.open(None, &[]).expect("HKLM itself");
+        let names: Vec<String> = (0..)
+            .map_while(|i| System.subkey(&hklm, i).expect("lists"))
+            .map(|n| String::from_utf16_lossy(&n))
+            .collect();
+        assert!(
+            names.iter().any(|n| n.eq_ignore_ascii_case("SYSTEM")),
+            "{names:?}"
+        );
+        let none: Vec<u16> = r"SOFTWARE\tlsreg-no-such-key".encode_utf16().collect();
+        assert!(matches!(System.open(None, &none), Err(LiveError::NotFound)));
+    }
 }
