@@ -345,6 +345,84 @@ fn help_teaches_every_command() {
     snapshot!("help-audit", tlsreg(&["audit", "--help"]).out());
 }
 
+/// `--live` reads the running registry through the Windows API: elsewhere it
+/// is an error that says what to give instead, before anything is printed.
+#[cfg(not(windows))]
+#[test]
+fn live_is_a_clear_error_off_windows() {
+    for args in [
+        &["audit", "--live"][..],
+        &["audit", "--live", "--format", "json"],
+        &["fix", "--live", "-o", "never-written.reg"],
+        &["diff", "--live"],
+    ] {
+        let run = tlsreg(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.out());
+        for what in ["--live", "Windows API", ".reg file", "hive", "disk image"] {
+            assert!(run.stderr.contains(what), "{args:?}: {}", run.stderr);
+        }
+    }
+    assert!(!std::path::Path::new("never-written.reg").exists());
+}
+
+/// The live registry is an input of its own: never beside files, nor with
+/// the options that only files have.
+#[test]
+fn live_takes_no_files() {
+    for args in [
+        &["audit", "--live", "samples/compliant.reg"][..],
+        &["fix", "--live", "samples/compliant.reg"],
+        &["diff", "--live", "samples/compliant.reg"],
+        &["audit", "--live", "--software", "samples/compliant.reg"],
+        &["fix", "--live", "--control-set", "1"],
+        &["diff", "--live", "--no-logs"],
+    ] {
+        let run = tlsreg(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(
+            run.stderr.contains("cannot be used with"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// A value an --apply file sets is located in that file, also where a
+/// SOFTWARE hive read beside the input is a source before it.
+#[test]
+fn applied_values_are_located_in_their_file_beside_a_software_hive() {
+    for args in [
+        &["audit", "samples/images/gpt.raw"][..],
+        &[
+            "audit",
+            "samples/hives/not-set.hiv",
+            "--software",
+            "samples/hives/compliant.hiv",
+        ],
+    ] {
+        let args = [
+            args,
+            &["--apply", "samples/noncompliant.reg", "--format", "json"],
+        ]
+        .concat();
+        let run = tlsreg(&args);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let input = &doc["inputs"][0];
+        assert!(
+            input["software"].is_string(),
+            "{args:?}: a SOFTWARE hive was read"
+        );
+        let files: Vec<&str> = input["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["location"]["file"].as_str())
+            .collect();
+        assert_eq!(files, ["samples/noncompliant.reg"; 3], "{args:?}");
+    }
+}
+
 #[test]
 fn runs_from_another_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -168,6 +168,13 @@ pub struct AuditArgs {
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
+    /// Audit the registry of the machine tlsreg runs on (HKEY_LOCAL_MACHINE, read through the
+    /// Windows API) instead of a file: the same report an export of it would give, named
+    /// \\COMPUTER\HKLM; --apply applies on top of it as on a file. Windows only; elsewhere,
+    /// audit an exported .reg file, a hive or a disk image.
+    #[arg(long, conflicts_with_all = ["inputs", "software", "no_logs", "control_set"])]
+    pub live: bool,
+
     /// Output format: `text` for people; `json` for one document {"inputs":[...],
     /// "summary":{...}}; `jsonl` for one JSON object per line: each file skipped, then each
     /// input in order as it is audited, then a line {"summary":{...}} with the counts (for
@@ -217,8 +224,14 @@ pub struct MergeArgs {
 #[derive(Args, Debug)]
 pub struct DiffArgs {
     /// The .reg file or offline hive to compare with the required state.
-    #[arg(value_name = "INPUT")]
-    pub input: String,
+    #[arg(value_name = "INPUT", required_unless_present = "live")]
+    pub input: Option<String>,
+
+    /// Compare the registry of the machine tlsreg runs on (HKEY_LOCAL_MACHINE, read through
+    /// the Windows API) instead of a file. Windows only; elsewhere, give an exported .reg
+    /// file, a hive or a disk image.
+    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set"])]
+    pub live: bool,
 
     /// Colour the diff: `auto` colours it on a terminal that shows colour,
     /// unless NO_COLOR is set or CLICOLOR=0; CLICOLOR_FORCE colours it anywhere.
@@ -255,8 +268,14 @@ pub struct OutputArgs {
 pub struct FixArgs {
     /// The .reg file or offline hive to fix. The fix always targets
     /// HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet, for regedit on the live machine.
-    #[arg(value_name = "INPUT")]
-    pub input: String,
+    #[arg(value_name = "INPUT", required_unless_present = "live")]
+    pub input: Option<String>,
+
+    /// Fix the registry of the machine tlsreg runs on (HKEY_LOCAL_MACHINE, read through the
+    /// Windows API) instead of a file: the .reg file is written, never imported. Windows
+    /// only; elsewhere, give an exported .reg file, a hive or a disk image.
+    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set"])]
+    pub live: bool,
 
     /// Write the whole article block (every required value), not only what differs.
     #[arg(long)]

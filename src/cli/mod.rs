@@ -104,9 +104,10 @@ fn evaluate(loaded: input::Loaded, read: &ReadArgs, policy: &Policy) -> tlsreg::
 }
 
 /// Audits one input: one outcome, or one per Windows installation of a disk
-/// image. With no input, the applied files alone.
+/// image. With no input, the live registry (`live`) or the applied files alone.
 fn load_outcomes(
     input: Option<&input::discover::Input>,
+    live: bool,
     read: &ReadArgs,
     opts: &Options,
     policy: &Policy,
@@ -123,6 +124,11 @@ fn load_outcomes(
     }
     let targets = match input {
         Some(i) => input::load_targets(i, &read.apply, opts),
+        None if live => vec![input::Target {
+            name: "HKLM".into(),
+            kind: input::Kind::Live,
+            loaded: input::live::load(&read.apply, opts),
+        }],
         None => vec![input::Target {
             name: "-".into(),
             kind: input::Kind::Reg,
@@ -142,23 +148,41 @@ fn load_outcomes(
         .collect()
 }
 
-/// Loads one input for `diff` and `fix`, where an unreadable input ends the run.
-fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::Audit, String> {
+/// Refuses `--live` where this build cannot read a running registry.
+fn live_available(live: bool) -> Result<(), String> {
+    match live && !input::live::AVAILABLE {
+        true => Err(input::live::unavailable()),
+        false => Ok(()),
+    }
+}
+
+/// Loads one input for `diff` and `fix`, where an unreadable input ends the
+/// run: a file, or the live registry when `input` is `None`.
+fn load_single(
+    input: Option<&str>,
+    read: &ReadArgs,
+    policy: &Policy,
+) -> Result<tlsreg::Audit, String> {
     let mut opts = options(read)?;
     opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(policy)));
     opts.software_keys = software_keys(policy);
-    let mut targets =
-        input::load_targets(&input::discover::Input::given(input), &read.apply, &opts);
-    if targets.len() > 1 {
-        let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-        return Err(format!(
-            "{input} holds {} Windows installations ({}); `tlsreg audit` reports each, diff and fix take one: export its SYSTEM hive first",
-            names.len(),
-            names.join(", ")
-        ));
-    }
-    let loaded = targets.remove(0).loaded.map_err(|e| e.to_string())?;
-    let audit = evaluate(loaded, read, policy);
+    let loaded = match input {
+        Some(input) => {
+            let given = input::discover::Input::given(input);
+            let mut targets = input::load_targets(&given, &read.apply, &opts);
+            if targets.len() > 1 {
+                let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+                return Err(format!(
+                    "{input} holds {} Windows installations ({}); `tlsreg audit` reports each, diff and fix take one: export its SYSTEM hive first",
+                    names.len(),
+                    names.join(", ")
+                ));
+            }
+            targets.remove(0).loaded
+        }
+        None => input::live::load(&read.apply, &opts),
+    };
+    let audit = evaluate(loaded.map_err(|e| e.to_string())?, read, policy);
     if !audit.conclusive() {
         let why: Vec<String> = audit
             .findings()
@@ -166,19 +190,32 @@ fn load_single(input: &str, read: &ReadArgs, policy: &Policy) -> Result<tlsreg::
             .filter(|f| f.code == "unreadable-value")
             .map(|f| f.message)
             .collect();
-        return Err(format!("{input}: {}", why.join("; ")));
+        return Err(format!("{}: {}", shown(input, &audit), why.join("; ")));
     }
     Ok(audit)
 }
 
+/// The input's name in messages: the path given, or the live registry's
+/// (`\\COMPUTER\HKLM`).
+fn shown<'a>(input: Option<&'a str>, audit: &'a tlsreg::Audit) -> &'a str {
+    input.unwrap_or_else(|| {
+        audit
+            .loaded
+            .sources
+            .first()
+            .map_or("HKLM", |s| s.name.as_str())
+    })
+}
+
 fn run_audit(a: AuditArgs) -> Result<i32, String> {
+    live_available(a.live)?;
     let policy = policy(&a.policy)?;
     let mut opts = options(&a.read)?;
     // Only what the audit reads is read from .reg exports.
     opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(&policy)));
     opts.software_keys = software_keys(&policy);
-    if a.inputs.is_empty() && a.read.apply.is_empty() {
-        return Err("audit needs an INPUT, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
+    if a.inputs.is_empty() && a.read.apply.is_empty() && !a.live {
+        return Err("audit needs an INPUT, --live, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }
     let found = input::discover::discover(&a.inputs);
     if !a.inputs.is_empty() && found.inputs.is_empty() && found.unreadable.is_empty() {
@@ -219,7 +256,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         |i| {
             let name = found.inputs.get(i).filter(|_| !none);
             let outcomes = isolated(name.map(|n| n.path.as_str()), || {
-                load_outcomes(name, &a.read, &opts, &policy)
+                load_outcomes(name, a.live, &a.read, &opts, &policy)
             });
             progress.tick();
             outcomes
@@ -411,13 +448,14 @@ impl Progress {
 }
 
 fn run_diff(a: DiffArgs) -> Result<i32, String> {
+    live_available(a.live)?;
     let policy = policy(&a.policy)?;
-    let audit = load_single(&a.input, &a.read, &policy)?;
-    let text = diff::unified(&audit, &policy, &a.input);
+    let audit = load_single(a.input.as_deref(), &a.read, &policy)?;
+    let text = diff::unified(&audit, &policy, shown(a.input.as_deref(), &audit));
     if text.is_empty() {
         eprintln!(
             "tlsreg: {}: nothing to change, the input already has the required state",
-            escape(&a.input)
+            escape(shown(a.input.as_deref(), &audit))
         );
         return Ok(0);
     }
@@ -501,9 +539,10 @@ fn encoding(e: EncodingArg) -> OutputEncoding {
 }
 
 fn run_fix(a: FixArgs) -> Result<i32, String> {
-    check_output(&a.out, Some(&a.input), Some(&a.read), Some(&a.policy))?;
+    live_available(a.live)?;
+    check_output(&a.out, a.input.as_deref(), Some(&a.read), Some(&a.policy))?;
     let policy = policy(&a.policy)?;
-    let audit = load_single(&a.input, &a.read, &policy)?;
+    let audit = load_single(a.input.as_deref(), &a.read, &policy)?;
     let changes = if a.full {
         fix::full_changes(&policy)
     } else {
@@ -527,7 +566,7 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
         };
         eprintln!(
             "tlsreg: {}: nothing to fix, the input is compliant{hint}; nothing was written",
-            escape(&a.input)
+            escape(shown(a.input.as_deref(), &audit))
         );
         return Ok(0);
     };

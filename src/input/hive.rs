@@ -37,9 +37,9 @@ const MAX_SETS: usize = 1000;
 const MAX_FINDINGS: usize = 100;
 /// Bytes one key costs in the view besides its name: the key itself, its
 /// slot in its parent's map, and its entry in the set of cells read.
-const KEY_COST: usize = std::mem::size_of::<Key>() + 96;
+pub(super) const KEY_COST: usize = std::mem::size_of::<Key>() + 96;
 /// Bytes one value costs besides its name and data.
-const VALUE_COST: usize = std::mem::size_of::<crate::registry::Entry>() + 16;
+pub(super) const VALUE_COST: usize = std::mem::size_of::<crate::registry::Entry>() + 16;
 
 /// Where a cell is: its offset as the hive stores it (from the start of the
 /// hive bins) and in the file (4096 more, after the base block).

@@ -5,6 +5,7 @@ mod combine;
 pub mod discover;
 pub mod folder;
 pub mod hive;
+pub mod live;
 
 use std::io::Read;
 use std::ops::Deref;
@@ -26,6 +27,8 @@ pub enum Kind {
     Hive,
     /// A disk image or WIM holding Windows installations.
     Image,
+    /// The running machine's registry, read through the Windows API.
+    Live,
 }
 
 impl Kind {
@@ -34,6 +37,7 @@ impl Kind {
             Kind::Reg => "reg",
             Kind::Hive => "hive",
             Kind::Image => "image",
+            Kind::Live => "live",
         }
     }
 }
@@ -144,6 +148,8 @@ pub enum ErrorKind {
     NoWindows(String),
     #[error("WIM: {0}")]
     Wim(#[from] crate::image::wim::WimError),
+    #[error("{0}")]
+    Live(String),
 }
 
 /// File bytes: mapped from disk, or read (standard input, replayed hives).
@@ -693,8 +699,10 @@ fn load_beside(
             }
             // A .reg file is streamed, or mapped with its pages given back as
             // they are passed: a 1 GiB export must not cost 1 GiB of memory.
-            Opened::Stream(reader) => reg_layer(name, reader, index, options)?,
-            Opened::Mapped(map) => reg_mapped_layer(name, &map, index, options)?,
+            // Its locations name the source at its place in `layers`: after
+            // a SOFTWARE hive, that is not `index`.
+            Opened::Stream(reader) => reg_layer(name, reader, layers.len(), options)?,
+            Opened::Mapped(map) => reg_mapped_layer(name, &map, layers.len(), options)?,
         };
         let mut layer = layer;
         if input.is_none() || index > 0 {
@@ -1082,25 +1090,32 @@ fn load_found(
             "no SOFTWARE hive beside SYSTEM: the OS version is unknown".into(),
         )),
     }
+    layers.extend(applied_layers(applied, layers.len(), options)?);
+    combine::build(layers, true, options.control_set)
+}
+
+/// The layers of `.reg` files applied on top of an input that is not a
+/// file of its own list (an image's installation, the live registry); the
+/// first is source number `first`.
+fn applied_layers(
+    applied: &[String],
+    first: usize,
+    options: &Options,
+) -> Result<Vec<Layer>, InputError> {
+    let mut layers = Vec::new();
     for (index, file) in applied.iter().enumerate() {
-        match open(file)? {
+        let mut layer = match open(file)? {
             Opened::Hive(_) => {
                 return Err(InputError {
                     path: file.clone(),
                     kind: ErrorKind::HiveApplied,
                 });
             }
-            Opened::Stream(reader) => {
-                let mut layer = reg_layer(file, reader, index + 1, options)?;
-                layer.source.role = Role::Applied;
-                layers.push(layer);
-            }
-            Opened::Mapped(map) => {
-                let mut layer = reg_mapped_layer(file, &map, index + 1, options)?;
-                layer.source.role = Role::Applied;
-                layers.push(layer);
-            }
-        }
+            Opened::Stream(reader) => reg_layer(file, reader, first + index, options)?,
+            Opened::Mapped(map) => reg_mapped_layer(file, &map, first + index, options)?,
+        };
+        layer.source.role = Role::Applied;
+        layers.push(layer);
     }
-    combine::build(layers, true, options.control_set)
+    Ok(layers)
 }

@@ -189,9 +189,11 @@ pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Resu
 }
 
 /// The file to ask a fix of: an installation in an image is named
-/// `FILE [partition ...]`, and the fix is asked of the file.
+/// `FILE [partition ...]`, and the fix is asked of the file; the live
+/// registry is asked with `--live`.
 fn fix_target(r: &Record) -> &str {
     match (r.kind.as_str(), r.path.rfind(" [")) {
+        ("live", _) => "--live",
         ("image", Some(i)) if r.path.ends_with(']') => &r.path[..i],
         _ => r.path.as_str(),
     }
