@@ -100,6 +100,56 @@ fn exit_codes_follow_the_worst_input() {
     assert!(out.contains("not a registry file"), "{out}");
 }
 
+/// A hunk's numbers are the input's lines: every line the diff removes
+/// stands at that line of the file, on every sample that has one (keys made
+/// by a child's line, wrapped hex and translated files among them).
+#[test]
+fn diff_hunks_cite_the_input_lines() {
+    let mut samples: Vec<std::path::PathBuf> = ["samples", "samples/translated"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "reg"))
+        .collect();
+    samples.sort();
+    let mut removed = 0;
+    for path in &samples {
+        let shown = path.to_str().unwrap();
+        let bytes = std::fs::read(path).unwrap();
+        let text = match bytes.strip_prefix(&[0xFF, 0xFE]) {
+            Some(units) => String::from_utf16_lossy(
+                &units
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect::<Vec<_>>(),
+            ),
+            None => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+        let run = tlsreg(&["diff", "--color", "never", shown]);
+        let out = run.out();
+        let mut at = None;
+        for line in out.lines().skip(2) {
+            if let Some(header) = line.strip_prefix("@@ -") {
+                let start = header.split([',', ' ']).next().unwrap();
+                at = Some(start.parse::<usize>().unwrap());
+                continue;
+            }
+            let n = at.as_mut().expect("a hunk header first");
+            match line.as_bytes().first() {
+                Some(b'-') => {
+                    assert_eq!(lines.get(*n - 1), Some(&&line[1..]), "{shown}:{n}\n{out}");
+                    removed += 1;
+                    *n += 1;
+                }
+                Some(b' ') => *n += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(removed >= 4, "the samples remove lines: {removed}");
+}
+
 #[test]
 fn diff_shows_what_must_change() {
     let run = tlsreg(&["diff", "samples/noncompliant.reg"]);

@@ -91,6 +91,11 @@ impl Export {
         self
     }
 
+    /// How many lines are written so far (the header is line 1).
+    pub fn line_count(&self) -> usize {
+        self.lines.len()
+    }
+
     /// The text with `newline` between lines, ending in a blank line.
     pub fn text(&self, newline: &str) -> String {
         let mut out = self.lines.join(newline);
