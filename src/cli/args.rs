@@ -13,9 +13,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "\
 Audit Windows SCHANNEL TLS registry settings offline, and write the .reg file that fixes them.
 
-tlsreg reads exported .reg files without booting or touching Windows, checks that TLS 1.2 is
-explicitly enabled for both Client and Server as Microsoft's article on Exchange Online /
-Office 365 mail flow requires (DisabledByDefault=0, Enabled=1, REG_DWORD, under
+tlsreg reads exported .reg files, offline SYSTEM hives (with their transaction logs), disk
+images (raw, VHD, VHDX, VMDK, qcow2) and WIMs, without booting or touching Windows, and on
+Windows the running machine's registry (--live). It checks that TLS 1.2 is explicitly enabled
+for both Client and Server as Microsoft's article on Exchange Online / Office 365 mail flow
+requires (DisabledByDefault=0, Enabled=1, REG_DWORD, under
 HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2),
 and writes the corrective .reg file in regedit's own format.
 
@@ -163,8 +165,9 @@ pub struct AuditArgs {
     /// The inputs to audit: exported .reg files, offline SYSTEM hives (recognised by their
     /// `regf` signature, whatever their name; SYSTEM.LOG1/.LOG2 beside them are replayed),
     /// disk images (raw, VHD, VHDX, VMDK, qcow2: every Windows installation on them is
-    /// audited, read-only, without mounting), or folders, searched recursively for every
-    /// file that is one of these (by content, not name; the rest is skipped quietly, see -v).
+    /// audited, read-only, without mounting), WIM and ESD files (every image in them), or
+    /// folders, searched recursively for every file that is one of these (by content, not
+    /// name; the rest is skipped quietly, see -v).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
