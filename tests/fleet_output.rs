@@ -345,6 +345,32 @@ fn junit_of_the_samples_is_valid_and_counts_what_the_audit_found() {
     let run = tlsreg(&["audit", "--format", "junit", "samples/noncompliant.reg"]);
     assert_eq!(run.code, 1);
     assert_eq!(check_junit(&run.out()), (1, 4, 2, 0, 0));
+
+    // A policy with .NET's values: an export holds no SOFTWARE hive, so
+    // they are <skipped/>; every case's name is its own.
+    let run = tlsreg(&[
+        "audit",
+        "--policy",
+        "exchange",
+        "--format",
+        "junit",
+        "samples/compliant.reg",
+    ]);
+    let xml = run.out();
+    let (_, tests, _, errors, skipped) = check_junit(&xml);
+    assert!(skipped > 0 && errors == 0, "{xml}");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let mut names: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert!(names.contains(
+        &"SOFTWARE\\WOW6432Node\\Microsoft\\.NETFramework\\v4.0.30319\\SchUseStrongCrypto"
+    ));
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), tests, "{xml}");
 }
 
 #[test]

@@ -48,6 +48,7 @@ pub fn suite(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
         Outcome::Audited(a) => a,
     };
     let checks = &a.evaluation.checks;
+    let findings = a.findings();
     let count = |f: &dyn Fn(Status) -> bool| checks.iter().filter(|c| f(c.status)).count();
     let errors = count(&|s| s == Status::Unreadable);
     let failures = count(&|s| s.fails() && s != Status::Unreadable);
@@ -69,11 +70,20 @@ pub fn suite(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
             .unwrap_or_default();
         let key = c.key.join("\\");
         let value = c.requirement.value.as_str();
-        // The finding as the text report words it, with the full key.
-        let detail = format!(
+        // The check as the text report words it, with the full key, and
+        // the findings that explain it (they name the check, or its key).
+        let mut detail = vec![format!(
             "[{key}] {}: found {found}, required {required}{at}",
             if value.is_empty() { "@" } else { value }
-        );
+        )];
+        let own = format!("{} ", c.short_name());
+        let tail = c.key[c.key.len().saturating_sub(2)..].join("\\");
+        let missing_key = format!("the key {tail} ");
+        for f in &findings {
+            if f.message.starts_with(&own) || f.message.starts_with(&missing_key) {
+                detail.push(f.message.clone());
+            }
+        }
         let message = format!("found {found}, required {required}");
         let (element, kind) = match c.status {
             Status::Ok => {
@@ -95,14 +105,13 @@ pub fn suite(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
             out,
             r#"      <{element} message="{}" type="{kind}">{}</{element}>"#,
             xml(&message),
-            xml(&detail)
+            detail.iter().map(|d| xml(d)).collect::<Vec<_>>().join("\n")
         )?;
         writeln!(out, "    </testcase>")?;
     }
     // The findings (near misses, lines regedit would skip) say why, and
     // where: CI shows them with the suite.
-    let findings: Vec<String> = a
-        .findings()
+    let findings: Vec<String> = findings
         .into_iter()
         .map(|f| {
             let at = f

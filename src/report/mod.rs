@@ -128,17 +128,24 @@ pub fn location(audit: &Audit, origin: &Origin) -> String {
     format!("{file}:{}:{}", origin.line, origin.column)
 }
 
-/// A check's short name: its key below `SCHANNEL\Protocols` (below the root
-/// for keys elsewhere, such as .NET's) and the value, `TLS 1.2\Client\Enabled`.
-/// A check that a key is absent is named by the key alone.
+/// A check's name, short but unambiguous: its key below `SCHANNEL\Protocols`
+/// (`TLS 1.2\Client\Enabled`), below `SCHANNEL` for its other keys
+/// (`Ciphers\RC4 128/128\Enabled`), below the root elsewhere (.NET's keys,
+/// with or without `WOW6432Node`), then the value. A check that a key is
+/// absent is named by the key alone.
 pub fn check_name(c: &Check) -> String {
-    let below = c
-        .key
-        .iter()
-        .position(|k| k.eq_ignore_ascii_case("Protocols"))
-        .filter(|&i| i > 0 && c.key[i - 1].eq_ignore_ascii_case("SCHANNEL"))
-        .map_or(1, |i| i + 1)
-        .min(c.key.len());
+    let at = |name: &str| c.key.iter().position(|k| k.eq_ignore_ascii_case(name));
+    let protocols = |i: usize| {
+        c.key
+            .get(i)
+            .is_some_and(|k| k.eq_ignore_ascii_case("Protocols"))
+    };
+    let below = match at("SCHANNEL") {
+        Some(i) if protocols(i + 1) => i + 2,
+        Some(i) => i + 1,
+        None => 1,
+    }
+    .min(c.key.len());
     let mut name = c.key[below..].join("\\");
     if c.requirement.rule != Rule::KeyAbsent {
         if !name.is_empty() {
