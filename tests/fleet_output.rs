@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Cmd, native, slashed, tlsreg, tlsreg_in, utf16};
+use common::{Cmd, hex_sz, native, slashed, tlsreg, tlsreg_in, utf16};
 
 /// How many of the samples cannot be read: three images, and the three
 /// LZMS and solid WIMs where wimlib-imagex is not there to read them (as
@@ -409,24 +409,26 @@ const HOSTILE: &str = "<&\"'\x01\x0b\x1b[31m\u{202e}\u{fffe}";
 /// A .reg whose key names and string data hold [`HOSTILE`] (the data with
 /// a newline, as hex(1)); the data reaches the failure and the findings.
 fn hostile_reg() -> Vec<u8> {
-    let data: Vec<String> = format!("1\n{HOSTILE}")
-        .encode_utf16()
-        .chain([0])
-        .flat_map(u16::to_le_bytes)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let base = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols";
-    utf16(&format!(
-        "Windows Registry Editor Version 5.00\r\n\r\n\
-         [{base}\\TLS 1.2\\Client]\r\n\
-         \"Enabled\"=hex(1):{}\r\n\
-         \"DisabledByDefault\"=dword:00000000\r\n\r\n\
-         [{base}\\TLS 1.2{HOSTILE}\\Server]\r\n\
-         \"Enabled\"=dword:00000001\r\n\r\n\
-         [{base}\\TLS 1.2\\Server{HOSTILE}]\r\n\
-         \"Enabled\"=dword:00000001\r\n",
-        data.join(",")
-    ))
+    let key = |k: &str| {
+        format!(
+            "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\{k}]"
+        )
+    };
+    let enabled = "\"Enabled\"=dword:00000001".to_owned();
+    let lines = [
+        "Windows Registry Editor Version 5.00".to_owned(),
+        String::new(),
+        key("TLS 1.2\\Client"),
+        format!("\"Enabled\"=hex(1):{}", hex_sz(&format!("1\n{HOSTILE}"))),
+        "\"DisabledByDefault\"=dword:00000000".to_owned(),
+        String::new(),
+        key(&format!("TLS 1.2{HOSTILE}\\Server")),
+        enabled.clone(),
+        String::new(),
+        key(&format!("TLS 1.2\\Server{HOSTILE}")),
+        enabled,
+    ];
+    utf16(&(lines.join("\r\n") + "\r\n"))
 }
 
 #[test]

@@ -190,9 +190,9 @@ pub struct AuditArgs {
 
     /// Print only what a fleet needs at a glance: one line per input that is not compliant
     /// (its verdict, its name and why: the failing checks, or the error), then the counts
-    /// and one line per configuration; compliant inputs get no line. Lines are cut to 120
-    /// characters. For the text report only: with --format json, jsonl or junit it is an
-    /// error.
+    /// and one line per configuration; compliant inputs get no line, and no input gets its
+    /// block of checks and findings (nor --matrix). Lines are cut to 120 characters (`…`).
+    /// For the text report only: with --format json, jsonl or junit it is an error.
     #[arg(long)]
     pub summary: bool,
 

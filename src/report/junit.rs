@@ -10,7 +10,6 @@
 //! and Azure read) leaves optional: they would need every input's counts
 //! before the first suite is written, and readers add up the suites.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::schannel::Status;
@@ -143,18 +142,25 @@ pub fn xml(s: &str) -> String {
     let s = super::text::escape(s);
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        // Writing to a String cannot fail.
-        let _ = match c {
-            '&' => out.write_str("&amp;"),
-            '<' => out.write_str("&lt;"),
-            '>' => out.write_str("&gt;"),
-            '"' => out.write_str("&quot;"),
-            '\'' => out.write_str("&apos;"),
-            '\u{FFFE}' | '\u{FFFF}' => write!(out, "\\u{{{:x}}}", c as u32),
-            c => out.write_char(c),
-        };
+        match (entity(c), c) {
+            (Some(e), _) => out.push_str(e),
+            (None, '\u{FFFE}' | '\u{FFFF}') => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            (None, c) => out.push(c),
+        }
     }
     out
+}
+
+/// The entity that stands for a character of XML's markup.
+fn entity(c: char) -> Option<&'static str> {
+    Some(match c {
+        '&' => "&amp;",
+        '<' => "&lt;",
+        '>' => "&gt;",
+        '"' => "&quot;",
+        '\'' => "&apos;",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
