@@ -77,7 +77,9 @@ impl Settings {
     }
 }
 
-fn short(value: &str) -> String {
+/// A value in regedit's notation, shorter: `dword:00000001` as `1`,
+/// `dword:ffffffff` as `0xffffffff`; other types as they are.
+pub fn short(value: &str) -> String {
     match value
         .strip_prefix("dword:")
         .and_then(|h| u32::from_str_radix(h, 16).ok())

@@ -166,6 +166,19 @@ pub fn utf16(text: &str) -> Vec<u8> {
     out
 }
 
+/// REG_SZ data as a .reg file writes it in hex: `hex(1):` followed by this,
+/// the UTF-16LE bytes with the terminating NUL (the way to put a newline in
+/// a value).
+pub fn hex_sz(text: &str) -> String {
+    let bytes: Vec<String> = text
+        .encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    bytes.join(",")
+}
+
 /// Runs `tlsreg` in `dir` and measures its peak memory (resident set, bytes).
 #[cfg(target_os = "linux")]
 pub fn tlsreg_measured(dir: &Path, args: &[&str]) -> (Run, u64) {

@@ -8,7 +8,7 @@ use std::fs;
 #[cfg(unix)]
 use std::path::Path;
 
-use common::{tlsreg_in, utf16};
+use common::{hex_sz, tlsreg_in, utf16};
 use tlsreg::report::text::escape;
 
 // Names with these characters can be made only where file names allow them.
@@ -121,12 +121,6 @@ fn file_names_in_a_fleet_cannot_forge_report_lines() {
 /// regedit accepts there: ESC, BEL and U+202E anywhere on a line, and a
 /// newline in REG_SZ data written as hex(1).
 fn hostile_reg() -> Vec<u8> {
-    let data: Vec<String> = "1\nCOMPLIANT     fake.reg\x1b[2J"
-        .encode_utf16()
-        .chain([0])
-        .flat_map(u16::to_le_bytes)
-        .map(|b| format!("{b:02x}"))
-        .collect();
     let base = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols";
     utf16(&format!(
         "Windows Registry Editor Version 5.00\r\n\r\n\
@@ -138,7 +132,7 @@ fn hostile_reg() -> Vec<u8> {
          \"Enabled\"=dword:00000001\r\n\r\n\
          [{base}\\TLS 1.2\\Server\u{202e}]\r\n\
          \"Enabled\"=dword:00000001\r\n",
-        data.join(",")
+        hex_sz("1\nCOMPLIANT     fake.reg\x1b[2J")
     ))
 }
 

@@ -181,9 +181,30 @@ pub struct AuditArgs {
     /// Output format: `text` for people; `json` for one document {"inputs":[...],
     /// "summary":{...}}; `jsonl` for one JSON object per line: each file skipped, then each
     /// input in order as it is audited, then a line {"summary":{...}} with the counts (for
-    /// pipelines over large fleets, and the shards `tlsreg merge` adds up).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// pipelines over large fleets, and the shards `tlsreg merge` adds up); `junit` for JUnit
+    /// XML, so CI that builds golden images shows the audit as test results (Azure Pipelines
+    /// PublishTestResults, GitLab junit reports, Jenkins junit): a <testsuite> per input, a
+    /// <testcase> per check named like `TLS 1.2\Client\Enabled` (classname: the input),
+    /// <failure> for a failing check, <error> for an input or value that cannot be read,
+    /// <skipped/> for a check the input cannot answer. Skipped files are left out. Each suite
+    /// has its counts; <testsuites> has none, so the report streams.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+
+    /// Print only what a fleet needs at a glance: one line per input that is not compliant
+    /// (its verdict, its name and why: the failing checks, or the error), then the counts
+    /// and one line per configuration; compliant inputs get no line, and no input gets its
+    /// block of checks and findings (nor --matrix). Lines are cut to 120 characters (`…`).
+    /// For the text report only: with --format json, jsonl or junit it is an error.
+    #[arg(long)]
+    pub summary: bool,
+
+    /// Colour the verdicts (COMPLIANT green, NONCOMPLIANT red, ERROR and SKIPPED yellow):
+    /// `auto` colours them on a terminal that shows colour, unless NO_COLOR is set,
+    /// CLICOLOR=0 or TERM=dumb; CLICOLOR_FORCE colours them anywhere. Machine formats (json,
+    /// jsonl, junit) are never coloured.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
 
     /// In the report, also list each file in the folders that is not a registry file
     /// (notes, pictures), with why. Registry files read another way (transaction logs,
@@ -319,6 +340,15 @@ pub enum Format {
     Text,
     Json,
     Jsonl,
+}
+
+/// What `audit` can write: the formats, and JUnit XML.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Jsonl,
+    Junit,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -66,6 +66,8 @@ pub fn run(a: MergeArgs) -> Result<i32, String> {
                 matrix: false,
                 skipped: &check.skipped,
                 verbose: a.verbose,
+                color: false,
+                summary: false,
             },
         )
         .map_err(|e| format!("standard output: {e}")),

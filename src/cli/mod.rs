@@ -20,8 +20,8 @@ use tlsreg::schannel::Policy;
 use tlsreg::{audit, diff, fix};
 
 use args::{
-    AuditArgs, Cli, Color, Command, ControlSetArg, DiffArgs, EncodingArg, ExportArgs, FixArgs,
-    Format, PolicyArg, ReadArgs, TemplateArgs,
+    AuditArgs, AuditFormat, Cli, Color, Command, ControlSetArg, DiffArgs, EncodingArg, ExportArgs,
+    FixArgs, PolicyArg, ReadArgs, TemplateArgs,
 };
 
 /// Exit status for an input that could not be read, or any other failure.
@@ -214,6 +214,12 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     // Only what the audit reads is read from .reg exports.
     opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(&policy)));
     opts.software_keys = software_keys(&policy);
+    if a.summary && a.format != AuditFormat::Text {
+        return Err(
+            "--summary is for the text report: json and jsonl carry every input for a program to summarise, and junit is one test result per check"
+                .into(),
+        );
+    }
     if a.inputs.is_empty() && a.read.apply.is_empty() && !a.live {
         return Err("audit needs an INPUT, --live, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }
@@ -221,7 +227,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     if !a.inputs.is_empty() && found.inputs.is_empty() && found.unreadable.is_empty() {
         // A shard of a fleet can hold nothing to audit: its JSONL still
         // accounts for its files, so a merge can add it up.
-        if a.format == Format::Jsonl {
+        if a.format == AuditFormat::Jsonl {
             let mut out = io::stdout().lock();
             Printer::jsonl(&mut out, &found.skipped)
                 .and_then(|p| p.finish(&found.skipped))
@@ -236,15 +242,35 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
     let none = found.inputs.is_empty() && found.unreadable.is_empty();
     let total = if none { 1 } else { found.inputs.len() };
     let stdout = io::stdout();
-    let mut out = stdout.lock();
+    // Colour only for people, and as anstream decides for `auto`.
+    let choice = match (a.format, a.color) {
+        (AuditFormat::Text, Color::Auto) => anstream::AutoStream::choice(&stdout),
+        (AuditFormat::Text, Color::Always) => anstream::ColorChoice::Always,
+        _ => anstream::ColorChoice::Never,
+    };
+    let color = choice != anstream::ColorChoice::Never;
+    let (mut plain, mut styled);
+    let out: &mut dyn Write = match color {
+        // On a Windows console without escape sequences, anstream writes
+        // the colours through the console API.
+        true => {
+            styled = anstream::AutoStream::new(stdout.lock(), choice);
+            &mut styled
+        }
+        false => {
+            plain = stdout.lock();
+            &mut plain
+        }
+    };
     let stdout_error = |e: io::Error| format!("standard output: {e}");
     let mut printer = match a.format {
-        Format::Text => Printer::text(&mut out, &policy, &a),
-        Format::Json => Printer::json(&mut out),
-        Format::Jsonl => Printer::jsonl(&mut out, &found.skipped),
+        AuditFormat::Text => Printer::text(out, &policy, &a, color),
+        AuditFormat::Json => Printer::json(out),
+        AuditFormat::Jsonl => Printer::jsonl(out, &found.skipped),
+        AuditFormat::Junit => Printer::junit(out),
     }
     .map_err(stdout_error)?;
-    let progress = Progress::new(total, a.format == Format::Text);
+    let progress = Progress::new(total, a.format == AuditFormat::Text);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Audits run in parallel and are printed in input order as they finish:
     // a few per thread wait at most, so memory does not grow with the fleet.
@@ -297,19 +323,45 @@ struct Printer<'o> {
 
 /// What each format carries from the first input to the summary.
 enum Style {
-    Text { matrix: bool, verbose: bool },
+    Text {
+        matrix: bool,
+        verbose: bool,
+        /// `--summary`: a line per input that is not compliant, no blocks.
+        summary: bool,
+        color: bool,
+    },
     Json(report::json::DocumentWriter),
     Jsonl,
+    /// A `<testsuite>` per input, as it is audited.
+    Junit,
 }
 
 impl<'o> Printer<'o> {
-    fn text(out: &'o mut dyn Write, policy: &Policy, a: &AuditArgs) -> io::Result<Printer<'o>> {
+    fn text(
+        out: &'o mut dyn Write,
+        policy: &Policy,
+        a: &AuditArgs,
+        color: bool,
+    ) -> io::Result<Printer<'o>> {
         report::text::header(out, policy)?;
         let style = Style::Text {
             matrix: a.matrix,
             verbose: a.verbose,
+            summary: a.summary,
+            color,
         };
-        Ok(Printer::new(out, style, Keep::TEXT))
+        // The summary's lines go out as the inputs come: it keeps counts
+        // and groups, not a line per input.
+        let keep = match a.summary {
+            true => Keep::COUNTS,
+            false => Keep::TEXT,
+        };
+        Ok(Printer::new(out, style, keep))
+    }
+
+    fn junit(out: &'o mut dyn Write) -> io::Result<Printer<'o>> {
+        report::junit::start(out)?;
+        Ok(Printer::new(out, Style::Junit, Keep::COUNTS))
     }
 
     fn json(out: &'o mut dyn Write) -> io::Result<Printer<'o>> {
@@ -339,11 +391,19 @@ impl<'o> Printer<'o> {
         self.tally.add(o.record());
         // Machine output keeps standard output for itself: failures are
         // also said on standard error (the text report says them inline).
-        if let (Outcome::Failed { error, .. }, Style::Json(_) | Style::Jsonl) = (o, &self.style) {
+        if let (Outcome::Failed { error, .. }, Style::Json(_) | Style::Jsonl | Style::Junit) =
+            (o, &self.style)
+        {
             eprintln!("tlsreg: {}", escape(error));
         }
         match &mut self.style {
+            Style::Text {
+                summary: true,
+                color,
+                ..
+            } => report::text::brief(self.out, o, *color),
             Style::Text { matrix, .. } => report::text::block(self.out, o, *matrix),
+            Style::Junit => report::junit::suite(self.out, o),
             Style::Json(w) => w.input(self.out, &report::json::input(o)),
             Style::Jsonl => {
                 // Each line goes out whole and at once: a pipeline reading
@@ -356,12 +416,22 @@ impl<'o> Printer<'o> {
 
     fn finish(self, skipped: &[input::discover::Skipped]) -> io::Result<Summary> {
         match self.style {
-            Style::Text { matrix, verbose } => {
-                writeln!(self.out)?;
+            Style::Text {
+                matrix,
+                verbose,
+                summary,
+                color,
+            } => {
+                // After the inputs' blocks; the summary's lines need none.
+                if !summary {
+                    writeln!(self.out)?;
+                }
                 let options = report::text::Options {
                     matrix,
                     skipped,
                     verbose,
+                    color,
+                    summary,
                 };
                 report::text::summary(self.out, &self.tally, options)?;
             }
@@ -374,6 +444,7 @@ impl<'o> Printer<'o> {
                 let trailer = report::json::trailer(&self.tally, skipped.len());
                 writeln!(self.out, "{trailer}")?;
             }
+            Style::Junit => report::junit::finish(self.out)?,
         }
         self.out.flush()?;
         Ok(self.tally.summary())

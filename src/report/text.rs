@@ -87,6 +87,62 @@ pub struct Options<'a> {
     /// line, the others a count (or a line each with `verbose`).
     pub skipped: &'a [Skipped],
     pub verbose: bool,
+    /// Colour the verdict words (the caller decides: a terminal, `--color`).
+    pub color: bool,
+    /// `--summary`: the inputs that are not compliant were listed one line
+    /// each as they came ([`brief`]); the summary shows the counts and the
+    /// configurations one line each, within [`WIDTH`] columns.
+    pub summary: bool,
+}
+
+/// How wide a `--summary` line may be, in characters: one screen of a
+/// terminal or a CI log. A longer line ends in `…`.
+pub const WIDTH: usize = 120;
+
+/// A verdict word padded to the report's column, coloured when asked:
+/// COMPLIANT green, NONCOMPLIANT red, ERROR and SKIPPED yellow. Only the
+/// word is styled; it is written raw, past the escaping, and is never data.
+fn verdict_word(word: &str, color: bool) -> String {
+    let pad = " ".repeat(13usize.saturating_sub(word.chars().count()));
+    let paint = match word {
+        "COMPLIANT" => anstyle::AnsiColor::Green,
+        "NONCOMPLIANT" => anstyle::AnsiColor::Red,
+        _ => anstyle::AnsiColor::Yellow,
+    };
+    let style = anstyle::Style::new().fg_color(Some(paint.into())).bold();
+    match color {
+        true => format!("{style}{word}{style:#}{pad}"),
+        false => format!("{word}{pad}"),
+    }
+}
+
+/// `s` cut to `width` characters, ending in `…` when cut.
+fn fit(s: &str, width: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(width) {
+        None => Cow::Borrowed(s),
+        Some(_) => {
+            let keep: String = s.chars().take(width.saturating_sub(1)).collect();
+            Cow::Owned(keep + "…")
+        }
+    }
+}
+
+/// `--summary`'s line for an input that is not compliant: its verdict, its
+/// name and why ([`super::why`]), escaped, on one line of at most
+/// [`WIDTH`] characters. Nothing for a compliant input.
+pub fn brief(out: &mut dyn Write, o: &Outcome, color: bool) -> io::Result<()> {
+    let verdict = o.verdict();
+    if verdict == crate::fleet::Verdict::Compliant {
+        return Ok(());
+    }
+    let why = super::why(o);
+    let rest = match why.is_empty() {
+        true => escape(o.path()).into_owned(),
+        false => format!("{}: {}", escape(o.path()), escape(&why)),
+    };
+    let word = verdict.as_str().to_uppercase();
+    let line = fit(&rest, WIDTH - 14);
+    out.write_all(format!("{} {line}\n", verdict_word(&word, color)).as_bytes())
 }
 
 /// The whole report for outcomes at hand: [`header`], a [`block`] per
@@ -140,7 +196,7 @@ pub fn block(out: &mut dyn Write, o: &Outcome, matrix: bool) -> io::Result<()> {
 pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Result<()> {
     let mut escaping = Escaping(out);
     let out: &mut dyn Write = &mut escaping;
-    for r in tally.records() {
+    for r in tally.records().iter().filter(|_| !options.summary) {
         let tail = match r.detail {
             Detail::Inconclusive => " (a required value could not be read)".to_owned(),
             Detail::Unread => " (could not be read)".to_owned(),
@@ -162,19 +218,17 @@ pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Resu
                 }
             }
         };
-        writeln!(
-            out,
-            "{:<13} {}{tail}",
-            r.verdict.as_str().to_uppercase(),
-            r.path
-        )?;
+        let word = r.verdict.as_str().to_uppercase();
+        // The word raw (no data in it), the rest escaped.
+        out.write_all(verdict_word(&word, options.color).as_bytes())?;
+        writeln!(out, " {}{tail}", r.path)?;
     }
     skipped(out, options)?;
     let summary = tally.summary();
-    if summary.inputs > 1 || !options.skipped.is_empty() {
-        fleet(out, tally, options.skipped.len())?;
+    if summary.inputs > 1 || !options.skipped.is_empty() || options.summary {
+        fleet(out, tally, options)?;
     }
-    if summary.noncompliant > 0 {
+    if summary.noncompliant > 0 && !options.summary {
         writeln!(out)?;
         for line in WHY.lines() {
             writeln!(out, "{line}")?;
@@ -352,27 +406,29 @@ fn skipped(out: &mut dyn Write, options: Options<'_>) -> io::Result<()> {
     let mut others = 0;
     for s in options.skipped {
         if s.notable || options.verbose {
-            writeln!(out, "{:<13} {}: {}", "SKIPPED", s.path, s.reason)?;
+            out.write_all(verdict_word("SKIPPED", options.color).as_bytes())?;
+            writeln!(out, " {}: {}", s.path, s.reason)?;
         } else {
             others += 1;
         }
     }
     if others > 0 {
         let files = if others == 1 { "file" } else { "files" };
+        out.write_all(verdict_word("SKIPPED", options.color).as_bytes())?;
         writeln!(
             out,
-            "{:<13} {others} other {files}: not a .reg file, a hive or a disk image (-v lists them)",
-            "SKIPPED"
+            " {others} other {files}: not a .reg file, a hive or a disk image (-v lists them)"
         )?;
     }
     Ok(())
 }
 
 /// The fleet view: counts, then inputs grouped by identical protocol values.
-fn fleet(out: &mut dyn Write, tally: &Tally, skipped: usize) -> io::Result<()> {
+/// With `summary`, each group is one line, cut to [`WIDTH`].
+fn fleet(out: &mut dyn Write, tally: &Tally, options: Options<'_>) -> io::Result<()> {
     let s = tally.summary();
     writeln!(out)?;
-    let skipped = match skipped {
+    let skipped = match options.skipped.len() {
         0 => String::new(),
         1 => "; 1 file skipped".to_owned(),
         n => format!("; {n} files skipped"),
@@ -415,6 +471,11 @@ fn fleet(out: &mut dyn Write, tally: &Tally, skipped: usize) -> io::Result<()> {
             1 => "1 input ".to_owned(),
             n => format!("{n} inputs"),
         };
+        if options.summary {
+            let line = format!("  {:<3} {count:<11} {}", g.label, escape(&g.description));
+            out.write_all(format!("{}\n", fit(&line, WIDTH)).as_bytes())?;
+            continue;
+        }
         writeln!(out, "  {:<3} {count:<11} {}", g.label, g.description)?;
         writeln!(out, "      {shown}")?;
     }
