@@ -370,3 +370,60 @@ fn help_of_fix_diff_and_export() {
     snapshot!("help-diff", tlsreg(&["diff", "--help"]).out());
     snapshot!("help-export", tlsreg(&["export", "--help"]).out());
 }
+
+#[test]
+fn audit_install_n_audits_that_installation_only() {
+    let run = tlsreg(&["audit", "--install", "2", "--format", "json", TWO]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.out()).unwrap();
+    let inputs = doc["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(
+        inputs[0]["path"],
+        "samples/images/two-windows.raw [MBR partition 5 (logical, type 0x07 NTFS/exFAT)]"
+    );
+    let run = tlsreg(&["audit", "--install", "1", TWO]);
+    assert_eq!(run.code, 0, "{}", run.out());
+    assert!(
+        !run.out().contains("MBR partition 5 (logical"),
+        "{}",
+        run.out()
+    );
+    // A WIM's images by their index.
+    let run = tlsreg(&[
+        "audit",
+        "--install",
+        "2",
+        "--format",
+        "json",
+        "samples/images/wim/two-images.wim",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&run.out()).unwrap();
+    assert_eq!(doc["inputs"].as_array().unwrap().len(), 1);
+    assert!(
+        doc["inputs"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("[image 2: Windows Server 2019 Datacenter]"),
+        "{doc}"
+    );
+    // Out of range: the input's error, with the list.
+    let run = tlsreg(&["audit", "--install", "3", TWO]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.out()
+            .contains("has no installation 3: it holds 2 (install 1: "),
+        "{}",
+        run.out()
+    );
+    // One INPUT only, and not with --live.
+    let run = tlsreg(&["audit", "--install", "1", TWO, "samples/compliant.reg"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "tlsreg: --install chooses an installation of one disk image or WIM: give that one INPUT\n"
+    );
+    let run = tlsreg(&["audit", "--live", "--install", "1"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+}

@@ -103,7 +103,8 @@ pub struct ExportArgs {
 pub struct InstallArg {
     /// For a disk image holding several Windows installations, the one to read: N as
     /// `tlsreg audit` lists them (1 for the first); for a WIM, the image index audit shows
-    /// as `[image N: ...]`. Not needed when the image holds one.
+    /// as `[image N: ...]`. Not needed when the image holds one; audit with it reports that
+    /// one only.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub install: Option<u32>,
 }
@@ -186,7 +187,7 @@ pub struct AuditArgs {
     /// Windows API) instead of a file: the same report an export of it would give, named
     /// \\COMPUTER\HKLM; --apply applies on top of it as on a file. Windows only; elsewhere,
     /// audit an exported .reg file, a hive or a disk image.
-    #[arg(long, conflicts_with_all = ["inputs", "software", "no_logs", "control_set"])]
+    #[arg(long, conflicts_with_all = ["inputs", "software", "no_logs", "control_set", "install"])]
     pub live: bool,
 
     /// Output format: `text` for people; `json` for one document {"inputs":[...],
@@ -208,6 +209,9 @@ pub struct AuditArgs {
     /// (known when the input holds the SOFTWARE hive). Always in the JSON report.
     #[arg(long)]
     pub matrix: bool,
+
+    #[command(flatten)]
+    pub install: InstallArg,
 
     #[command(flatten)]
     pub policy: PolicyArg,

@@ -108,6 +108,7 @@ fn evaluate(loaded: input::Loaded, read: &ReadArgs, policy: &Policy) -> tlsreg::
 fn load_outcomes(
     input: Option<&input::discover::Input>,
     live: bool,
+    install: Option<u32>,
     read: &ReadArgs,
     opts: &Options,
     policy: &Policy,
@@ -134,6 +135,23 @@ fn load_outcomes(
             kind: input::Kind::Reg,
             loaded: input::load(None, &read.apply, opts),
         }],
+    };
+    // `--install N`: that installation only; a wrong N is the input's error.
+    let targets = match (install, input) {
+        (Some(n), Some(i)) => {
+            let kind = targets.first().map_or(input::Kind::Image, |t| t.kind);
+            match pick(&i.path, targets, Some(n)) {
+                Ok((_, t)) => vec![t],
+                Err(error) => {
+                    return vec![Outcome::Failed {
+                        path: i.path.clone(),
+                        kind: kind.as_str(),
+                        error,
+                    }];
+                }
+            }
+        }
+        _ => targets,
     };
     targets
         .into_iter()
@@ -293,6 +311,12 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         return Err("audit needs an INPUT, --live, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }
     let found = input::discover::discover(&a.inputs);
+    if a.install.install.is_some() && (found.inputs.len() != 1 || a.inputs.len() != 1) {
+        return Err(
+            "--install chooses an installation of one disk image or WIM: give that one INPUT"
+                .into(),
+        );
+    }
     if !a.inputs.is_empty() && found.inputs.is_empty() && found.unreadable.is_empty() {
         // A shard of a fleet can hold nothing to audit: its JSONL still
         // accounts for its files, so a merge can add it up.
@@ -331,7 +355,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         |i| {
             let name = found.inputs.get(i).filter(|_| !none);
             let outcomes = isolated(name.map(|n| n.path.as_str()), || {
-                load_outcomes(name, a.live, &a.read, &opts, &policy)
+                load_outcomes(name, a.live, a.install.install, &a.read, &opts, &policy)
             });
             progress.tick();
             outcomes
