@@ -100,26 +100,24 @@ fn export_install_1_writes_that_installations_schannel_key() {
 #[test]
 fn several_installations_and_no_install_is_a_clear_error() {
     let list = "install 1: samples/images/two-windows.raw [MBR partition 1 (type 0x07 NTFS/exFAT)]; install 2: samples/images/two-windows.raw [MBR partition 5 (logical, type 0x07 NTFS/exFAT)]";
+    // Exit 2, nothing on standard output, and this one line on standard error.
+    let refused = |args: &[&str], said: String| {
+        let run = tlsreg(args);
+        assert_eq!((run.code, run.stdout.is_empty()), (2, true), "{args:?}");
+        assert_eq!(run.stderr, format!("tlsreg: {said}\n"), "{args:?}");
+    };
     for cmd in ["fix", "diff", "export"] {
-        let run = tlsreg(&[cmd, TWO]);
-        assert_eq!(run.code, 2, "{cmd}: {}", run.stderr);
-        assert!(run.stdout.is_empty(), "{cmd}");
-        assert_eq!(
-            run.stderr,
+        refused(
+            &[cmd, TWO],
             format!(
-                "tlsreg: samples/images/two-windows.raw holds 2 Windows installations ({list}); pass --install N to choose one (`tlsreg audit` reports each)\n"
+                "samples/images/two-windows.raw holds 2 Windows installations ({list}); pass --install N to choose one (`tlsreg audit` reports each)"
             ),
-            "{cmd}"
         );
-        let run = tlsreg(&[cmd, "--install", "3", TWO]);
-        assert_eq!(run.code, 2, "{cmd}: {}", run.stderr);
-        assert!(run.stdout.is_empty(), "{cmd}");
-        assert_eq!(
-            run.stderr,
+        refused(
+            &[cmd, "--install", "3", TWO],
             format!(
-                "tlsreg: samples/images/two-windows.raw has no installation 3: it holds 2 ({list}); pass --install N with one of these\n"
+                "samples/images/two-windows.raw has no installation 3: it holds 2 ({list}); pass --install N with one of these"
             ),
-            "{cmd}"
         );
         // 0 is no installation number.
         let run = tlsreg(&[cmd, "--install", "0", TWO]);
