@@ -80,7 +80,7 @@ impl Export {
     /// Adds `other`'s keys and values after this file's (its header is not
     /// repeated): several fixes in one file.
     pub fn append(&mut self, other: &Export) -> &mut Self {
-        let body = other.lines.iter().skip_while(|l| *l != "").cloned();
+        let body = other.lines.iter().skip_while(|l| !l.is_empty()).cloned();
         self.lines.extend(body);
         self
     }
