@@ -8,6 +8,17 @@ use common::tlsreg;
 const TWO: &str = "samples/images/two-windows.raw";
 const TWO_SETS: &str = "samples/hives/two-control-sets.hiv";
 
+/// `text` holds `first`, and `then` after it.
+fn in_order(text: &str, first: &str, then: &str) {
+    let a = text
+        .find(first)
+        .unwrap_or_else(|| panic!("{first:?} in {text}"));
+    let b = text
+        .find(then)
+        .unwrap_or_else(|| panic!("{then:?} in {text}"));
+    assert!(a < b, "{first:?} before {then:?} in {text}");
+}
+
 #[test]
 fn fix_install_2_writes_the_fix_of_the_second_installation() {
     let run = tlsreg(&["fix", "--install", "2", "--encoding", "utf8", TWO]);
@@ -133,14 +144,11 @@ fn several_installations_and_no_install_is_a_clear_error() {
         );
     }
     // The audit names them the same way, in the same order.
-    let audit = tlsreg(&["audit", TWO]).out();
-    let first = audit
-        .find("[MBR partition 1 (type 0x07 NTFS/exFAT)]\n")
-        .unwrap();
-    let second = audit
-        .find("[MBR partition 5 (logical, type 0x07 NTFS/exFAT)]\n")
-        .unwrap();
-    assert!(first < second, "{audit}");
+    in_order(
+        &tlsreg(&["audit", TWO]).out(),
+        "[MBR partition 1 (type 0x07 NTFS/exFAT)]\n",
+        "[MBR partition 5 (logical, type 0x07 NTFS/exFAT)]\n",
+    );
 }
 
 #[test]
@@ -283,9 +291,7 @@ fn fix_control_set_all_fixes_each_set_that_needs_it() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let full = run.out();
     assert_eq!(full.matches("Windows Registry Editor").count(), 1, "{full}");
-    let one = full.find("\\ControlSet001\\").unwrap();
-    let two = full.find("\\ControlSet002\\").unwrap();
-    assert!(one < two, "{full}");
+    in_order(&full, "\\ControlSet001\\", "\\ControlSet002\\");
     assert_eq!(
         full.matches("\"Enabled\"=dword:00000001").count(),
         4,
@@ -352,13 +358,11 @@ fn diff_control_set_all_gives_one_diff_per_set() {
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let out = run.out();
-    let one = out
-        .find("--- samples/hives/two-control-sets.hiv [ControlSet001]\n")
-        .unwrap();
-    let two = out
-        .find("--- samples/hives/two-control-sets.hiv [ControlSet002]\n")
-        .unwrap();
-    assert!(one < two, "{out}");
+    in_order(
+        &out,
+        "--- samples/hives/two-control-sets.hiv [ControlSet001]\n",
+        "--- samples/hives/two-control-sets.hiv [ControlSet002]\n",
+    );
     assert!(out.contains("+[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.3\\Server]"), "{out}");
 }
 
