@@ -68,6 +68,63 @@ pub fn audit_all_sets(loaded: Loaded, policy: &Policy) -> Audit {
     a
 }
 
+/// One audit per `ControlSetNNN` of the SYSTEM hive the view's control set is
+/// in, in the order of their numbers, each with that set read as the current
+/// one: what `fix` and `diff` with `--control-set all` work from. A view
+/// with no such set (a `.reg` export of `CurrentControlSet`) gives its one audit.
+pub fn per_set(loaded: Loaded, policy: &Policy) -> Vec<Audit> {
+    let sets: Vec<ControlSet> = match &loaded.control_set {
+        Some(cs) => {
+            let system = &cs.path[..cs.path.len().saturating_sub(1)];
+            let mut sets: Vec<(u32, ControlSet)> = loaded
+                .root
+                .find(system)
+                .map(|hive| {
+                    hive.subkeys()
+                        .filter_map(|k| set_number(k.name()).map(|n| (n, k.name().to_owned())))
+                        .map(|(n, name)| {
+                            let mut path = system.to_vec();
+                            path.push(name);
+                            let reason = match name_eq(&path, &cs.path) {
+                                true => cs.reason.clone(),
+                                false => Reason::Chosen,
+                            };
+                            (
+                                n,
+                                ControlSet {
+                                    path,
+                                    reason,
+                                    notes: Vec::new(),
+                                },
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            sets.sort_by_key(|(n, _)| *n);
+            sets.into_iter().map(|(_, cs)| cs).collect()
+        }
+        None => Vec::new(),
+    };
+    if sets.is_empty() {
+        return vec![audit(loaded, policy)];
+    }
+    sets.into_iter()
+        .map(|cs| {
+            let mut view = loaded.clone();
+            view.control_set = Some(cs);
+            audit(view, policy)
+        })
+        .collect()
+}
+
+fn name_eq(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| crate::registry::name::eq(x, y))
+}
+
 impl Audit {
     pub fn compliant(&self) -> bool {
         self.evaluation.compliant()

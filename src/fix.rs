@@ -14,10 +14,11 @@ type Item = (String, Option<Value>);
 /// A key and what the fix does to its values.
 type Section = (Vec<String>, Vec<Item>);
 
-/// The live machine's path for a key of `scope`.
-fn live(scope: Scope, key: &[String]) -> Vec<String> {
+/// The path regedit is to write for a key of `scope`: below `set`
+/// (`CurrentControlSet` on the live machine, or one `ControlSetNNN`).
+fn live(scope: Scope, key: &[String], set: &str) -> Vec<String> {
     let base: &[&str] = match scope {
-        Scope::ControlSet => &[HKLM, "SYSTEM", LIVE_LINK],
+        Scope::ControlSet => &[HKLM, "SYSTEM", set],
         Scope::Software => &[HKLM, "SOFTWARE"],
         Scope::Absolute => &[],
     };
@@ -45,10 +46,10 @@ pub fn full_changes(policy: &Policy) -> Vec<Change> {
 }
 
 /// A path from the view, as the live machine names it: below the control set
-/// the audit read (`base`), `HKLM\SYSTEM\CurrentControlSet`.
-fn as_live(path: &[String], base: &[String]) -> Vec<String> {
+/// the audit read (`base`), `HKLM\SYSTEM\<set>`.
+fn as_live(path: &[String], base: &[String], set: &str) -> Vec<String> {
     match under(path, base) {
-        true => live(Scope::ControlSet, &path[base.len()..]),
+        true => live(Scope::ControlSet, &path[base.len()..], set),
         false => path.to_vec(),
     }
 }
@@ -66,6 +67,19 @@ pub fn render_with(
     removals: &[Remedy],
     base: &[String],
 ) -> Option<Export> {
+    render_in_set(policy, changes, removals, base, LIVE_LINK)
+}
+
+/// As [`render_with`], with the control set's keys written below
+/// `HKEY_LOCAL_MACHINE\SYSTEM\<set>` (`ControlSet002` for a fix of that set
+/// alone) instead of `CurrentControlSet`.
+pub fn render_in_set(
+    policy: &Policy,
+    changes: &[Change],
+    removals: &[Remedy],
+    base: &[String],
+    set: &str,
+) -> Option<Export> {
     if changes.is_empty() && removals.is_empty() {
         return None;
     }
@@ -74,9 +88,9 @@ pub fn render_with(
     let key_deletions = changes
         .iter()
         .filter(|c| c.action == Action::DeleteKey)
-        .map(|c| live(c.scope, &c.key));
+        .map(|c| live(c.scope, &c.key, set));
     let near = removals.iter().filter_map(|r| match r {
-        Remedy::DeleteKey(p) => Some(as_live(p, base)),
+        Remedy::DeleteKey(p) => Some(as_live(p, base, set)),
         Remedy::DeleteValue(..) | Remedy::Nothing => None,
     });
     for p in key_deletions.chain(near) {
@@ -104,14 +118,14 @@ pub fn render_with(
     };
     for r in removals {
         if let Remedy::DeleteValue(k, v) = r {
-            let k = as_live(k, base);
+            let k = as_live(k, base, set);
             if !gone(&k) {
                 add(k, v.clone(), None);
             }
         }
     }
     for c in changes {
-        let k = live(c.scope, &c.key);
+        let k = live(c.scope, &c.key, set);
         match &c.action {
             Action::DeleteValue if !gone(&k) => add(k, c.name.clone(), None),
             Action::Set(v) => add(k, c.name.clone(), Some(v.clone())),
@@ -128,7 +142,7 @@ pub fn render_with(
     }
     // The policy's keys in its order; a parent is written when something
     // below it is; keys the policy does not name (near misses) come first.
-    let policy_keys: Vec<Vec<String>> = policy.keys.iter().map(|(s, k)| live(*s, k)).collect();
+    let policy_keys: Vec<Vec<String>> = policy.keys.iter().map(|(s, k)| live(*s, k, set)).collect();
     let unnamed: Vec<&(Vec<String>, _)> = sections
         .iter()
         .filter(|(k, _)| !policy_keys.iter().any(|p| same(p, k)))

@@ -23,4 +23,4 @@ pub mod registry;
 pub mod report;
 pub mod schannel;
 
-pub use audit::{Audit, audit, audit_all_sets};
+pub use audit::{Audit, audit, audit_all_sets, per_set};

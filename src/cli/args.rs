@@ -79,7 +79,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// A .reg file or an offline hive.
+    /// A .reg file, an offline hive, or a disk image or WIM (its SYSTEM hive; see --install).
     #[arg(value_name = "INPUT")]
     pub input: String,
 
@@ -95,7 +95,20 @@ pub struct ExportArgs {
     pub out: OutputArgs,
 
     #[command(flatten)]
+    pub install: InstallArg,
+
+    #[command(flatten)]
     pub read: ReadArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InstallArg {
+    /// For a disk image holding several Windows installations, the one to read: N as
+    /// `tlsreg audit` lists them (1 for the first); for a WIM, the image index audit shows
+    /// as `[image N: ...]`. Not needed when the image holds one; audit with it reports that
+    /// one only.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub install: Option<u32>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -115,7 +128,9 @@ pub struct ReadArgs {
 
     /// Read ControlSetNNN instead of the set `Select\Current` names (an offline hive has no
     /// CurrentControlSet). `all` audits every control set and reports each; the verdict
-    /// still follows the current one.
+    /// still follows the current one. With `all`, diff shows one diff per control set, and
+    /// fix writes one file with the fix of each set that needs one, under
+    /// HKEY_LOCAL_MACHINE\SYSTEM\ControlSetNNN; export refuses `all` (give a number).
     #[arg(long, value_name = "N|all", value_parser = parse_control_set)]
     pub control_set: Option<ControlSetArg>,
 
@@ -175,7 +190,7 @@ pub struct AuditArgs {
     /// Windows API) instead of a file: the same report an export of it would give, named
     /// \\COMPUTER\HKLM; --apply applies on top of it as on a file. Windows only; elsewhere,
     /// audit an exported .reg file, a hive or a disk image.
-    #[arg(long, conflicts_with_all = ["inputs", "software", "no_logs", "control_set"])]
+    #[arg(long, conflicts_with_all = ["inputs", "software", "no_logs", "control_set", "install"])]
     pub live: bool,
 
     /// Output format: `text` for people; `json` for one document {"inputs":[...],
@@ -220,6 +235,9 @@ pub struct AuditArgs {
     pub matrix: bool,
 
     #[command(flatten)]
+    pub install: InstallArg,
+
+    #[command(flatten)]
     pub policy: PolicyArg,
 
     #[command(flatten)]
@@ -247,20 +265,23 @@ pub struct MergeArgs {
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
-    /// The .reg file or offline hive to compare with the required state.
+    /// The .reg file, offline hive, disk image or WIM to compare with the required state.
     #[arg(value_name = "INPUT", required_unless_present = "live")]
     pub input: Option<String>,
 
     /// Compare the registry of the machine tlsreg runs on (HKEY_LOCAL_MACHINE, read through
     /// the Windows API) instead of a file. Windows only; elsewhere, give an exported .reg
     /// file, a hive or a disk image.
-    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set"])]
+    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set", "install"])]
     pub live: bool,
 
     /// Colour the diff: `auto` colours it on a terminal that shows colour,
     /// unless NO_COLOR is set or CLICOLOR=0; CLICOLOR_FORCE colours it anywhere.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+
+    #[command(flatten)]
+    pub install: InstallArg,
 
     #[command(flatten)]
     pub policy: PolicyArg,
@@ -290,15 +311,16 @@ pub struct OutputArgs {
 
 #[derive(Args, Debug)]
 pub struct FixArgs {
-    /// The .reg file or offline hive to fix. The fix always targets
-    /// HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet, for regedit on the live machine.
+    /// The .reg file, offline hive, disk image or WIM to fix. The fix targets
+    /// HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet, for regedit on the live machine
+    /// (ControlSetNNN with --control-set all).
     #[arg(value_name = "INPUT", required_unless_present = "live")]
     pub input: Option<String>,
 
     /// Fix the registry of the machine tlsreg runs on (HKEY_LOCAL_MACHINE, read through the
     /// Windows API) instead of a file: the .reg file is written, never imported. Windows
     /// only; elsewhere, give an exported .reg file, a hive or a disk image.
-    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set"])]
+    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set", "install"])]
     pub live: bool,
 
     /// Write the whole article block (every required value), not only what differs.
@@ -318,6 +340,9 @@ pub struct FixArgs {
 
     #[command(flatten)]
     pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub install: InstallArg,
 
     #[command(flatten)]
     pub policy: PolicyArg,

@@ -108,6 +108,7 @@ fn evaluate(loaded: input::Loaded, read: &ReadArgs, policy: &Policy) -> tlsreg::
 fn load_outcomes(
     input: Option<&input::discover::Input>,
     live: bool,
+    install: Option<u32>,
     read: &ReadArgs,
     opts: &Options,
     policy: &Policy,
@@ -135,6 +136,23 @@ fn load_outcomes(
             loaded: input::load(None, &read.apply, opts),
         }],
     };
+    // `--install N`: that installation only; a wrong N is the input's error.
+    let targets = match (install, input) {
+        (Some(n), Some(i)) => {
+            let kind = targets.first().map_or(input::Kind::Image, |t| t.kind);
+            match pick(&i.path, targets, Some(n)) {
+                Ok((_, t)) => vec![t],
+                Err(error) => {
+                    return vec![Outcome::Failed {
+                        path: i.path.clone(),
+                        kind: kind.as_str(),
+                        error,
+                    }];
+                }
+            }
+        }
+        _ => targets,
+    };
     targets
         .into_iter()
         .map(|t| match t.loaded {
@@ -156,43 +174,118 @@ fn live_available(live: bool) -> Result<(), String> {
     }
 }
 
+/// The one target of an input that `fix`, `diff` and `export` read: the only
+/// one, or the `install`th of a disk image's installations (a WIM's images),
+/// in the order `tlsreg audit` lists them. With its place in `targets`.
+fn pick(
+    input: &str,
+    mut targets: Vec<input::Target>,
+    install: Option<u32>,
+) -> Result<(usize, input::Target), String> {
+    let image = targets
+        .first()
+        .is_some_and(|t| t.kind == input::Kind::Image);
+    // An image that could not be opened at all is one failed target: its
+    // error is the one to give, whatever --install says.
+    let failed = targets.len() == 1 && targets[0].loaded.is_err();
+    let list = || {
+        targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("install {}: {}", i + 1, t.name))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    match install {
+        Some(_) if !image => {
+            return Err(format!(
+                "{input}: --install chooses a Windows installation of a disk image or WIM, and this input is not one"
+            ));
+        }
+        None if targets.len() > 1 => {
+            return Err(format!(
+                "{input} holds {} Windows installations ({}); pass --install N to choose one (`tlsreg audit` reports each)",
+                targets.len(),
+                list()
+            ));
+        }
+        Some(n) if !failed && n as usize > targets.len() => {
+            return Err(format!(
+                "{input} has no installation {n}: it holds {} ({}); pass --install N with one of these",
+                targets.len(),
+                list()
+            ));
+        }
+        _ => {}
+    }
+    let at = match failed {
+        true => 0,
+        false => install.map_or(0, |n| n as usize - 1),
+    };
+    Ok((at, targets.swap_remove(at)))
+}
+
+/// What `diff` and `fix` work from: the input's name, and one audit (or one
+/// per control set with `--control-set all`, in the order of their numbers).
+struct Single {
+    name: String,
+    audits: Vec<tlsreg::Audit>,
+}
+
 /// Loads one input for `diff` and `fix`, where an unreadable input ends the
-/// run: a file, or the live registry when `input` is `None`.
+/// run: a file or one installation of an image (`install`), or the live
+/// registry when `input` is `None`.
 fn load_single(
     input: Option<&str>,
+    install: Option<u32>,
     read: &ReadArgs,
     policy: &Policy,
-) -> Result<tlsreg::Audit, String> {
+) -> Result<Single, String> {
     let mut opts = options(read)?;
     opts.keep = Some(input::KeepKeys(tlsreg::schannel::relevant(policy)));
     opts.software_keys = software_keys(policy);
-    let loaded = match input {
+    let (name, loaded) = match input {
         Some(input) => {
             let given = input::discover::Input::given(input);
-            let mut targets = input::load_targets(&given, &read.apply, &opts);
-            if targets.len() > 1 {
-                let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-                return Err(format!(
-                    "{input} holds {} Windows installations ({}); `tlsreg audit` reports each, diff and fix take one: export its SYSTEM hive first",
-                    names.len(),
-                    names.join(", ")
-                ));
-            }
-            targets.remove(0).loaded
+            let targets = input::load_targets(&given, &read.apply, &opts);
+            let many = targets.len() > 1;
+            let (_, target) = pick(input, targets, install)?;
+            // The installation's own name when there was a choice.
+            let name = match many {
+                true => target.name,
+                false => input.to_owned(),
+            };
+            (Some(name), target.loaded)
         }
-        None => input::live::load(&read.apply, &opts),
+        None => (None, input::live::load(&read.apply, &opts)),
     };
-    let audit = evaluate(loaded.map_err(|e| e.to_string())?, read, policy);
-    if !audit.conclusive() {
-        let why: Vec<String> = audit
-            .findings()
-            .into_iter()
-            .filter(|f| f.code == "unreadable-value")
-            .map(|f| f.message)
-            .collect();
-        return Err(format!("{}: {}", shown(input, &audit), why.join("; ")));
+    let loaded = loaded.map_err(|e| e.to_string())?;
+    let audits = match read.control_set {
+        Some(ControlSetArg::All) => tlsreg::per_set(loaded, policy),
+        _ => vec![audit(loaded, policy)],
+    };
+    let name = name.unwrap_or_else(|| shown(None, &audits[0]).to_owned());
+    for audit in &audits {
+        if !audit.conclusive() {
+            let why: Vec<String> = audit
+                .findings()
+                .into_iter()
+                .filter(|f| f.code == "unreadable-value")
+                .map(|f| f.message)
+                .collect();
+            return Err(format!("{name}: {}", why.join("; ")));
+        }
     }
-    Ok(audit)
+    Ok(Single { name, audits })
+}
+
+/// The name of the control set an audit read, for `--control-set all`.
+fn set_of(audit: &tlsreg::Audit) -> &str {
+    audit
+        .loaded
+        .control_set
+        .as_ref()
+        .map_or("CurrentControlSet", |cs| cs.name())
 }
 
 /// The input's name in messages: the path given, or the live registry's
@@ -224,6 +317,12 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         return Err("audit needs an INPUT, --live, or --apply FIX.reg to check a fix on its own (see tlsreg audit --help)".into());
     }
     let found = input::discover::discover(&a.inputs);
+    if a.install.install.is_some() && (found.inputs.len() != 1 || a.inputs.len() != 1) {
+        return Err(
+            "--install chooses an installation of one disk image or WIM: give that one INPUT"
+                .into(),
+        );
+    }
     if !a.inputs.is_empty() && found.inputs.is_empty() && found.unreadable.is_empty() {
         // A shard of a fleet can hold nothing to audit: its JSONL still
         // accounts for its files, so a merge can add it up.
@@ -282,7 +381,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         |i| {
             let name = found.inputs.get(i).filter(|_| !none);
             let outcomes = isolated(name.map(|n| n.path.as_str()), || {
-                load_outcomes(name, a.live, &a.read, &opts, &policy)
+                load_outcomes(name, a.live, a.install.install, &a.read, &opts, &policy)
             });
             progress.tick();
             outcomes
@@ -521,12 +620,25 @@ impl Progress {
 fn run_diff(a: DiffArgs) -> Result<i32, String> {
     live_available(a.live)?;
     let policy = policy(&a.policy)?;
-    let audit = load_single(a.input.as_deref(), &a.read, &policy)?;
-    let text = diff::unified(&audit, &policy, shown(a.input.as_deref(), &audit));
+    let single = load_single(a.input.as_deref(), a.install.install, &a.read, &policy)?;
+    let all = a.read.control_set == Some(ControlSetArg::All);
+    let mut text = String::new();
+    for audit in &single.audits {
+        // With --control-set all, one diff per control set, each named.
+        let name = match all {
+            true => format!("{} [{}]", single.name, set_of(audit)),
+            false => single.name.clone(),
+        };
+        let one = diff::unified(audit, &policy, &name);
+        if one.is_empty() && all {
+            eprintln!("tlsreg: {}: nothing to change", escape(&name));
+        }
+        text.push_str(&one);
+    }
     if text.is_empty() {
         eprintln!(
             "tlsreg: {}: nothing to change, the input already has the required state",
-            escape(shown(a.input.as_deref(), &audit))
+            escape(&single.name)
         );
         return Ok(0);
     }
@@ -613,40 +725,77 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
     live_available(a.live)?;
     check_output(&a.out, a.input.as_deref(), Some(&a.read), Some(&a.policy))?;
     let policy = policy(&a.policy)?;
-    let audit = load_single(a.input.as_deref(), &a.read, &policy)?;
-    let changes = if a.full {
-        fix::full_changes(&policy)
-    } else {
-        audit.evaluation.changes(a.canonical)
-    };
-    let removals: Vec<_> = match a.remove_near_misses {
-        true => audit
-            .evaluation
-            .near_misses
+    let single = load_single(a.input.as_deref(), a.install.install, &a.read, &policy)?;
+    let all = a.read.control_set == Some(ControlSetArg::All);
+    let mut export: Option<regfile::Export> = None;
+    let mut count = 0;
+    let mut outside = false;
+    for audit in &single.audits {
+        let mut changes = if a.full {
+            fix::full_changes(&policy)
+        } else {
+            audit.evaluation.changes(a.canonical)
+        };
+        // Keys outside the control set (SOFTWARE) are fixed once.
+        if outside {
+            changes.retain(|c| c.scope == tlsreg::schannel::Scope::ControlSet);
+        }
+        let removals: Vec<_> = match a.remove_near_misses {
+            true => audit
+                .evaluation
+                .near_misses
+                .iter()
+                .map(|m| m.remedy.clone())
+                .collect(),
+            false => Vec::new(),
+        };
+        let base = tlsreg::schannel::base_path(audit.loaded.control_set.as_ref());
+        // With --control-set all, each set's keys under its own name.
+        let set = match all {
+            true => set_of(audit),
+            false => tlsreg::registry::control_set::LIVE_LINK,
+        };
+        let Some(one) = fix::render_in_set(&policy, &changes, &removals, &base, set) else {
+            if all {
+                eprintln!(
+                    "tlsreg: {} [{set}]: nothing to fix in this control set",
+                    escape(&single.name)
+                );
+            }
+            continue;
+        };
+        outside |= changes
             .iter()
-            .map(|m| m.remedy.clone())
-            .collect(),
-        false => Vec::new(),
-    };
-    let base = tlsreg::schannel::base_path(audit.loaded.control_set.as_ref());
-    let Some(export) = fix::render_with(&policy, &changes, &removals, &base) else {
-        let hint = if audit.evaluation.checks.iter().any(|c| c.non_canonical) {
+            .any(|c| c.scope != tlsreg::schannel::Scope::ControlSet);
+        count += changes.len();
+        match &mut export {
+            Some(e) => {
+                e.append(&one);
+            }
+            None => export = Some(one),
+        }
+    }
+    let Some(export) = export else {
+        let hint = if single
+            .audits
+            .iter()
+            .any(|audit| audit.evaluation.checks.iter().any(|c| c.non_canonical))
+        {
             " (some values are non-canonical: --canonical rewrites them)"
         } else {
             ""
         };
         eprintln!(
             "tlsreg: {}: nothing to fix, the input is compliant{hint}; nothing was written",
-            escape(shown(a.input.as_deref(), &audit))
+            escape(&single.name)
         );
         return Ok(0);
     };
     emit(&export, &a.out)?;
     if let Some(p) = a.out.output.as_deref().filter(|p| !output::is_stdout(p)) {
         eprintln!(
-            "tlsreg: wrote {} ({} value(s)); import it with regedit, then restart the server",
+            "tlsreg: wrote {} ({count} value(s)); import it with regedit, then restart the server",
             escape(&p.display().to_string()),
-            changes.len()
         );
     }
     Ok(0)
@@ -684,6 +833,12 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     use tlsreg::registry::control_set::LIVE_LINK;
     use tlsreg::registry::name;
 
+    if a.read.control_set == Some(ControlSetArg::All) {
+        return Err(
+            "export writes one control set: give --control-set N (1 for ControlSet001), or name ControlSetNNN in KEY"
+                .into(),
+        );
+    }
     check_output(&a.out, Some(&a.input), Some(&a.read), None)?;
     let mut opts = options(&a.read)?;
     opts.require_system = false;
@@ -691,9 +846,17 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     // A .reg input keeps only the way to the key and below it: exporting
     // one key of a whole-HKLM export must not cost the whole export.
     opts.keep = Some(input::KeepKeys(tlsreg::registry::subtree_filter(&path)));
-    // Resolve CurrentControlSet the way an audit does, then read the key.
-    let mut loaded =
-        input::load(Some(&a.input), &a.read.apply, &opts).map_err(|e| e.to_string())?;
+    // Resolve CurrentControlSet the way an audit does, then read the key:
+    // a file, a hive, or one installation of a disk image or WIM.
+    let given = input::discover::Input::given(&a.input);
+    let targets = input::load_targets(&given, &a.read.apply, &opts);
+    let many = targets.len() > 1;
+    let (at, target) = pick(&a.input, targets, a.install.install)?;
+    let (kind, shown) = match many {
+        true => (target.kind, target.name),
+        false => (target.kind, a.input.clone()),
+    };
+    let mut loaded = target.loaded.map_err(|e| e.to_string())?;
     let control_set = loaded.control_set.clone();
     if let Some(cs) = &control_set {
         let system = &cs.path[..cs.path.len() - 1];
@@ -704,19 +867,25 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
             path.splice(..=system.len(), cs.path.iter().cloned());
         }
     }
-    if input::sniff(&a.input) == input::Kind::Hive {
+    if matches!(kind, input::Kind::Hive | input::Kind::Image) {
         let mount = input::hive::mount();
         let inside =
             path.len() >= 2 && name::eq(&path[0], &mount[0]) && name::eq(&path[1], &mount[1]);
         if !inside {
             return Err(format!(
-                "{}: a SYSTEM hive holds only keys under HKEY_LOCAL_MACHINE\\SYSTEM",
-                a.input
+                "{shown}: a SYSTEM hive holds only keys under HKEY_LOCAL_MACHINE\\SYSTEM"
             ));
         }
-        // The audit read only SCHANNEL's neighbourhood; read the key asked for.
+        // The audit read only SCHANNEL's neighbourhood; read the key asked
+        // for, whole, from the same hive (the same installation).
         opts.scope = input::Scope::Key(path[2..].to_vec());
-        loaded = input::load(Some(&a.input), &a.read.apply, &opts).map_err(|e| e.to_string())?;
+        let again = input::load_targets(&given, &a.read.apply, &opts);
+        loaded = again
+            .into_iter()
+            .nth(at)
+            .ok_or_else(|| format!("{shown}: the installation is gone on a second read"))?
+            .loaded
+            .map_err(|e| e.to_string())?;
     }
     // Export shows what is there; what could not be read is said, not hidden.
     for d in loaded
@@ -726,14 +895,14 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     {
         eprintln!(
             "tlsreg: warning: {}: {}",
-            escape(&a.input),
+            escape(&shown),
             escape(&d.message)
         );
     }
     let key = loaded
         .root
         .find(&path)
-        .ok_or_else(|| format!("{}: there is no key {}", a.input, path.join("\\")))?;
+        .ok_or_else(|| format!("{shown}: there is no key {}", path.join("\\")))?;
     let mut export = regfile::Export::new();
     export.tree(&path, key);
     emit(&export, &a.out)?;

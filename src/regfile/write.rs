@@ -77,6 +77,14 @@ impl Export {
         self
     }
 
+    /// Adds `other`'s keys and values after this file's (its header is not
+    /// repeated): several fixes in one file.
+    pub fn append(&mut self, other: &Export) -> &mut Self {
+        let body = other.lines.iter().skip_while(|l| !l.is_empty()).cloned();
+        self.lines.extend(body);
+        self
+    }
+
     /// Writes `key` at `path`, its values, then its subkeys in sorted order.
     pub fn tree<S: AsRef<str>>(&mut self, path: &[S], key: &Key) -> &mut Self {
         let base: Vec<&str> = path.iter().map(AsRef::as_ref).collect();
