@@ -64,7 +64,7 @@ fn diff_install_2_names_the_installation() {
     let out = run.out();
     assert!(
         out.starts_with(
-            "--- samples/images/two-windows.raw [MBR partition 5 (logical, type 0x07 NTFS/exFAT)]\n"
+            "--- samples/images/two-windows.raw [MBR partition 5 (logical, type 0x07 NTFS/exFAT)] (its keys as .reg text)\n"
         ),
         "{out}"
     );
@@ -331,7 +331,9 @@ fn diff_control_set_all_gives_one_diff_per_set() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     let out = run.out();
     assert!(
-        out.starts_with("--- samples/hives/two-control-sets.hiv [ControlSet002]\n+++ required\n"),
+        out.starts_with(
+            "--- samples/hives/two-control-sets.hiv [ControlSet002] (its keys as .reg text)\n+++ required\n"
+        ),
         "{out}"
     );
     assert!(!out.contains("ControlSet001"), "{out}");
@@ -360,8 +362,8 @@ fn diff_control_set_all_gives_one_diff_per_set() {
     let out = run.out();
     in_order(
         &out,
-        "--- samples/hives/two-control-sets.hiv [ControlSet001]\n",
-        "--- samples/hives/two-control-sets.hiv [ControlSet002]\n",
+        "--- samples/hives/two-control-sets.hiv [ControlSet001] (its keys as .reg text)\n",
+        "--- samples/hives/two-control-sets.hiv [ControlSet002] (its keys as .reg text)\n",
     );
     assert!(out.contains("+[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.3\\Server]"), "{out}");
 }
