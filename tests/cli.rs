@@ -556,3 +556,21 @@ fn audit_reads_all_four_encodings_with_the_whole_grammar() {
         }
     }
 }
+
+/// Every command that reads an input says it takes every kind `audit` reads,
+/// and the top-level help names them too.
+#[test]
+fn help_texts_agree_on_what_an_input_may_be() {
+    for args in [
+        &["--help"][..],
+        &["audit", "--help"],
+        &["diff", "--help"],
+        &["fix", "--help"],
+        &["export", "--help"],
+    ] {
+        let help = tlsreg(args).out().replace('\n', " ");
+        for kind in [".reg", "hive", "image", "WIM"] {
+            assert!(help.contains(kind), "{args:?} does not name {kind}: {help}");
+        }
+    }
+}
