@@ -11,6 +11,7 @@ const SAMPLES: &[(&str, i32)] = &[
     ("samples/noncompliant.reg", 1),
     ("samples/enabled-ffffffff.reg", 0),
     ("samples/wrong-type.reg", 1),
+    ("samples/deleted.reg", 1),
     ("samples/golden-mounted.reg", 1),
     ("samples/translated/en-US.reg", 0),
     ("samples/translated/pl-PL.reg", 1),
@@ -79,6 +80,116 @@ fn json_report_for_several_inputs() {
         "<not found>",
     );
     snapshot!("audit-json", text);
+}
+
+/// Each failing check has exactly one error finding naming its key and
+/// value (`TLS 1.2\Server\Enabled`), whatever made it fail: a filter on
+/// severity finds every one.
+#[test]
+fn every_failing_check_has_one_error_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    // The values on the key's line: regedit ignores them.
+    let key_line = dir.path().join("key-line.reg");
+    std::fs::write(
+        &key_line,
+        utf16(
+            "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server]\"Enabled\"=dword:00000001\r\n\r\n",
+        ),
+    )
+    .unwrap();
+    let key_line = key_line.to_str().unwrap().to_owned();
+    let mut paths: Vec<&str> = SAMPLES.iter().map(|(p, _)| *p).collect();
+    paths.push(&key_line);
+    for path in paths {
+        let run = tlsreg(&["audit", "--format", "json", path]);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let errors: Vec<&str> = findings(&doc)
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| f["message"].as_str().unwrap())
+            .collect();
+        for c in doc["inputs"][0]["checks"].as_array().unwrap() {
+            if matches!(c["status"].as_str(), Some("ok" | "not-evaluated")) {
+                continue;
+            }
+            let key = c["key"].as_str().unwrap();
+            let tail: Vec<&str> = key.rsplit('\\').take(2).collect();
+            let name = format!("{}\\{}\\{}", tail[1], tail[0], c["value"].as_str().unwrap());
+            let naming = errors.iter().filter(|m| m.contains(&name)).count();
+            assert!(naming >= 1, "{path}: no error names {name}: {errors:#?}");
+        }
+        let failing = doc["inputs"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| !matches!(c["status"].as_str(), Some("ok" | "not-evaluated")))
+            .count();
+        let per_check = findings(&doc)
+            .iter()
+            .filter(|f| {
+                f["severity"] == "error"
+                    && matches!(
+                        f["code"].as_str(),
+                        Some(
+                            "missing-key"
+                                | "missing-value"
+                                | "skipped-value"
+                                | "wrong-value"
+                                | "wrong-type"
+                                | "unreadable-value"
+                                | "must-be-absent"
+                        )
+                    )
+            })
+            .count();
+        assert_eq!(
+            per_check, failing,
+            "{path}: one error per failing check: {errors:#?}"
+        );
+    }
+}
+
+/// A value deleted with `"name"=-` and a key with `[-key]` are cited at
+/// the deleting line, in the check and its finding; a value set again
+/// after its deletion is cited at the line that set it.
+#[test]
+fn deletions_are_cited_at_the_deleting_line() {
+    let run = tlsreg(&["audit", "--format", "json", "samples/deleted.reg"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let at: Vec<(String, u64)> = doc["inputs"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                format!(
+                    "{} {}",
+                    c["status"].as_str().unwrap(),
+                    c["value"].as_str().unwrap()
+                ),
+                c["location"]["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let want = [
+        ("ok DisabledByDefault", 16),
+        ("missing Enabled", 14),
+        ("missing DisabledByDefault", 18),
+        ("missing Enabled", 18),
+    ];
+    assert_eq!(
+        at,
+        want.map(|(s, l)| (s.to_owned(), l)).to_vec(),
+        "{}",
+        run.out()
+    );
+    let input = &doc["inputs"][0];
+    let shown = serde_json::json!({"checks": input["checks"], "findings": input["findings"]});
+    snapshot!(
+        "audit-deleted-json",
+        serde_json::to_string_pretty(&shown).unwrap()
+    );
 }
 
 #[test]

@@ -241,11 +241,7 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
             writeln!(out, "  [{}]", c.key.join("\\"))?;
             last_key = Some(&c.key);
         }
-        let at = c
-            .found
-            .as_ref()
-            .and_then(|e| e.origin)
-            .map(|o| format!("  at {}", location(a, &o)));
+        let at = c.origin().map(|o| format!("  at {}", location(a, &o)));
         let status = match c.status {
             Status::Ok if c.non_canonical => "ok (non-canonical)",
             Status::Ok => "ok",
