@@ -218,7 +218,16 @@ fn diff_shows_what_must_change() {
     snapshot!("diff-noncompliant", run.out());
     let run = tlsreg(&["diff", "samples/compliant.reg"]);
     assert_eq!((run.code, run.stdout.len()), (0, 0));
-    assert!(run.stderr.contains("nothing to change"));
+    assert!(
+        run.stderr
+            .contains("nothing to fix, the input is compliant")
+    );
+    // One wording for "nothing to fix", whichever command says it.
+    let fix = tlsreg(&["fix", "samples/compliant.reg"]);
+    assert_eq!(
+        fix.stderr,
+        format!("{}; nothing was written\n", run.stderr.trim_end()),
+    );
     let run = tlsreg(&["diff", "--color", "always", "samples/noncompliant.reg"]);
     assert!(
         run.out()

@@ -208,7 +208,7 @@ fn error_messages_escape_names() {
         (
             vec!["diff", ESC],
             0,
-            "b\\x1b[2J\\x1b]0;title\\x07c.reg: nothing to change",
+            "b\\x1b[2J\\x1b]0;title\\x07c.reg: nothing to fix",
         ),
         (
             vec!["fix", FORGED, "-o", FORGED],

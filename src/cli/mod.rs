@@ -447,16 +447,26 @@ impl Progress {
     }
 }
 
+/// What `fix` and `diff` say of a compliant input: one wording for both.
+fn nothing_to_fix(input: Option<&str>, audit: &tlsreg::Audit) -> String {
+    let hint = if audit.evaluation.checks.iter().any(|c| c.non_canonical) {
+        " (some values are non-canonical: `fix --canonical` rewrites them)"
+    } else {
+        ""
+    };
+    format!(
+        "tlsreg: {}: nothing to fix, the input is compliant{hint}",
+        escape(shown(input, audit))
+    )
+}
+
 fn run_diff(a: DiffArgs) -> Result<i32, String> {
     live_available(a.live)?;
     let policy = policy(&a.policy)?;
     let audit = load_single(a.input.as_deref(), &a.read, &policy)?;
     let text = diff::unified(&audit, &policy, shown(a.input.as_deref(), &audit));
     if text.is_empty() {
-        eprintln!(
-            "tlsreg: {}: nothing to change, the input already has the required state",
-            escape(shown(a.input.as_deref(), &audit))
-        );
+        eprintln!("{}", nothing_to_fix(a.input.as_deref(), &audit));
         return Ok(0);
     }
     // anstream decides for `auto`: a terminal that takes colour, NO_COLOR,
@@ -559,14 +569,9 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
     };
     let base = tlsreg::schannel::base_path(audit.loaded.control_set.as_ref());
     let Some(export) = fix::render_with(&policy, &changes, &removals, &base) else {
-        let hint = if audit.evaluation.checks.iter().any(|c| c.non_canonical) {
-            " (some values are non-canonical: --canonical rewrites them)"
-        } else {
-            ""
-        };
         eprintln!(
-            "tlsreg: {}: nothing to fix, the input is compliant{hint}; nothing was written",
-            escape(shown(a.input.as_deref(), &audit))
+            "{}; nothing was written",
+            nothing_to_fix(a.input.as_deref(), &audit)
         );
         return Ok(0);
     };
