@@ -192,6 +192,42 @@ fn deletions_are_cited_at_the_deleting_line() {
     );
 }
 
+/// In each key's block, `required` starts in the same column on every
+/// row, however long a found value; one too long for a column is written
+/// whole on its own line.
+#[test]
+fn report_columns_line_up_in_each_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.reg");
+    std::fs::write(
+        &long,
+        utf16(
+            "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server]\r\n\"Enabled\"=hex:01,02,03,04,05,06,07,08,09,10,11,12,13,14,15,16,17,18,19,20,21\r\n\"DisabledByDefault\"=\"0\"\r\n\r\n",
+        ),
+    )
+    .unwrap();
+    for path in ["samples/wrong-type.reg", long.to_str().unwrap()] {
+        let out = tlsreg(&["audit", path]).out();
+        let mut blocks = 0;
+        for block in out
+            .split("\n\n")
+            .filter(|b| b.trim_start().starts_with("[HKEY"))
+        {
+            blocks += 1;
+            let columns: Vec<usize> = block.lines().filter_map(|l| l.find(" required ")).collect();
+            assert_eq!(columns.len(), 2, "{block}");
+            assert!(columns.iter().all(|&c| c == columns[0]), "{block}");
+        }
+        assert_eq!(blocks, 2, "{out}");
+    }
+    let out = tlsreg(&["audit", long.to_str().unwrap()]).out();
+    assert!(
+        out.contains("found (below)")
+            && out.contains("\n                       found hex:01,02,03,"),
+        "{out}"
+    );
+}
+
 #[test]
 fn exit_codes_follow_the_worst_input() {
     assert_eq!(tlsreg(&["audit", "samples/compliant.reg"]).code, 0);

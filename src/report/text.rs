@@ -234,36 +234,57 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
         None => "unknown (the input holds no SOFTWARE hive)".into(),
     };
     writeln!(out, "  {:<12} {os}", "OS")?;
-    let mut last_key: Option<&[String]> = None;
-    for c in &a.evaluation.checks {
-        if last_key != Some(c.key.as_slice()) {
-            writeln!(out)?;
-            writeln!(out, "  [{}]", c.key.join("\\"))?;
-            last_key = Some(&c.key);
+    // One block per key; its columns are as wide as its own values, and a
+    // value too long for a column goes on a line of its own below its row.
+    const LONG: usize = 40;
+    let checks = &a.evaluation.checks;
+    let mut start = 0;
+    while start < checks.len() {
+        let key = &checks[start].key;
+        let len = checks[start..].iter().take_while(|c| &c.key == key).count();
+        let block = &checks[start..start + len];
+        start += len;
+        let width = |texts: &mut dyn Iterator<Item = String>, least: usize| {
+            texts
+                .map(|t| t.chars().count())
+                .filter(|&n| n <= LONG)
+                // A space more than the longest, as between the others.
+                .fold(least, |w, n| w.max(n + 1))
+        };
+        let found_w = width(&mut block.iter().map(|c| c.found_text()), 15);
+        let required_w = width(&mut block.iter().map(|c| c.requirement.expected_text()), 15);
+        writeln!(out)?;
+        writeln!(out, "  [{}]", key.join("\\"))?;
+        for c in block {
+            let at = c.origin().map(|o| format!("  at {}", location(a, &o)));
+            let status = match c.status {
+                Status::Ok if c.non_canonical => "ok (non-canonical)",
+                Status::Ok => "ok",
+                Status::Missing => "MISSING",
+                Status::WrongValue => "WRONG VALUE",
+                Status::WrongType => "WRONG TYPE",
+                Status::Unreadable => "UNREADABLE",
+                Status::Present => "MUST BE ABSENT",
+                Status::NotEvaluated => "not evaluated",
+            };
+            let name = match c.requirement.rule {
+                Rule::KeyAbsent => "(the key)",
+                _ => c.requirement.value.as_str(),
+            };
+            let found = c.found_text();
+            let long = found.chars().count() > LONG;
+            writeln!(
+                out,
+                "    {:<18} found {:<found_w$} required {:<required_w$} {status}{}",
+                if name.is_empty() { "@" } else { name },
+                if long { "(below)" } else { found.as_str() },
+                c.requirement.expected_text(),
+                at.unwrap_or_default()
+            )?;
+            if long {
+                writeln!(out, "    {:<18} found {found}", "")?;
+            }
         }
-        let at = c.origin().map(|o| format!("  at {}", location(a, &o)));
-        let status = match c.status {
-            Status::Ok if c.non_canonical => "ok (non-canonical)",
-            Status::Ok => "ok",
-            Status::Missing => "MISSING",
-            Status::WrongValue => "WRONG VALUE",
-            Status::WrongType => "WRONG TYPE",
-            Status::Unreadable => "UNREADABLE",
-            Status::Present => "MUST BE ABSENT",
-            Status::NotEvaluated => "not evaluated",
-        };
-        let name = match c.requirement.rule {
-            Rule::KeyAbsent => "(the key)",
-            _ => c.requirement.value.as_str(),
-        };
-        writeln!(
-            out,
-            "    {:<18} found {:<15} required {:<15} {status}{}",
-            if name.is_empty() { "@" } else { name },
-            c.found_text(),
-            c.requirement.expected_text(),
-            at.unwrap_or_default()
-        )?;
     }
     if !a.other_sets.is_empty() {
         writeln!(out)?;
