@@ -73,6 +73,21 @@ fn json_report_for_several_inputs() {
     );
     assert_eq!(doc["summary"]["error"], 1);
     assert!(run.stderr.contains("does-not-exist.reg"), "{}", run.stderr);
+    // A file that could not be opened was never read: it claims no kind,
+    // and merge takes its line as it is.
+    assert_eq!(doc["inputs"][4]["kind"], "unknown");
+    let dir = tempfile::tempdir().unwrap();
+    let lines = tlsreg(&["audit", "--format", "jsonl", "samples/does-not-exist.reg"]);
+    std::fs::write(dir.path().join("a.jsonl"), &lines.stdout).unwrap();
+    let merged = tlsreg_in(dir.path(), &["merge", "--format", "jsonl", "a.jsonl"]);
+    assert_eq!(merged.code, 2, "{}", merged.stderr);
+    assert!(
+        merged.out().starts_with(
+            "{\"path\":\"samples/does-not-exist.reg\",\"kind\":\"unknown\",\"verdict\":\"error\""
+        ),
+        "{}",
+        merged.out()
+    );
     let text = serde_json::to_string_pretty(&doc).unwrap();
     // The OS's own wording of "file not found" is not ours to snapshot.
     let text = text.replace(

@@ -29,6 +29,9 @@ pub enum Kind {
     Image,
     /// The running machine's registry, read through the Windows API.
     Live,
+    /// A file that could not be opened: it was never read, so it is of no
+    /// kind.
+    Unknown,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             Kind::Hive => "hive",
             Kind::Image => "image",
             Kind::Live => "live",
+            Kind::Unknown => "unknown",
         }
     }
 }
@@ -842,16 +846,29 @@ pub fn load_targets(found: &discover::Input, applied: &[String], options: &Optio
         sniff(input)
     };
     if kind != Kind::Image {
+        let loaded = load_beside(
+            Some(input),
+            found.logs.as_deref(),
+            found.software.as_deref(),
+            applied,
+            options,
+        );
+        // An input that cannot be opened was never read: no kind is claimed.
+        let kind = match &loaded {
+            Err(e)
+                if input != "-"
+                    && e.path == input
+                    && matches!(e.kind, ErrorKind::Io(_))
+                    && crate::fsio::open(Path::new(input)).is_err() =>
+            {
+                Kind::Unknown
+            }
+            _ => kind,
+        };
         return vec![Target {
             name: input.to_owned(),
             kind,
-            loaded: load_beside(
-                Some(input),
-                found.logs.as_deref(),
-                found.software.as_deref(),
-                applied,
-                options,
-            ),
+            loaded,
         }];
     }
     let fail = |kind: ErrorKind| {
