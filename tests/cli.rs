@@ -243,6 +243,81 @@ fn report_columns_line_up_in_each_block() {
     );
 }
 
+/// The `Next:` hint is the command that fixes what was audited, as it was
+/// audited (the same `--apply` files), into a file the command does not
+/// read; with nothing sensible to suggest, there is no hint.
+#[test]
+fn the_next_hint_fits_every_way_of_calling() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read("samples/noncompliant.reg").unwrap();
+    for name in ["fix.reg", "tls12-fix.reg", "my server.reg", "server.reg"] {
+        std::fs::write(dir.path().join(name), &sample).unwrap();
+    }
+    let cases: &[(&[&str], Option<&str>)] = &[
+        (
+            &["audit", "server.reg"],
+            Some("tlsreg fix server.reg -o fix.reg"),
+        ),
+        // Never an output the command reads.
+        (
+            &["audit", "fix.reg"],
+            Some("tlsreg fix fix.reg -o tls12-fix.reg"),
+        ),
+        (
+            &["audit", "./fix.reg"],
+            Some("tlsreg fix ./fix.reg -o tls12-fix.reg"),
+        ),
+        (
+            &["audit", "fix.reg", "--apply", "tls12-fix.reg"],
+            Some("tlsreg fix fix.reg --apply tls12-fix.reg -o fix-2.reg"),
+        ),
+        (
+            &["audit", "server.reg", "--apply", "fix.reg"],
+            Some("tlsreg fix server.reg --apply fix.reg -o tls12-fix.reg"),
+        ),
+        (
+            &["audit", "my server.reg"],
+            Some("tlsreg fix 'my server.reg' -o fix.reg"),
+        ),
+        // No INPUT: the file applied is what is checked, not a machine.
+        (&["audit", "--apply", "fix.reg"], None),
+        (
+            &["audit", "--apply", "fix.reg", "--apply", "server.reg"],
+            None,
+        ),
+    ];
+    for (args, want) in cases {
+        let run = tlsreg_in(dir.path(), args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        let out = run.out();
+        let next: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("Next: "))
+            .collect();
+        assert_eq!(next, want.iter().copied().collect::<Vec<_>>(), "{args:?}");
+    }
+    // The hint runs, and writes the fix without touching what it reads.
+    let run = tlsreg_in(
+        dir.path(),
+        &[
+            "fix",
+            "fix.reg",
+            "--apply",
+            "tls12-fix.reg",
+            "-o",
+            "fix-2.reg",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read(dir.path().join("fix.reg")).unwrap(), sample);
+    let run = tlsreg_in(dir.path(), &["audit", "fix.reg", "--apply", "fix-2.reg"]);
+    assert_eq!(run.code, 0, "{}", run.out());
+    snapshot!(
+        "audit-apply-next",
+        tlsreg_in(dir.path(), &["audit", "server.reg", "--apply", "fix.reg"]).out()
+    );
+}
+
 #[test]
 fn exit_codes_follow_the_worst_input() {
     assert_eq!(tlsreg(&["audit", "samples/compliant.reg"]).code, 0);

@@ -66,6 +66,10 @@ pub fn run(a: MergeArgs) -> Result<i32, String> {
                 matrix: false,
                 skipped: &check.skipped,
                 verbose: a.verbose,
+                // A shard's lines tell what each input was, not how it
+                // was called: the hint is the plain one.
+                applied: &[],
+                no_input: false,
             },
         )
         .map_err(|e| format!("standard output: {e}")),

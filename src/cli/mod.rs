@@ -297,7 +297,12 @@ struct Printer<'o> {
 
 /// What each format carries from the first input to the summary.
 enum Style {
-    Text { matrix: bool, verbose: bool },
+    Text {
+        matrix: bool,
+        verbose: bool,
+        applied: Vec<String>,
+        no_input: bool,
+    },
     Json(report::json::DocumentWriter),
     Jsonl,
 }
@@ -308,6 +313,8 @@ impl<'o> Printer<'o> {
         let style = Style::Text {
             matrix: a.matrix,
             verbose: a.verbose,
+            applied: a.read.apply.clone(),
+            no_input: a.inputs.is_empty() && !a.live,
         };
         Ok(Printer::new(out, style, Keep::TEXT))
     }
@@ -356,12 +363,19 @@ impl<'o> Printer<'o> {
 
     fn finish(self, skipped: &[input::discover::Skipped]) -> io::Result<Summary> {
         match self.style {
-            Style::Text { matrix, verbose } => {
+            Style::Text {
+                matrix,
+                verbose,
+                applied,
+                no_input,
+            } => {
                 writeln!(self.out)?;
                 let options = report::text::Options {
                     matrix,
                     skipped,
                     verbose,
+                    applied: &applied,
+                    no_input,
                 };
                 report::text::summary(self.out, &self.tally, options)?;
             }

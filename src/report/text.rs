@@ -87,6 +87,12 @@ pub struct Options<'a> {
     /// line, the others a count (or a line each with `verbose`).
     pub skipped: &'a [Skipped],
     pub verbose: bool,
+    /// The files the audit applied with `--apply`, as given: the `Next:`
+    /// hint asks the fix of the same state.
+    pub applied: &'a [String],
+    /// No INPUT was given (the files applied start from an empty machine):
+    /// then there is nothing to suggest a fix of.
+    pub no_input: bool,
 }
 
 /// The whole report for outcomes at hand: [`header`], a [`block`] per
@@ -180,12 +186,70 @@ pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Resu
             writeln!(out, "{line}")?;
         }
         if let (1, Some(r)) = (summary.inputs, tally.first()) {
-            if r.detail != Detail::Unread {
-                writeln!(out, "Next: tlsreg fix {} -o fix.reg", fix_target(r))?;
+            if let Some(next) = next_step(r, &options) {
+                writeln!(out, "Next: {next}")?;
             }
         }
     }
     Ok(())
+}
+
+/// The command that writes the fix of what was audited: the same input,
+/// the same `--apply` files, and an output none of them is. `None` when
+/// there is no such command: the input was not read, no INPUT was given
+/// (the files applied are the thing to fix, not a machine), or a file came
+/// from standard input, which a second command cannot read again.
+fn next_step(r: &Record, options: &Options) -> Option<String> {
+    if r.detail == Detail::Unread || (options.no_input && r.kind != "live") {
+        return None;
+    }
+    let target = fix_target(r);
+    if options.applied.iter().any(|a| a == "-") {
+        return None;
+    }
+    let mut words = vec!["tlsreg".to_owned(), "fix".to_owned(), quoted(target)];
+    for a in options.applied {
+        words.push("--apply".into());
+        words.push(quoted(a));
+    }
+    let read: Vec<&str> = std::iter::once(target)
+        .chain(options.applied.iter().map(String::as_str))
+        .collect();
+    let out = ["fix.reg", "tls12-fix.reg"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((2..).map(|n| format!("fix-{n}.reg")))
+        .find(|o| !read.iter().any(|r| same_file(r, o)))?;
+    words.push("-o".into());
+    words.push(out);
+    Some(words.join(" "))
+}
+
+/// Whether two paths as given name the same file, as far as their text
+/// tells: `./fix.reg`, `FIX.REG` (Windows ignores case) and `fix.reg` do.
+fn same_file(a: &str, b: &str) -> bool {
+    let parts = |p: &str| -> Vec<String> {
+        p.split(['/', '\\'])
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_lowercase)
+            .collect()
+    };
+    parts(a) == parts(b)
+}
+
+/// A word of a command line, quoted when a shell would split or expand it:
+/// in single quotes, which `sh` and PowerShell both take literally, or in
+/// double quotes when the word holds a single quote.
+fn quoted(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_alphanumeric() || matches!(c, '/' | '\\' | '.' | '_' | '-' | ':' | '+' | ',' | '@')
+        });
+    match (plain, word.contains('\'')) {
+        (true, _) => word.to_owned(),
+        (false, false) => format!("'{word}'"),
+        (false, true) => format!("\"{word}\""),
+    }
 }
 
 /// The file to ask a fix of: an installation in an image is named
@@ -436,4 +500,17 @@ fn fleet(out: &mut dyn Write, tally: &Tally, skipped: usize) -> io::Result<()> {
         writeln!(out, "      {shown}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod next_tests {
+    #[test]
+    fn same_file_and_quoting() {
+        assert!(super::same_file("./FIX.reg", "fix.reg"));
+        assert!(super::same_file(".\\fix.reg", "fix.reg"));
+        assert!(!super::same_file("dir/fix.reg", "fix.reg"));
+        assert_eq!(super::quoted("C:\\a\\b.reg"), "C:\\a\\b.reg");
+        assert_eq!(super::quoted("a b.reg"), "'a b.reg'");
+        assert_eq!(super::quoted("it's.reg"), "\"it's.reg\"");
+    }
 }
