@@ -97,6 +97,17 @@ fn json_report_for_several_inputs() {
     snapshot!("audit-json", text);
 }
 
+/// Writes `name` in `dir`: a regedit file whose one key line, the TLS 1.2
+/// Server key, is followed by `rest`; returns its path.
+fn server_reg(dir: &std::path::Path, name: &str, rest: &str) -> String {
+    let path = dir.join(name);
+    let text = format!(
+        "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server]{rest}\r\n\r\n"
+    );
+    std::fs::write(&path, utf16(&text)).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
 /// Each failing check has exactly one error finding naming its key and
 /// value (`TLS 1.2\Server\Enabled`), whatever made it fail: a filter on
 /// severity finds every one.
@@ -104,15 +115,7 @@ fn json_report_for_several_inputs() {
 fn every_failing_check_has_one_error_finding() {
     let dir = tempfile::tempdir().unwrap();
     // The values on the key's line: regedit ignores them.
-    let key_line = dir.path().join("key-line.reg");
-    std::fs::write(
-        &key_line,
-        utf16(
-            "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server]\"Enabled\"=dword:00000001\r\n\r\n",
-        ),
-    )
-    .unwrap();
-    let key_line = key_line.to_str().unwrap().to_owned();
+    let key_line = server_reg(dir.path(), "key-line.reg", "\"Enabled\"=dword:00000001");
     let mut paths: Vec<&str> = SAMPLES.iter().map(|(p, _)| *p).collect();
     paths.push(&key_line);
     for path in paths {
@@ -213,15 +216,12 @@ fn deletions_are_cited_at_the_deleting_line() {
 #[test]
 fn report_columns_line_up_in_each_block() {
     let dir = tempfile::tempdir().unwrap();
-    let long = dir.path().join("long.reg");
-    std::fs::write(
-        &long,
-        utf16(
-            "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server]\r\n\"Enabled\"=hex:01,02,03,04,05,06,07,08,09,10,11,12,13,14,15,16,17,18,19,20,21\r\n\"DisabledByDefault\"=\"0\"\r\n\r\n",
-        ),
-    )
-    .unwrap();
-    for path in ["samples/wrong-type.reg", long.to_str().unwrap()] {
+    let long = server_reg(
+        dir.path(),
+        "long.reg",
+        "\r\n\"Enabled\"=hex:01,02,03,04,05,06,07,08,09,10,11,12,13,14,15,16,17,18,19,20,21\r\n\"DisabledByDefault\"=\"0\"",
+    );
+    for path in ["samples/wrong-type.reg", long.as_str()] {
         let out = tlsreg(&["audit", path]).out();
         let mut blocks = 0;
         for block in out
@@ -235,7 +235,7 @@ fn report_columns_line_up_in_each_block() {
         }
         assert_eq!(blocks, 2, "{out}");
     }
-    let out = tlsreg(&["audit", long.to_str().unwrap()]).out();
+    let out = tlsreg(&["audit", &long]).out();
     assert!(
         out.contains("found (below)")
             && out.contains("\n                       found hex:01,02,03,"),
