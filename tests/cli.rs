@@ -167,6 +167,28 @@ fn every_failing_check_has_one_error_finding() {
     }
 }
 
+/// Values written on the key's line are ignored by regedit: each failing
+/// check still has its error, the one meant there cited at its place.
+#[test]
+fn values_on_the_key_line_are_errors_where_they_stand() {
+    let dir = tempfile::tempdir().unwrap();
+    server_reg(dir.path(), "key-line.reg", "\"Enabled\"=dword:00000001");
+    let text = tlsreg_in(dir.path(), &["audit", "key-line.reg"]);
+    assert_eq!(text.code, 1, "{}", text.stderr);
+    snapshot!("audit-key-line", text.out());
+    let json = tlsreg_in(dir.path(), &["audit", "--format", "json", "key-line.reg"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let errors: Vec<serde_json::Value> = findings(&doc)
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .cloned()
+        .collect();
+    snapshot!(
+        "audit-key-line-json",
+        serde_json::to_string_pretty(&errors).unwrap()
+    );
+}
+
 /// A value deleted with `"name"=-` and a key with `[-key]` are cited at
 /// the deleting line, in the check and its finding; a value set again
 /// after its deletion is cited at the line that set it.
