@@ -84,6 +84,17 @@ write("wrong-type.reg", utf16(export([
     (P + r"\TLS 1.2\Server", ['"DisabledByDefault"=hex(b):00,00,00,00,00,00,00,00', '"Enabled"=dword:00000001']),
 ])))
 
+# A fix undone: both sides set, then Client\Enabled deleted with "name"=-,
+# Client\DisabledByDefault deleted and set again (the later line wins), and
+# the Server key deleted with [-key].
+write("deleted.reg", utf16(export([
+    (P + r"\TLS 1.2", []),
+    (P + r"\TLS 1.2\Client", on()),
+    (P + r"\TLS 1.2\Server", on()),
+    (P + r"\TLS 1.2\Client", ['"Enabled"=-', '"DisabledByDefault"=-', '"DisabledByDefault"=dword:00000000']),
+    ("-" + P + r"\TLS 1.2\Server", []),
+])))
+
 # An export of an offline SYSTEM hive loaded as HKLM\GOLDEN (reg load), with
 # two control sets that disagree; Select\Current picks ControlSet002.
 G = r"HKEY_LOCAL_MACHINE\GOLDEN"

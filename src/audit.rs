@@ -19,7 +19,7 @@ pub struct Audit {
     pub other_sets: Vec<(ControlSet, Evaluation)>,
 }
 
-pub fn audit(loaded: Loaded, policy: &Policy) -> Audit {
+pub fn audit(mut loaded: Loaded, policy: &Policy) -> Audit {
     let os = OsInfo::read(&loaded.root);
     let evaluation = evaluate(
         &loaded.root,
@@ -27,6 +27,9 @@ pub fn audit(loaded: Loaded, policy: &Policy) -> Audit {
         os.as_ref(),
         policy,
     );
+    // A reader's "did you mean" repairs the syntax; the evaluation knows
+    // which value a translated or misspelt name meant.
+    crate::schannel::nearmiss::amend_suggestions(&mut loaded.diagnostics, &evaluation.near_misses);
     let matrix = matrix(
         &loaded.root,
         &base_path(loaded.control_set.as_ref()),

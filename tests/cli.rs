@@ -11,6 +11,7 @@ const SAMPLES: &[(&str, i32)] = &[
     ("samples/noncompliant.reg", 1),
     ("samples/enabled-ffffffff.reg", 0),
     ("samples/wrong-type.reg", 1),
+    ("samples/deleted.reg", 1),
     ("samples/golden-mounted.reg", 1),
     ("samples/translated/en-US.reg", 0),
     ("samples/translated/pl-PL.reg", 1),
@@ -72,6 +73,21 @@ fn json_report_for_several_inputs() {
     );
     assert_eq!(doc["summary"]["error"], 1);
     assert!(run.stderr.contains("does-not-exist.reg"), "{}", run.stderr);
+    // A file that could not be opened was never read: it claims no kind,
+    // and merge takes its line as it is.
+    assert_eq!(doc["inputs"][4]["kind"], "unknown");
+    let dir = tempfile::tempdir().unwrap();
+    let lines = tlsreg(&["audit", "--format", "jsonl", "samples/does-not-exist.reg"]);
+    std::fs::write(dir.path().join("a.jsonl"), &lines.stdout).unwrap();
+    let merged = tlsreg_in(dir.path(), &["merge", "--format", "jsonl", "a.jsonl"]);
+    assert_eq!(merged.code, 2, "{}", merged.stderr);
+    assert!(
+        merged.out().starts_with(
+            "{\"path\":\"samples/does-not-exist.reg\",\"kind\":\"unknown\",\"verdict\":\"error\""
+        ),
+        "{}",
+        merged.out()
+    );
     let text = serde_json::to_string_pretty(&doc).unwrap();
     // The OS's own wording of "file not found" is not ours to snapshot.
     let text = text.replace(
@@ -79,6 +95,249 @@ fn json_report_for_several_inputs() {
         "<not found>",
     );
     snapshot!("audit-json", text);
+}
+
+/// Writes `name` in `dir`: a regedit file whose one key line, the TLS 1.2
+/// Server key, is followed by `rest`; returns its path.
+fn server_reg(dir: &std::path::Path, name: &str, rest: &str) -> String {
+    let path = dir.join(name);
+    let text = format!(
+        "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server]{rest}\r\n\r\n"
+    );
+    std::fs::write(&path, utf16(&text)).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Each failing check has exactly one error finding naming its key and
+/// value (`TLS 1.2\Server\Enabled`), whatever made it fail: a filter on
+/// severity finds every one.
+#[test]
+fn every_failing_check_has_one_error_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    // The values on the key's line: regedit ignores them.
+    let key_line = server_reg(dir.path(), "key-line.reg", "\"Enabled\"=dword:00000001");
+    let mut paths: Vec<&str> = SAMPLES.iter().map(|(p, _)| *p).collect();
+    paths.push(&key_line);
+    for path in paths {
+        let run = tlsreg(&["audit", "--format", "json", path]);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let errors: Vec<&str> = findings(&doc)
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| f["message"].as_str().unwrap())
+            .collect();
+        for c in doc["inputs"][0]["checks"].as_array().unwrap() {
+            if matches!(c["status"].as_str(), Some("ok" | "not-evaluated")) {
+                continue;
+            }
+            let key = c["key"].as_str().unwrap();
+            let tail: Vec<&str> = key.rsplit('\\').take(2).collect();
+            let name = format!("{}\\{}\\{}", tail[1], tail[0], c["value"].as_str().unwrap());
+            let naming = errors.iter().filter(|m| m.contains(&name)).count();
+            assert!(naming >= 1, "{path}: no error names {name}: {errors:#?}");
+        }
+        let failing = doc["inputs"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| !matches!(c["status"].as_str(), Some("ok" | "not-evaluated")))
+            .count();
+        let per_check = findings(&doc)
+            .iter()
+            .filter(|f| {
+                f["severity"] == "error"
+                    && matches!(
+                        f["code"].as_str(),
+                        Some(
+                            "missing-key"
+                                | "missing-value"
+                                | "skipped-value"
+                                | "wrong-value"
+                                | "wrong-type"
+                                | "unreadable-value"
+                                | "must-be-absent"
+                        )
+                    )
+            })
+            .count();
+        assert_eq!(
+            per_check, failing,
+            "{path}: one error per failing check: {errors:#?}"
+        );
+    }
+}
+
+/// Values written on the key's line are ignored by regedit: each failing
+/// check still has its error, the one meant there cited at its place.
+#[test]
+fn values_on_the_key_line_are_errors_where_they_stand() {
+    let dir = tempfile::tempdir().unwrap();
+    server_reg(dir.path(), "key-line.reg", "\"Enabled\"=dword:00000001");
+    let text = tlsreg_in(dir.path(), &["audit", "key-line.reg"]);
+    assert_eq!(text.code, 1, "{}", text.stderr);
+    snapshot!("audit-key-line", text.out());
+    let json = tlsreg_in(dir.path(), &["audit", "--format", "json", "key-line.reg"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let errors: Vec<serde_json::Value> = findings(&doc)
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .cloned()
+        .collect();
+    snapshot!(
+        "audit-key-line-json",
+        serde_json::to_string_pretty(&errors).unwrap()
+    );
+}
+
+/// A value deleted with `"name"=-` and a key with `[-key]` are cited at
+/// the deleting line, in the check and its finding; a value set again
+/// after its deletion is cited at the line that set it.
+#[test]
+fn deletions_are_cited_at_the_deleting_line() {
+    let run = tlsreg(&["audit", "--format", "json", "samples/deleted.reg"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let at: Vec<(String, u64)> = doc["inputs"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                format!(
+                    "{} {}",
+                    c["status"].as_str().unwrap(),
+                    c["value"].as_str().unwrap()
+                ),
+                c["location"]["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let want = [
+        ("ok DisabledByDefault", 16),
+        ("missing Enabled", 14),
+        ("missing DisabledByDefault", 18),
+        ("missing Enabled", 18),
+    ];
+    assert_eq!(
+        at,
+        want.map(|(s, l)| (s.to_owned(), l)).to_vec(),
+        "{}",
+        run.out()
+    );
+    let input = &doc["inputs"][0];
+    let shown = serde_json::json!({"checks": input["checks"], "findings": input["findings"]});
+    snapshot!(
+        "audit-deleted-json",
+        serde_json::to_string_pretty(&shown).unwrap()
+    );
+}
+
+/// In each key's block, `required` starts in the same column on every
+/// row, however long a found value; one too long for a column is written
+/// whole on its own line.
+#[test]
+fn report_columns_line_up_in_each_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = server_reg(
+        dir.path(),
+        "long.reg",
+        "\r\n\"Enabled\"=hex:01,02,03,04,05,06,07,08,09,10,11,12,13,14,15,16,17,18,19,20,21\r\n\"DisabledByDefault\"=\"0\"",
+    );
+    for path in ["samples/wrong-type.reg", long.as_str()] {
+        let out = tlsreg(&["audit", path]).out();
+        let mut blocks = 0;
+        for block in out
+            .split("\n\n")
+            .filter(|b| b.trim_start().starts_with("[HKEY"))
+        {
+            blocks += 1;
+            let columns: Vec<usize> = block.lines().filter_map(|l| l.find(" required ")).collect();
+            assert_eq!(columns.len(), 2, "{block}");
+            assert!(columns.iter().all(|&c| c == columns[0]), "{block}");
+        }
+        assert_eq!(blocks, 2, "{out}");
+    }
+    let out = tlsreg(&["audit", &long]).out();
+    assert!(
+        out.contains("found (below)")
+            && out.contains("\n                       found hex:01,02,03,"),
+        "{out}"
+    );
+}
+
+/// The `Next:` hint is the command that fixes what was audited, as it was
+/// audited (the same `--apply` files), into a file the command does not
+/// read; with nothing sensible to suggest, there is no hint.
+#[test]
+fn the_next_hint_fits_every_way_of_calling() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read("samples/noncompliant.reg").unwrap();
+    for name in ["fix.reg", "tls12-fix.reg", "my server.reg", "server.reg"] {
+        std::fs::write(dir.path().join(name), &sample).unwrap();
+    }
+    let cases: &[(&[&str], Option<&str>)] = &[
+        (
+            &["audit", "server.reg"],
+            Some("tlsreg fix server.reg -o fix.reg"),
+        ),
+        // Never an output the command reads.
+        (
+            &["audit", "fix.reg"],
+            Some("tlsreg fix fix.reg -o tls12-fix.reg"),
+        ),
+        (
+            &["audit", "./fix.reg"],
+            Some("tlsreg fix ./fix.reg -o tls12-fix.reg"),
+        ),
+        (
+            &["audit", "fix.reg", "--apply", "tls12-fix.reg"],
+            Some("tlsreg fix fix.reg --apply tls12-fix.reg -o fix-2.reg"),
+        ),
+        (
+            &["audit", "server.reg", "--apply", "fix.reg"],
+            Some("tlsreg fix server.reg --apply fix.reg -o tls12-fix.reg"),
+        ),
+        (
+            &["audit", "my server.reg"],
+            Some("tlsreg fix 'my server.reg' -o fix.reg"),
+        ),
+        // No INPUT: the file applied is what is checked, not a machine.
+        (&["audit", "--apply", "fix.reg"], None),
+        (
+            &["audit", "--apply", "fix.reg", "--apply", "server.reg"],
+            None,
+        ),
+    ];
+    for (args, want) in cases {
+        let run = tlsreg_in(dir.path(), args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        let out = run.out();
+        let next: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("Next: "))
+            .collect();
+        assert_eq!(next, want.iter().copied().collect::<Vec<_>>(), "{args:?}");
+    }
+    // The hint runs, and writes the fix without touching what it reads.
+    let run = tlsreg_in(
+        dir.path(),
+        &[
+            "fix",
+            "fix.reg",
+            "--apply",
+            "tls12-fix.reg",
+            "-o",
+            "fix-2.reg",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read(dir.path().join("fix.reg")).unwrap(), sample);
+    let run = tlsreg_in(dir.path(), &["audit", "fix.reg", "--apply", "fix-2.reg"]);
+    assert_eq!(run.code, 0, "{}", run.out());
+    snapshot!(
+        "audit-apply-next",
+        tlsreg_in(dir.path(), &["audit", "server.reg", "--apply", "fix.reg"]).out()
+    );
 }
 
 #[test]
@@ -157,7 +416,16 @@ fn diff_shows_what_must_change() {
     snapshot!("diff-noncompliant", run.out());
     let run = tlsreg(&["diff", "samples/compliant.reg"]);
     assert_eq!((run.code, run.stdout.len()), (0, 0));
-    assert!(run.stderr.contains("nothing to change"));
+    assert!(
+        run.stderr
+            .contains("nothing to fix, the input is compliant")
+    );
+    // One wording for "nothing to fix", whichever command says it.
+    let fix = tlsreg(&["fix", "samples/compliant.reg"]);
+    assert_eq!(
+        fix.stderr,
+        format!("{}; nothing was written\n", run.stderr.trim_end()),
+    );
     let run = tlsreg(&["diff", "--color", "always", "samples/noncompliant.reg"]);
     assert!(
         run.out()

@@ -94,7 +94,9 @@ fn file_names_in_a_fleet_cannot_forge_report_lines() {
     assert_not_forged("the text report", &run.stdout);
     assert!(
         run.out()
-            .contains("Next: tlsreg fix a\\nCOMPLIANT     fake.reg -o fix.reg")
+            .contains("Next: tlsreg fix 'a\\nCOMPLIANT     fake.reg' -o fix.reg"),
+        "{}",
+        run.out()
     );
 
     // JSON escapes by its own rules: each jsonl record is one line, and the
@@ -202,7 +204,7 @@ fn error_messages_escape_names() {
         (
             vec!["diff", ESC],
             0,
-            "b\\x1b[2J\\x1b]0;title\\x07c.reg: nothing to change",
+            "b\\x1b[2J\\x1b]0;title\\x07c.reg: nothing to fix",
         ),
         (
             vec!["fix", FORGED, "-o", FORGED],

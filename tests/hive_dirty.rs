@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{findings, tlsreg};
+use common::{findings, tlsreg, tlsreg_in};
 use tlsreg::hive::log::write::{WriteOptions, write_logs};
 use tlsreg::hive::{BuildOptions, build};
 use tlsreg::registry::Key;
@@ -147,5 +147,45 @@ fn logs_are_found_in_any_case_and_inputs_are_never_written() {
     assert_eq!(
         std::fs::read(dir.path().join("system.log1")).unwrap(),
         d.log1
+    );
+}
+
+/// A hive copied under another name (`SYSTEM_2`) has logs named after it:
+/// the warning names those it looked for, and replay uses them.
+#[test]
+fn a_renamed_hive_is_told_of_its_own_logs() {
+    let system = format!("{DIR}/SYSTEM");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&system, dir.path().join("SYSTEM_2")).unwrap();
+    let text = tlsreg_in(dir.path(), &["audit", "SYSTEM_2"]);
+    assert_eq!(text.code, 1, "{}", text.out());
+    let json = tlsreg_in(dir.path(), &["audit", "--format", "json", "SYSTEM_2"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let dirty: Vec<&str> = findings(&doc)
+        .iter()
+        .filter(|f| f["code"] == "dirty-hive")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    let warning = dirty.join("\n");
+    snapshot!("audit-dirty-renamed", text.out());
+    snapshot!("audit-dirty-renamed-json", warning);
+    assert!(
+        warning.contains("no SYSTEM_2.LOG1, SYSTEM_2.LOG2 or SYSTEM_2.LOG was found"),
+        "{warning}"
+    );
+    for log in ["LOG1", "LOG2"] {
+        std::fs::copy(
+            format!("{DIR}/SYSTEM.{log}"),
+            dir.path().join(format!("SYSTEM_2.{log}")),
+        )
+        .unwrap();
+    }
+    let run = tlsreg_in(dir.path(), &["audit", "SYSTEM_2"]);
+    assert_eq!(run.code, 0, "{}", run.out());
+    assert!(
+        run.out()
+            .contains("replayed 3 log entries from SYSTEM_2.LOG1, SYSTEM_2.LOG2"),
+        "{}",
+        run.out()
     );
 }

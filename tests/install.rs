@@ -272,7 +272,7 @@ fn fix_control_set_all_fixes_each_set_that_needs_it() {
     assert!(fix.contains("[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet002\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Client]\r\n\"DisabledByDefault\"=dword:00000000\r\n\"Enabled\"=dword:00000001\r\n"), "{fix}");
     assert!(
         run.stderr.contains(
-            "samples/hives/two-control-sets.hiv [ControlSet001]: nothing to fix in this control set"
+            "samples/hives/two-control-sets.hiv [ControlSet001]: nothing to fix, the input is compliant"
         ),
         "{}",
         run.stderr
@@ -339,7 +339,7 @@ fn diff_control_set_all_gives_one_diff_per_set() {
     assert!(!out.contains("ControlSet001"), "{out}");
     assert_eq!(
         run.stderr,
-        "tlsreg: samples/hives/two-control-sets.hiv [ControlSet001]: nothing to change\n"
+        "tlsreg: samples/hives/two-control-sets.hiv [ControlSet001]: nothing to fix, the input is compliant\n"
     );
     snapshot!("diff-control-set-all", out);
     // A policy ControlSet001 fails too: two sections, in set order.

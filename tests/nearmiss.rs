@@ -567,3 +567,39 @@ fn skipped_lines_offer_the_corrected_line() {
         ]
     );
 }
+
+/// A skipped line's "did you mean" is the line as it was meant, names
+/// included: the reader repairs `DWORD:`, the evaluation the translated or
+/// misspelt name (`"увімкнено"` is `"Enabled"`).
+#[test]
+fn did_you_mean_names_the_value_meant() {
+    let mut shown = Vec::new();
+    for lang in [
+        "de-DE", "es-ES", "fr-FR", "he-IL", "ja-JP", "pl-PL", "ru-RU", "uk-UA", "vi-VN", "zh-TW",
+    ] {
+        let path = format!("samples/translated/{lang}.reg");
+        let run = tlsreg(&["audit", "--format", "json", "--apply", &path]);
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        for f in findings(&doc) {
+            let Some(s) = f["suggestion"].as_str() else {
+                continue;
+            };
+            if s.starts_with('"') {
+                assert!(
+                    s.starts_with("\"Enabled\"=") || s.starts_with("\"DisabledByDefault\"="),
+                    "{lang}: {s}"
+                );
+            }
+            shown.push(serde_json::json!({
+                "file": f["location"]["file"],
+                "line": f["location"]["line"],
+                "code": f["code"],
+                "suggestion": s,
+            }));
+        }
+    }
+    snapshot!(
+        "did-you-mean-json",
+        serde_json::to_string_pretty(&shown).unwrap()
+    );
+}

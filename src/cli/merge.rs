@@ -68,6 +68,10 @@ pub fn run(a: MergeArgs) -> Result<i32, String> {
                 verbose: a.verbose,
                 color: false,
                 summary: false,
+                // A shard's lines tell what each input was, not how it
+                // was called: the hint is the plain one.
+                applied: &[],
+                no_input: false,
             },
         )
         .map_err(|e| format!("standard output: {e}")),

@@ -428,6 +428,8 @@ enum Style {
         /// `--summary`: a line per input that is not compliant, no blocks.
         summary: bool,
         color: bool,
+        applied: Vec<String>,
+        no_input: bool,
     },
     Json(report::json::DocumentWriter),
     Jsonl,
@@ -448,6 +450,8 @@ impl<'o> Printer<'o> {
             verbose: a.verbose,
             summary: a.summary,
             color,
+            applied: a.read.apply.clone(),
+            no_input: a.inputs.is_empty() && !a.live,
         };
         // The summary's lines go out as the inputs come: it keeps counts
         // and groups, not a line per input.
@@ -520,6 +524,8 @@ impl<'o> Printer<'o> {
                 verbose,
                 summary,
                 color,
+                applied,
+                no_input,
             } => {
                 // After the inputs' blocks; the summary's lines need none.
                 if !summary {
@@ -531,6 +537,8 @@ impl<'o> Printer<'o> {
                     verbose,
                     color,
                     summary,
+                    applied: &applied,
+                    no_input,
                 };
                 report::text::summary(self.out, &self.tally, options)?;
             }
@@ -617,6 +625,22 @@ impl Progress {
     }
 }
 
+/// What `fix` and `diff` say of a compliant input, or of one control set
+/// of it (`name` then ends in `[ControlSetNNN]`): one wording for both.
+fn nothing_to_fix(name: &str, audits: &[tlsreg::Audit]) -> String {
+    let non_canonical = audits
+        .iter()
+        .any(|audit| audit.evaluation.checks.iter().any(|c| c.non_canonical));
+    let hint = match non_canonical {
+        true => " (some values are non-canonical: `fix --canonical` rewrites them)",
+        false => "",
+    };
+    format!(
+        "tlsreg: {}: nothing to fix, the input is compliant{hint}",
+        escape(name)
+    )
+}
+
 fn run_diff(a: DiffArgs) -> Result<i32, String> {
     live_available(a.live)?;
     let policy = policy(&a.policy)?;
@@ -631,15 +655,12 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
         };
         let one = diff::unified(audit, &policy, &name);
         if one.is_empty() && all {
-            eprintln!("tlsreg: {}: nothing to change", escape(&name));
+            eprintln!("{}", nothing_to_fix(&name, std::slice::from_ref(audit)));
         }
         text.push_str(&one);
     }
     if text.is_empty() {
-        eprintln!(
-            "tlsreg: {}: nothing to change, the input already has the required state",
-            escape(&single.name)
-        );
+        eprintln!("{}", nothing_to_fix(&single.name, &single.audits));
         return Ok(0);
     }
     // anstream decides for `auto`: a terminal that takes colour, NO_COLOR,
@@ -757,10 +778,8 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
         };
         let Some(one) = fix::render_in_set(&policy, &changes, &removals, &base, set) else {
             if all {
-                eprintln!(
-                    "tlsreg: {} [{set}]: nothing to fix in this control set",
-                    escape(&single.name)
-                );
+                let name = format!("{} [{set}]", single.name);
+                eprintln!("{}", nothing_to_fix(&name, std::slice::from_ref(audit)));
             }
             continue;
         };
@@ -776,18 +795,9 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
         }
     }
     let Some(export) = export else {
-        let hint = if single
-            .audits
-            .iter()
-            .any(|audit| audit.evaluation.checks.iter().any(|c| c.non_canonical))
-        {
-            " (some values are non-canonical: --canonical rewrites them)"
-        } else {
-            ""
-        };
         eprintln!(
-            "tlsreg: {}: nothing to fix, the input is compliant{hint}; nothing was written",
-            escape(&single.name)
+            "{}; nothing was written",
+            nothing_to_fix(&single.name, &single.audits)
         );
         return Ok(0);
     };

@@ -29,6 +29,9 @@ pub enum Kind {
     Image,
     /// The running machine's registry, read through the Windows API.
     Live,
+    /// A file that could not be opened: it was never read, so it is of no
+    /// kind.
+    Unknown,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             Kind::Hive => "hive",
             Kind::Image => "image",
             Kind::Live => "live",
+            Kind::Unknown => "unknown",
         }
     }
 }
@@ -448,8 +452,11 @@ fn replayed(r: &crate::hive::log::Recovered) -> String {
     format!("replayed {what} from {}{rebuilt}", used.join(", "))
 }
 
+/// `logs_of`: the hive file's own name, which its logs are named after
+/// (`SYSTEM_2` has `SYSTEM_2.LOG1`).
 fn hive_layer(
     name: &str,
+    logs_of: &str,
     bytes: &[u8],
     file: Option<&std::fs::File>,
     logs: &[LogBytes],
@@ -488,7 +495,10 @@ fn hive_layer(
         }
         let outcome = match (options.no_logs, files.is_empty()) {
             (true, _) => Err("--no-logs was given".to_owned()),
-            (false, true) => Err("no SYSTEM.LOG1 or SYSTEM.LOG2 was found beside it".to_owned()),
+            (false, true) => {
+                let [a, b, c] = crate::hive::log::LOG_SUFFIXES.map(|s| format!("{logs_of}{s}"));
+                Err(format!("no {a}, {b} or {c} was found beside it"))
+            }
             (false, false) => {
                 // Replay writes a few pages: onto a private copy-on-write
                 // map of the file, only those are copied, not the hive.
@@ -621,11 +631,18 @@ fn check_size(bytes: &[u8]) -> Result<(), HiveError> {
     Ok(())
 }
 
+/// The last part of a path as given (`SYSTEM_2` for `backup/SYSTEM_2`).
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
 /// Builds a view from one input's bytes (a `.reg` file or a hive, told apart
 /// by their first bytes), as `load` does for a file on disk.
 pub fn from_bytes(name: &str, bytes: &[u8], options: &Options) -> Result<Loaded, InputError> {
     let layer = if is_hive(bytes) {
-        hive_layer(name, bytes, None, &[], options)?
+        hive_layer(name, &file_name(name), bytes, None, &[], options)?
     } else {
         reg_layer(name, bytes, 0, options)?
     };
@@ -676,7 +693,8 @@ fn load_beside(
                 } else {
                     sibling_logs(name, known_logs, bytes.len() as u64)
                 };
-                let mut layer = hive_layer(name, &bytes, bytes.file(), &logs, options)?;
+                let mut layer =
+                    hive_layer(name, &file_name(name), &bytes, bytes.file(), &logs, options)?;
                 layer.diagnostics.extend(unread);
                 if let Some(sw) = software.as_deref().filter(|_| index == 0) {
                     layers.push(layer);
@@ -842,16 +860,29 @@ pub fn load_targets(found: &discover::Input, applied: &[String], options: &Optio
         sniff(input)
     };
     if kind != Kind::Image {
+        let loaded = load_beside(
+            Some(input),
+            found.logs.as_deref(),
+            found.software.as_deref(),
+            applied,
+            options,
+        );
+        // An input that cannot be opened was never read: no kind is claimed.
+        let kind = match &loaded {
+            Err(e)
+                if input != "-"
+                    && e.path == input
+                    && matches!(e.kind, ErrorKind::Io(_))
+                    && crate::fsio::open(Path::new(input)).is_err() =>
+            {
+                Kind::Unknown
+            }
+            _ => kind,
+        };
         return vec![Target {
             name: input.to_owned(),
             kind,
-            loaded: load_beside(
-                Some(input),
-                found.logs.as_deref(),
-                found.software.as_deref(),
-                applied,
-                options,
-            ),
+            loaded,
         }];
     }
     let fail = |kind: ErrorKind| {
@@ -1078,7 +1109,8 @@ fn load_found(
         true => Vec::new(),
         false => found.logs,
     };
-    let mut system = hive_layer(name, found.system, None, &logs, options)?;
+    // In an image, the hive is `config\SYSTEM`, whatever the image is called.
+    let mut system = hive_layer(name, "SYSTEM", found.system, None, &logs, options)?;
     system.source.kind = Kind::Image;
     system.source.detail = format!("{}: {}", found.from, system.source.detail);
     let info = |message: String| note("image", Severity::Info, message);

@@ -333,8 +333,8 @@ pub fn apply(root: &mut Key, ops: &[Op]) {
             Op::CreateKey { path, at } => {
                 root.create(path, Some(*at));
             }
-            Op::DeleteKey { path, .. } => {
-                root.delete(path);
+            Op::DeleteKey { path, at } => {
+                root.delete_at(path, Some(*at));
             }
             Op::SetValue {
                 key,
@@ -346,7 +346,7 @@ pub fn apply(root: &mut Key, ops: &[Op]) {
                     .set_value(name, value.clone(), Some(*at));
             }
             Op::DeleteValue { key, name, at } => {
-                root.create(key, Some(*at)).delete_value(name);
+                root.create(key, Some(*at)).delete_value_at(name, Some(*at));
             }
             Op::Skipped { key, name, at } => {
                 // The key line itself was fine, so the key exists.

@@ -707,7 +707,25 @@ impl Parser<'_> {
                 .keep
                 .is_none_or(|keep| keep(&path.iter().map(String::as_str).collect::<Vec<_>>()))
             {
-                self.ops.push(Op::CreateKey { path, at });
+                self.ops.push(Op::CreateKey {
+                    path: path.clone(),
+                    at,
+                });
+                // A value written on the key's line (`[key]"name"=...`) is
+                // ignored with the rest of it: the audit says where it was meant.
+                let tail = &inner[close + 1..];
+                let text = tail.trim_start_matches(WS);
+                let start = open + close + 1 + (tail.len() - text.len());
+                let named = text.starts_with(['"', '@']);
+                if let Some(Ok((name, _))) = named.then(|| parse_name(line, start, &mut |_, _| {}))
+                {
+                    let at = self.origin(n, column(line, start));
+                    self.ops.push(Op::Skipped {
+                        key: path,
+                        name,
+                        at,
+                    });
+                }
             }
         }
     }
@@ -1263,6 +1281,25 @@ mod tests {
     fn diagnostics_of(key: &str) -> Document {
         let text = format!("{HEADER_V5}\r\n\r\n[{key}]\r\n\"Enabled\"=dword:00000001\r\n");
         parse(&text, 0, None).unwrap()
+    }
+
+    /// A value on its key's line is ignored, and kept as skipped where it
+    /// stands; other text there (or a multibyte one, or `]` alone) is not.
+    #[test]
+    fn a_value_on_the_key_line_is_a_skipped_value() {
+        let text = format!(
+            "{HEADER_V5}\r\n\r\n[HKEY_CURRENT_USER\\A] \"Enabled\"=dword:1\r\n[HKEY_CURRENT_USER\\B]é\r\n[HKEY_CURRENT_USER\\C]\r\n[HKEY_CURRENT_USER\\D]\"\r\n"
+        );
+        let doc = parse(&text, 0, None).unwrap();
+        let skipped: Vec<(String, u32, u32)> = doc
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Skipped { name, at, .. } => Some((name.clone(), at.line, at.column)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(skipped, [("Enabled".to_owned(), 3, 23)]);
     }
 
     /// A key name over 255 characters is quoted in its diagnostic: the quote

@@ -44,6 +44,14 @@ pub struct Key {
     /// Why some of this key's values or subkeys could not be read (a corrupt
     /// or shared cell in a hive): what is absent here may exist in the input.
     incomplete: Option<String>,
+    /// Values a line of the input deleted here (`"name"=-`), with where; a
+    /// later write of the value drops its record.
+    deleted_values: Vec<(String, Option<Origin>)>,
+    /// Keys below this one a line of the input deleted (`[-key]`), by path
+    /// relative to this key, with where. Kept at the deepest key that
+    /// exists: re-creating a key on the path takes the records below it
+    /// along, and drops the one for the key itself.
+    deleted_keys: Vec<(Vec<String>, Option<Origin>)>,
 }
 
 impl Key {
@@ -102,7 +110,29 @@ impl Key {
     pub fn create<S: AsRef<str>>(&mut self, path: &[S], origin: Option<Origin>) -> &mut Key {
         path.iter().fold(self, |key, part| {
             let part = part.as_ref();
-            key.subkeys.entry(fold(part)).or_insert_with(|| Key {
+            let folded = fold(part);
+            if !key.subkeys.contains_key(&folded) && !key.deleted_keys.is_empty() {
+                // Re-created after a deletion: the deletions below it move
+                // down with it, and its own is undone.
+                let mut below = Vec::new();
+                key.deleted_keys.retain(|(p, at)| match p.split_first() {
+                    Some((first, rest)) if fold(first) == folded => {
+                        if !rest.is_empty() {
+                            below.push((rest.to_vec(), *at));
+                        }
+                        false
+                    }
+                    _ => true,
+                });
+                let sub = key.subkeys.entry(folded).or_insert_with(|| Key {
+                    name: part.to_owned(),
+                    origin,
+                    ..Key::default()
+                });
+                sub.deleted_keys = below;
+                return sub;
+            }
+            key.subkeys.entry(folded).or_insert_with(|| Key {
                 name: part.to_owned(),
                 origin,
                 ..Key::default()
@@ -151,6 +181,9 @@ impl Key {
         }
         self.unreadable.extend(other.unreadable.iter().cloned());
         self.skipped.extend(other.skipped.iter().cloned());
+        self.deleted_values
+            .extend(other.deleted_values.iter().cloned());
+        self.deleted_keys.extend(other.deleted_keys.iter().cloned());
         if self.incomplete.is_none() {
             self.incomplete.clone_from(&other.incomplete);
         }
@@ -172,10 +205,87 @@ impl Key {
         key.subkeys.remove(&fold(last.as_ref())).is_some()
     }
 
+    /// Deletes `path` and everything below it, as `delete` does, and
+    /// remembers at the deepest key on the way that exists that `at`
+    /// deleted it, whether or not it existed: see `deletion`.
+    pub fn delete_at<S: AsRef<str>>(&mut self, path: &[S], at: Option<Origin>) -> bool {
+        let deleted = self.delete(path);
+        let mut key = self;
+        let mut depth = 0;
+        for part in path.iter().take(path.len().saturating_sub(1)) {
+            match key.subkeys.get_mut(&fold(part.as_ref())) {
+                Some(k) => {
+                    key = k;
+                    depth += 1;
+                }
+                None => break,
+            }
+        }
+        let rest: Vec<String> = path[depth..]
+            .iter()
+            .map(|p| p.as_ref().to_owned())
+            .collect();
+        if !rest.is_empty() {
+            key.deleted_keys.push((rest, at));
+        }
+        deleted
+    }
+
+    /// Deletes the value `name`, as `delete_value` does, and remembers that
+    /// `at` deleted it, whether or not it existed: see `deletion`.
+    pub fn delete_value_at(&mut self, name: &str, at: Option<Origin>) -> bool {
+        let deleted = self.delete_value(name);
+        self.deleted_values.push((name.to_owned(), at));
+        deleted
+    }
+
+    /// Where the input last deleted the value `value` of the key at `path`
+    /// (or, with `None`, the key itself), if that is why it is absent: the
+    /// value deleted in its key, or the key or one above it deleted and
+    /// not created again since. `None` when it exists, or was never deleted.
+    pub fn deletion<S: AsRef<str>>(&self, path: &[S], value: Option<&str>) -> Option<Origin> {
+        let mut key = self;
+        let mut depth = 0;
+        for part in path {
+            match key.subkey(part.as_ref()) {
+                Some(k) => {
+                    key = k;
+                    depth += 1;
+                }
+                None => break,
+            }
+        }
+        let rest = &path[depth..];
+        if rest.is_empty() {
+            let value = value?;
+            if key.value(value).is_some() {
+                return None;
+            }
+            let folded = fold(value);
+            return key
+                .deleted_values
+                .iter()
+                .rev()
+                .find(|(n, _)| fold(n) == folded)
+                .and_then(|(_, at)| *at);
+        }
+        key.deleted_keys
+            .iter()
+            .rev()
+            .find(|(p, _)| {
+                p.len() <= rest.len()
+                    && p.iter().zip(rest).all(|(a, b)| fold(a) == fold(b.as_ref()))
+            })
+            .and_then(|(_, at)| *at)
+    }
+
     /// Sets a value; a value of the same name (in any case) is replaced in
     /// place and keeps its first spelling, as RegSetValueEx does.
     pub fn set_value(&mut self, name: &str, value: Value, origin: Option<Origin>) {
         let folded = fold(name);
+        if !self.deleted_values.is_empty() {
+            self.deleted_values.retain(|(n, _)| fold(n) != folded);
+        }
         match self.values.iter_mut().find(|e| fold(&e.name) == folded) {
             Some(e) => {
                 e.value = value;
@@ -288,6 +398,8 @@ impl Key {
             unreadable,
             skipped,
             incomplete,
+            deleted_values,
+            deleted_keys,
         } = self;
         Key {
             name: name.clone(),
@@ -297,6 +409,8 @@ impl Key {
             unreadable: unreadable.clone(),
             skipped: skipped.clone(),
             incomplete: incomplete.clone(),
+            deleted_values: deleted_values.clone(),
+            deleted_keys: deleted_keys.clone(),
         }
     }
 }
@@ -372,6 +486,8 @@ impl std::fmt::Debug for Key {
             .field("unreadable", &self.unreadable)
             .field("skipped", &self.skipped)
             .field("incomplete", &self.incomplete)
+            .field("deleted_values", &self.deleted_values)
+            .field("deleted_keys", &self.deleted_keys)
             .finish()
     }
 }
@@ -449,6 +565,42 @@ mod tests {
         };
         let walked: Vec<String> = merged.walk().iter().map(|(p, _)| p.join("\\")).collect();
         assert_eq!(walked, seen);
+    }
+
+    fn at(line: u32) -> Option<Origin> {
+        Some(Origin {
+            source: 0,
+            line,
+            column: 1,
+        })
+    }
+
+    #[test]
+    fn deletions_are_remembered_until_a_later_write() {
+        let mut root = Key::new("");
+        let k = root.create(&["a", "b", "c"], at(1));
+        k.set_value("v", Value::dword(1), at(2));
+        k.set_value("w", Value::dword(1), at(3));
+        root.create(&["a", "b", "c"], None)
+            .delete_value_at("V", at(4));
+        assert_eq!(root.deletion(&["a", "b", "c"], Some("v")), at(4));
+        assert_eq!(root.deletion(&["a", "b", "c"], Some("w")), None);
+        root.create(&["a", "b", "c"], None)
+            .set_value("v", Value::dword(1), at(5));
+        assert_eq!(root.deletion(&["a", "b", "c"], Some("v")), None);
+        assert!(root.delete_at(&["A", "b"], at(6)));
+        assert_eq!(root.deletion(&["a", "b", "c"], Some("v")), at(6));
+        assert_eq!(root.deletion(&["a", "B"], None), at(6));
+        assert_eq!(root.deletion(&["a"], None), None);
+        assert_eq!(root.deletion(&["a", "x"], None), None);
+        // Re-created below the deleted key: only the deeper key was re-made.
+        root.create(&["a", "b"], at(7));
+        assert_eq!(root.deletion(&["a", "b", "c"], Some("v")), None);
+        assert!(!root.delete_at(&["a", "b", "c", "d"], at(8)));
+        assert_eq!(root.deletion(&["a", "b", "c", "d", "e"], Some("v")), at(8));
+        root.create(&["a", "b", "c", "d", "e"], at(9));
+        assert_eq!(root.deletion(&["a", "b", "c", "d", "e"], Some("v")), None);
+        assert_eq!(root.deletion(&["a", "b", "c", "d"], None), None);
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn checks(a: &Audit, evaluation: &Evaluation) -> Vec<Json> {
                 "found_type": c.found.as_ref().map(|e| e.value.type_name()),
                 "status": c.status.as_str(),
                 "non_canonical": c.non_canonical,
-                "location": location(a, c.found.as_ref().and_then(|e| e.origin)),
+                "location": location(a, c.origin()),
             })
         })
         .collect()

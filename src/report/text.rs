@@ -93,6 +93,12 @@ pub struct Options<'a> {
     /// each as they came ([`brief`]); the summary shows the counts and the
     /// configurations one line each, within [`WIDTH`] columns.
     pub summary: bool,
+    /// The files the audit applied with `--apply`, as given: the `Next:`
+    /// hint asks the fix of the same state.
+    pub applied: &'a [String],
+    /// No INPUT was given (the files applied start from an empty machine):
+    /// then there is nothing to suggest a fix of.
+    pub no_input: bool,
 }
 
 /// How wide a `--summary` line may be, in characters: one screen of a
@@ -234,12 +240,70 @@ pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Resu
             writeln!(out, "{line}")?;
         }
         if let (1, Some(r)) = (summary.inputs, tally.first()) {
-            if r.detail != Detail::Unread {
-                writeln!(out, "Next: tlsreg fix {} -o fix.reg", fix_target(r))?;
+            if let Some(next) = next_step(r, &options) {
+                writeln!(out, "Next: {next}")?;
             }
         }
     }
     Ok(())
+}
+
+/// The command that writes the fix of what was audited: the same input,
+/// the same `--apply` files, and an output none of them is. `None` when
+/// there is no such command: the input was not read, no INPUT was given
+/// (the files applied are the thing to fix, not a machine), or a file came
+/// from standard input, which a second command cannot read again.
+fn next_step(r: &Record, options: &Options) -> Option<String> {
+    if r.detail == Detail::Unread || (options.no_input && r.kind != "live") {
+        return None;
+    }
+    let target = fix_target(r);
+    if options.applied.iter().any(|a| a == "-") {
+        return None;
+    }
+    let mut words = vec!["tlsreg".to_owned(), "fix".to_owned(), quoted(target)];
+    for a in options.applied {
+        words.push("--apply".into());
+        words.push(quoted(a));
+    }
+    let read: Vec<&str> = std::iter::once(target)
+        .chain(options.applied.iter().map(String::as_str))
+        .collect();
+    let out = ["fix.reg", "tls12-fix.reg"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((2..).map(|n| format!("fix-{n}.reg")))
+        .find(|o| !read.iter().any(|r| same_file(r, o)))?;
+    words.push("-o".into());
+    words.push(out);
+    Some(words.join(" "))
+}
+
+/// Whether two paths as given name the same file, as far as their text
+/// tells: `./fix.reg`, `FIX.REG` (Windows ignores case) and `fix.reg` do.
+fn same_file(a: &str, b: &str) -> bool {
+    let parts = |p: &str| -> Vec<String> {
+        p.split(['/', '\\'])
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_lowercase)
+            .collect()
+    };
+    parts(a) == parts(b)
+}
+
+/// A word of a command line, quoted when a shell would split or expand it:
+/// in single quotes, which `sh` and PowerShell both take literally, or in
+/// double quotes when the word holds a single quote.
+fn quoted(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_alphanumeric() || matches!(c, '/' | '\\' | '.' | '_' | '-' | ':' | '+' | ',' | '@')
+        });
+    match (plain, word.contains('\'')) {
+        (true, _) => word.to_owned(),
+        (false, false) => format!("'{word}'"),
+        (false, true) => format!("\"{word}\""),
+    }
 }
 
 /// The file to ask a fix of: an installation in an image is named
@@ -288,40 +352,57 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
         None => "unknown (the input holds no SOFTWARE hive)".into(),
     };
     writeln!(out, "  {:<12} {os}", "OS")?;
-    let mut last_key: Option<&[String]> = None;
-    for c in &a.evaluation.checks {
-        if last_key != Some(c.key.as_slice()) {
-            writeln!(out)?;
-            writeln!(out, "  [{}]", c.key.join("\\"))?;
-            last_key = Some(&c.key);
+    // One block per key; its columns are as wide as its own values, and a
+    // value too long for a column goes on a line of its own below its row.
+    const LONG: usize = 40;
+    let checks = &a.evaluation.checks;
+    let mut start = 0;
+    while start < checks.len() {
+        let key = &checks[start].key;
+        let len = checks[start..].iter().take_while(|c| &c.key == key).count();
+        let block = &checks[start..start + len];
+        start += len;
+        let width = |texts: &mut dyn Iterator<Item = String>, least: usize| {
+            texts
+                .map(|t| t.chars().count())
+                .filter(|&n| n <= LONG)
+                // A space more than the longest, as between the others.
+                .fold(least, |w, n| w.max(n + 1))
+        };
+        let found_w = width(&mut block.iter().map(|c| c.found_text()), 15);
+        let required_w = width(&mut block.iter().map(|c| c.requirement.expected_text()), 15);
+        writeln!(out)?;
+        writeln!(out, "  [{}]", key.join("\\"))?;
+        for c in block {
+            let at = c.origin().map(|o| format!("  at {}", location(a, &o)));
+            let status = match c.status {
+                Status::Ok if c.non_canonical => "ok (non-canonical)",
+                Status::Ok => "ok",
+                Status::Missing => "MISSING",
+                Status::WrongValue => "WRONG VALUE",
+                Status::WrongType => "WRONG TYPE",
+                Status::Unreadable => "UNREADABLE",
+                Status::Present => "MUST BE ABSENT",
+                Status::NotEvaluated => "not evaluated",
+            };
+            let name = match c.requirement.rule {
+                Rule::KeyAbsent => "(the key)",
+                _ => c.requirement.value.as_str(),
+            };
+            let found = c.found_text();
+            let long = found.chars().count() > LONG;
+            writeln!(
+                out,
+                "    {:<18} found {:<found_w$} required {:<required_w$} {status}{}",
+                if name.is_empty() { "@" } else { name },
+                if long { "(below)" } else { found.as_str() },
+                c.requirement.expected_text(),
+                at.unwrap_or_default()
+            )?;
+            if long {
+                writeln!(out, "    {:<18} found {found}", "")?;
+            }
         }
-        let at = c
-            .found
-            .as_ref()
-            .and_then(|e| e.origin)
-            .map(|o| format!("  at {}", location(a, &o)));
-        let status = match c.status {
-            Status::Ok if c.non_canonical => "ok (non-canonical)",
-            Status::Ok => "ok",
-            Status::Missing => "MISSING",
-            Status::WrongValue => "WRONG VALUE",
-            Status::WrongType => "WRONG TYPE",
-            Status::Unreadable => "UNREADABLE",
-            Status::Present => "MUST BE ABSENT",
-            Status::NotEvaluated => "not evaluated",
-        };
-        let name = match c.requirement.rule {
-            Rule::KeyAbsent => "(the key)",
-            _ => c.requirement.value.as_str(),
-        };
-        writeln!(
-            out,
-            "    {:<18} found {:<15} required {:<15} {status}{}",
-            if name.is_empty() { "@" } else { name },
-            c.found_text(),
-            c.requirement.expected_text(),
-            at.unwrap_or_default()
-        )?;
     }
     if !a.other_sets.is_empty() {
         writeln!(out)?;
@@ -480,4 +561,17 @@ fn fleet(out: &mut dyn Write, tally: &Tally, options: Options<'_>) -> io::Result
         writeln!(out, "      {shown}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod next_tests {
+    #[test]
+    fn same_file_and_quoting() {
+        assert!(super::same_file("./FIX.reg", "fix.reg"));
+        assert!(super::same_file(".\\fix.reg", "fix.reg"));
+        assert!(!super::same_file("dir/fix.reg", "fix.reg"));
+        assert_eq!(super::quoted("C:\\a\\b.reg"), "C:\\a\\b.reg");
+        assert_eq!(super::quoted("a b.reg"), "'a b.reg'");
+        assert_eq!(super::quoted("it's.reg"), "\"it's.reg\"");
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::registry::control_set::{HKLM, LIVE_LINK};
 use crate::registry::value::{REG_DWORD, type_name};
-use crate::registry::{ControlSet, Diagnostic, Entry, Key, OsInfo, Severity, Value};
+use crate::registry::{ControlSet, Diagnostic, Entry, Key, Origin, OsInfo, Severity, Value};
 
 use super::nearmiss::{self, NearMiss};
 use super::policy::{Policy, Requirement, Rule, Scope};
@@ -55,12 +55,24 @@ pub struct Check {
     pub non_canonical: bool,
     /// Why the check was not evaluated.
     pub note: Option<String>,
+    /// Where the input deleted what was required, when that is why it is
+    /// absent (a later write of it undoes the deletion).
+    pub deleted_at: Option<Origin>,
 }
 
 impl Check {
     /// `TLS 1.2\Client\Enabled`: the short name people use.
     pub fn short_name(&self) -> String {
         self.requirement.short_name()
+    }
+
+    /// The line to cite: where the value was found, or where the input
+    /// deleted it.
+    pub fn origin(&self) -> Option<Origin> {
+        self.found
+            .as_ref()
+            .and_then(|e| e.origin)
+            .or(self.deleted_at)
     }
 
     /// What was found, in regedit's notation.
@@ -183,7 +195,6 @@ pub fn evaluate(
 ) -> Evaluation {
     let mut findings = Vec::new();
     let mut checks = Vec::new();
-    let mut missing_keys: Vec<Vec<String>> = Vec::new();
     let software = root.find(&[HKLM, "SOFTWARE"]).is_some();
     let build = os.and_then(|o| o.build);
     let mut skipped: Vec<String> = Vec::new();
@@ -217,6 +228,7 @@ pub fn evaluate(
                 status: Status::NotEvaluated,
                 non_canonical: false,
                 note: Some(note),
+                deleted_at: None,
             });
             continue;
         }
@@ -229,20 +241,34 @@ pub fn evaluate(
             judge(req, found_key.is_some(), found.as_ref().map(|e| &e.value));
         let is_value_rule = matches!(req.rule, Rule::Equals | Rule::NonZero);
         let hidden = incomplete_at(root, &key);
-        if is_value_rule && found_key.is_none() && hidden.is_none() && !missing_keys.contains(&key)
-        {
-            missing_keys.push(key.clone());
-            findings.push(finding(
-                "missing-key",
-                Severity::Error,
-                req,
-                format!(
-                    "the key {} does not exist, so Windows uses its default for it; {} requires explicit values",
-                    short_key(&req.key),
-                    policy.authority
-                ),
-                None,
-            ));
+        let deleted_at = match req.rule {
+            Rule::KeyAbsent => None,
+            _ if found.is_some() => None,
+            _ => root.deletion(&key, Some(&req.value)),
+        };
+        let mut explained = false;
+        if is_value_rule && found_key.is_none() && hidden.is_none() {
+            explained = true;
+            let why = match deleted_at {
+                Some(_) => "is deleted by this line",
+                None => "does not exist",
+            };
+            findings.push(Finding {
+                origin: deleted_at,
+                ..finding(
+                    "missing-key",
+                    Severity::Error,
+                    req,
+                    format!(
+                        "{} is absent: the key {} {why}, so Windows uses its default for it; {} requires explicit values, and this one must be {}",
+                        req.short_name(),
+                        short_key(&req.key),
+                        policy.authority,
+                        req.expected,
+                    ),
+                    None,
+                )
+            });
         }
         let unreadable = found_key.and_then(|k| k.unreadable(&req.value));
         if let Some(why) = unreadable.filter(|_| found.is_none() && req.rule != Rule::KeyAbsent) {
@@ -288,6 +314,7 @@ pub fn evaluate(
             })
             .map(|(_, o)| *o);
         if let Some(origin) = skipped_at {
+            explained = true;
             findings.push(Finding {
                 code: "skipped-value",
                 severity: Severity::Error,
@@ -306,9 +333,28 @@ pub fn evaluate(
             status,
             non_canonical,
             note: None,
+            deleted_at,
         };
-        if let Some(f) = explain(&check, &policy.authority) {
+        let unexplained = !explained && status == Status::Missing;
+        if let Some(f) = explain(&check, &policy.authority).filter(|_| !explained) {
             findings.push(f);
+        } else if unexplained {
+            // Every failing check has its error: absent, and not for a
+            // reason told above.
+            let (why, origin) = match check.deleted_at {
+                Some(at) => ("is deleted by this line", Some(at)),
+                None => ("is absent", None),
+            };
+            findings.push(Finding {
+                origin,
+                ..finding(
+                    "missing-value",
+                    Severity::Error,
+                    req,
+                    format!("{} {why}; it must be {}", req.short_name(), req.expected),
+                    None,
+                )
+            });
         }
         checks.push(check);
     }
@@ -529,11 +575,6 @@ fn explain(check: &Check, authority: &str) -> Option<Finding> {
             format!(
                 "the key {name} exists, and {authority} requires it absent: the fix deletes it"
             ),
-        ),
-        (Status::Missing, _) if req.check.is_some() => (
-            "missing-value",
-            Severity::Error,
-            format!("{name} is absent; it must be {want}"),
         ),
         _ => return None,
     };

@@ -24,6 +24,32 @@ pub enum Remedy {
 pub struct NearMiss {
     pub finding: Finding,
     pub remedy: Remedy,
+    /// A value name written (`увімкнено`) and the one meant (`Enabled`).
+    pub rename: Option<(String, String)>,
+}
+
+/// Rewrites the line a reader suggests for a line it skipped (a syntax
+/// repair: `"увімкнено"=dword:00000001` for `"увімкнено"=DWORD:00000001`)
+/// so that it also names the value meant (`"Enabled"=dword:00000001`),
+/// when a near miss stands on the same line. Other suggestions are kept.
+pub fn amend_suggestions(diagnostics: &mut [crate::registry::Diagnostic], misses: &[NearMiss]) {
+    for d in diagnostics.iter_mut() {
+        let (Some(at), Some(suggestion)) = (d.origin, d.suggestion.as_deref()) else {
+            continue;
+        };
+        let renamed = misses.iter().find_map(|m| {
+            let (written, meant) = m.rename.as_ref()?;
+            let o = m.finding.origin?;
+            if (o.source, o.line) != (at.source, at.line) {
+                return None;
+            }
+            let rest = suggestion.strip_prefix(&format!("\"{written}\"="))?;
+            Some(format!("\"{meant}\"={rest}"))
+        });
+        if let Some(r) = renamed {
+            d.suggestion = Some(r);
+        }
+    }
 }
 
 /// SCHANNEL's other branches, where protocol keys do nothing.
@@ -496,6 +522,7 @@ fn miss(code: &'static str, origin: Option<Origin>, message: String, remedy: Rem
             suggestion: None,
         },
         remedy,
+        rename: None,
     }
 }
 
@@ -566,7 +593,7 @@ fn value_misses(
                     remedy(value),
                 ));
             } else if !why.is_empty() {
-                out.push(miss(
+                let mut m = miss(
                     "near-miss-value",
                     origin,
                     format!(
@@ -574,7 +601,9 @@ fn value_misses(
                         tidy(why, &[]).join("; ")
                     ),
                     remedy(value),
-                ));
+                );
+                m.rename = Some((value.to_owned(), want.to_owned()));
+                out.push(m);
             }
         }
     }
