@@ -842,3 +842,31 @@ fn help_texts_agree_on_what_an_input_may_be() {
         }
     }
 }
+
+/// A reader that goes away (`tlsreg audit samples | head`) ends the run
+/// quietly: no "Broken pipe" message, no panic, and an exit status that says
+/// the output is incomplete.
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    for args in [
+        &["audit", "samples"][..],
+        &["audit", "--format", "json", "samples"],
+        &["diff", "samples/noncompliant.reg"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsreg"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before anything is read: the first write finds no reader.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("standard output"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

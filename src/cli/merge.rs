@@ -19,6 +19,7 @@ use tlsreg::report::json::{self as json, Line};
 use tlsreg::report::{self, Summary};
 
 use super::args::{Format, MergeArgs};
+use super::output;
 
 /// The longest line read from a shard: an input with thousands of findings
 /// is a few MiB; anything longer is not a line tlsreg wrote.
@@ -74,11 +75,11 @@ pub fn run(a: MergeArgs) -> Result<i32, String> {
                 no_input: false,
             },
         )
-        .map_err(|e| format!("standard output: {e}")),
+        .map_err(output::stdout_failed),
         Format::Json => write_json(&mut out, &a.shards, &check),
         Format::Jsonl => write_jsonl(&mut out, &a.shards, &check),
     };
-    written.and_then(|()| out.flush().map_err(|e| format!("standard output: {e}")))?;
+    written.and_then(|()| out.flush().map_err(output::stdout_failed))?;
     Ok(check.tally.summary().exit_code())
 }
 
@@ -298,7 +299,7 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<bool> {
 }
 
 fn write_json(out: &mut dyn Write, shards: &[String], check: &Check) -> Result<(), String> {
-    let stdout = |e: io::Error| format!("standard output: {e}");
+    let stdout = output::stdout_failed;
     let mut doc = json::DocumentWriter::start(out).map_err(stdout)?;
     let mut inputs = 0;
     for shard in shards {
@@ -319,7 +320,7 @@ fn write_json(out: &mut dyn Write, shards: &[String], check: &Check) -> Result<(
 }
 
 fn write_jsonl(out: &mut dyn Write, shards: &[String], check: &Check) -> Result<(), String> {
-    let stdout = |e: io::Error| format!("standard output: {e}");
+    let stdout = output::stdout_failed;
     let mut inputs = 0;
     for shard in shards {
         read_shard(shard, false, &mut |_, line, raw| {

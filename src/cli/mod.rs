@@ -49,6 +49,8 @@ pub fn run() -> i32 {
     }
     match result {
         Ok(code) => code,
+        // The reader of our output went away: nothing more to say to it.
+        Err(_) if output::stdout_gone() => EXIT_ERROR,
         Err(message) => {
             eprintln!("tlsreg: {}", escape(&message));
             EXIT_ERROR
@@ -330,7 +332,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
             let mut out = io::stdout().lock();
             Printer::jsonl(&mut out, &found.skipped)
                 .and_then(|p| p.finish(&found.skipped))
-                .map_err(|e| format!("standard output: {e}"))?;
+                .map_err(output::stdout_failed)?;
         }
         return Err(format!(
             "no .reg file, hive or disk image found in {} ({} file(s) skipped; -v lists them)",
@@ -361,7 +363,7 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
             &mut plain
         }
     };
-    let stdout_error = |e: io::Error| format!("standard output: {e}");
+    let stdout_error = output::stdout_failed;
     let mut printer = match a.format {
         AuditFormat::Text => Printer::text(out, &policy, &a, color),
         AuditFormat::Json => Printer::json(out),
@@ -684,7 +686,7 @@ fn run_diff(a: DiffArgs) -> Result<i32, String> {
         };
         // A plain style writes nothing, neither before nor after.
         let style = anstyle::Style::new().fg_color(paint.map(Into::into));
-        writeln!(out, "{style}{line}{style:#}").map_err(|e| format!("standard output: {e}"))?;
+        writeln!(out, "{style}{line}{style:#}").map_err(output::stdout_failed)?;
     }
     Ok(1)
 }

@@ -7,6 +7,29 @@ use std::path::{Path, PathBuf};
 
 use tlsreg::regfile::{Export, OutputEncoding};
 
+/// Set once standard output's reader has gone (`tlsreg audit | head`).
+static STDOUT_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The error of a write to standard output. When its reader has gone away
+/// (a closed pipe: `| head`, `| Select-Object -First 5`), that is noted so
+/// the run ends without a message, as other tools do; its exit status still
+/// says the output is incomplete.
+pub fn stdout_failed(e: io::Error) -> String {
+    // Windows says ERROR_NO_DATA (232, which std maps to BrokenPipe); Wine
+    // says ERROR_PIPE_NOT_CONNECTED (233).
+    let gone =
+        e.kind() == io::ErrorKind::BrokenPipe || (cfg!(windows) && e.raw_os_error() == Some(233));
+    if gone {
+        STDOUT_GONE.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    format!("standard output: {e}")
+}
+
+/// Whether a write found standard output's reader gone.
+pub fn stdout_gone() -> bool {
+    STDOUT_GONE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// `-o -` means standard output, as it does for most tools.
 pub fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
@@ -358,7 +381,7 @@ pub fn emit(
             let mut lock = stdout.lock();
             lock.write_all(&bytes)
                 .and_then(|()| lock.flush())
-                .map_err(|e| format!("standard output: {e}"))
+                .map_err(stdout_failed)
         }
     }
 }
