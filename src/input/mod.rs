@@ -98,6 +98,9 @@ pub struct Options {
     pub software_keys: Vec<Vec<String>>,
     /// A SOFTWARE hive to read beside a loose SYSTEM hive.
     pub software: Option<String>,
+    /// Words (KB numbers) whose servicing packages an audit lists from
+    /// SOFTWARE's `Component Based Servicing\Packages`.
+    pub software_packages: Vec<String>,
 }
 
 /// A key filter for `.reg` inputs (an audit's comes from `schannel::relevant`).
@@ -121,6 +124,7 @@ impl Default for Options {
             keep: None,
             software_keys: Vec::new(),
             software: None,
+            software_packages: Vec::new(),
         }
     }
 }
@@ -804,6 +808,15 @@ pub fn sniff(path: &str) -> Kind {
     }
 }
 
+/// The keys of SOFTWARE (paths below its root) whose values every reader
+/// reads: the OS version and the products TLS 1.2 depends on.
+pub fn always_read_software_keys() -> Vec<Vec<String>> {
+    std::iter::once(&crate::registry::os::CURRENT_VERSION_KEY[..])
+        .chain(crate::registry::product::VALUE_KEYS)
+        .map(|k| k.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
 /// A SOFTWARE hive's layer: the OS version and the keys an audit reads,
 /// mounted at `HKEY_LOCAL_MACHINE\SOFTWARE`.
 fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, InputError> {
@@ -811,12 +824,7 @@ fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, 
         path: name.to_owned(),
         kind: e.into(),
     };
-    let mut keys: Vec<Vec<String>> = vec![
-        crate::registry::os::CURRENT_VERSION_KEY
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    ];
+    let mut keys = always_read_software_keys();
     keys.extend(options.software_keys.iter().cloned());
     let mut diagnostics = Vec::new();
     let (hive, dirty) = open_maybe_dirty(bytes).map_err(fail)?;
@@ -827,7 +835,17 @@ fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, 
             format!("{name}: the SOFTWARE hive is dirty and was read as it is; recent changes may be missing"),
         ));
     }
-    let view = hive::read(bytes, &hive, &Scope::Values(keys)).map_err(fail)?;
+    let listings = match options.software_packages.is_empty() {
+        true => Vec::new(),
+        false => vec![hive::Listing {
+            key: crate::registry::product::PACKAGES_KEY
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            holding: options.software_packages.clone(),
+        }],
+    };
+    let view = hive::read(bytes, &hive, &Scope::Values(keys, listings)).map_err(fail)?;
     diagnostics.extend(view.diagnostics);
     Ok(Layer {
         source: Source {
