@@ -116,3 +116,229 @@ fn packages_are_not_listed_unless_asked_for() {
     assert_eq!(facts.exchange, Some(Build::new(15, 0, 1365, 1)));
     assert!(facts.packages.is_empty());
 }
+
+// The rule table against the research note's numbers
+// (shared/research/prerequisites.md, from CSS-Exchange and Microsoft's TLS
+// guidance): each side of each threshold.
+
+use tlsreg::registry::OsInfo;
+use tlsreg::schannel::prerequisites::{PrereqStatus, check};
+
+fn os(build: u32) -> OsInfo {
+    OsInfo {
+        build: Some(build),
+        ..OsInfo::default()
+    }
+}
+
+fn facts(exchange: Option<[u32; 4]>, dotnet: Option<u32>, packages: &[&str]) -> ProductFacts {
+    ProductFacts {
+        exchange: exchange.map(|[a, b, c, d]| Build::new(a, b, c, d)),
+        dotnet_release: dotnet,
+        service_pack: None,
+        packages: packages
+            .iter()
+            .map(|p| format!("Package_for_{p}~31bf3856ad364e35~amd64~~6.0.1.2"))
+            .collect(),
+        packages_listed: true,
+    }
+}
+
+/// `(code, status)` of each check.
+fn outcome(policy: &str, os: &OsInfo, f: &ProductFacts) -> Vec<(&'static str, PrereqStatus)> {
+    check(policy, Some(os), f)
+        .into_iter()
+        .map(|c| (c.rule.code, c.status))
+        .collect()
+}
+
+fn exchange_status(policy: &str, build: [u32; 4]) -> PrereqStatus {
+    let checks = outcome(policy, &os(17763), &facts(Some(build), Some(533320), &[]));
+    let ex: Vec<PrereqStatus> = checks
+        .iter()
+        .filter(|(c, _)| *c == "prerequisite-exchange")
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(ex.len(), 1, "{policy} {build:?}: {checks:?}");
+    ex[0]
+}
+
+#[test]
+fn exchange_2013_needs_cu19_and_cu20_to_disable_old_tls() {
+    use PrereqStatus::*;
+    assert_eq!(exchange_status("article", [15, 0, 1347, 5]), Fail); // CU18 + SU
+    assert_eq!(exchange_status("article", [15, 0, 1365, 0]), Fail);
+    assert_eq!(exchange_status("article", [15, 0, 1365, 1]), Pass); // CU19
+    assert_eq!(exchange_status("exchange", [15, 0, 1365, 7]), Fail); // CU19 May18SU
+    assert_eq!(exchange_status("exchange", [15, 0, 1367, 3]), Pass); // CU20
+}
+
+#[test]
+fn exchange_2016_needs_cu8_and_cu9_to_disable_old_tls() {
+    use PrereqStatus::*;
+    assert_eq!(exchange_status("article", [15, 1, 1261, 35]), Fail); // CU7
+    assert_eq!(exchange_status("article", [15, 1, 1415, 1]), Fail);
+    assert_eq!(exchange_status("article", [15, 1, 1415, 2]), Pass); // CU8
+    assert_eq!(exchange_status("exchange", [15, 1, 1415, 8]), Fail); // CU8 Mar21SU
+    assert_eq!(exchange_status("exchange", [15, 1, 1466, 3]), Pass); // CU9
+}
+
+#[test]
+fn exchange_2019_and_se_have_no_exchange_prerequisite() {
+    for build in [[15, 2, 221, 12], [15, 2, 1748, 10], [15, 2, 2562, 17]] {
+        for policy in ["article", "exchange"] {
+            let checks = outcome(policy, &os(20348), &facts(Some(build), Some(533320), &[]));
+            assert!(
+                checks.iter().all(|(c, _)| *c != "prerequisite-exchange"),
+                "{build:?}: {checks:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn other_policies_have_no_prerequisites() {
+    let f = facts(Some([15, 1, 1261, 35]), Some(394802), &[]);
+    assert_eq!(outcome("cis-iis10", &os(9600), &f), []);
+    assert_eq!(outcome("tls12-only", &os(6002), &f), []);
+}
+
+#[test]
+fn server_2008_sp2_needs_kb4019276_until_build_6003() {
+    use PrereqStatus::*;
+    let none = facts(None, None, &[]);
+    assert_eq!(
+        outcome("article", &os(6002), &none),
+        [("prerequisite-os", Fail)]
+    );
+    let kb = facts(None, None, &["KB4019276"]);
+    assert_eq!(
+        outcome("article", &os(6002), &kb),
+        [("prerequisite-os", Pass)]
+    );
+    // The 2019-03 rollups raised the build to 6003: they hold KB4019276.
+    assert_eq!(outcome("article", &os(6003), &none), []);
+    // Not listed (a .reg export of SOFTWARE): not evaluated, never passed.
+    let unlisted = ProductFacts {
+        packages_listed: false,
+        ..none
+    };
+    assert_eq!(
+        outcome("exchange", &os(6002), &unlisted),
+        [("prerequisite-os", NotEvaluated)]
+    );
+}
+
+#[test]
+fn server_2012_and_2012_r2_running_exchange_need_kb3161949_and_kb2973337() {
+    use PrereqStatus::*;
+    for build in [9200, 9600] {
+        let os_checks = |f: &ProductFacts| -> Vec<PrereqStatus> {
+            outcome("article", &os(build), f)
+                .into_iter()
+                .filter(|(c, _)| *c == "prerequisite-os")
+                .map(|(_, s)| s)
+                .collect()
+        };
+        let ex = Some([15, 1, 2507, 6]);
+        assert_eq!(os_checks(&facts(ex, Some(528040), &[])), [Fail, Fail]);
+        assert_eq!(
+            os_checks(&facts(ex, Some(528040), &["KB3161949"])),
+            [Pass, Fail]
+        );
+        assert_eq!(
+            os_checks(&facts(ex, Some(528040), &["KB3161949", "KB2973337"])),
+            [Pass, Pass]
+        );
+        // Without Exchange the rule does not apply.
+        assert_eq!(os_checks(&facts(None, None, &[])), []);
+    }
+    // Server 2016 running Exchange: no KB rule.
+    let f = facts(Some([15, 1, 2507, 6]), Some(528040), &[]);
+    assert!(
+        outcome("article", &os(14393), &f)
+            .iter()
+            .all(|(c, _)| *c != "prerequisite-os")
+    );
+}
+
+/// The .NET check's status and the least release that passes it.
+fn dotnet(build: [u32; 4], windows: u32) -> (PrereqStatus, PrereqStatus) {
+    let at = |release: u32| {
+        let checks = outcome(
+            "article",
+            &os(windows),
+            &facts(Some(build), Some(release), &[]),
+        );
+        let d: Vec<PrereqStatus> = checks
+            .iter()
+            .filter(|(c, _)| *c == "prerequisite-dotnet")
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(d.len(), 1, "{build:?} on {windows}: {checks:?}");
+        d[0]
+    };
+    (at(0), at(u32::MAX))
+}
+
+/// The least `Release` that passes the .NET check.
+fn least_dotnet(build: [u32; 4], windows: u32) -> u32 {
+    let releases = [394802, 460798, 461308, 461808, 528040, 533320];
+    assert_eq!(
+        dotnet(build, windows),
+        (PrereqStatus::Fail, PrereqStatus::Pass)
+    );
+    let f = |r: u32| facts(Some(build), Some(r), &[]);
+    *releases
+        .iter()
+        .find(|r| {
+            outcome("article", &os(windows), &f(**r))
+                .iter()
+                .all(|(c, s)| *c != "prerequisite-dotnet" || *s == PrereqStatus::Pass)
+        })
+        .unwrap()
+}
+
+#[test]
+fn dotnet_follows_healthchecker_per_cu() {
+    let (v471, v472, v48, v481) = (461308, 461808, 528040, 533320);
+    for (build, windows, least) in [
+        ([15, 0, 1365, 1], 9600, v471),   // 2013 CU19
+        ([15, 0, 1367, 3], 9600, v471),   // 2013 CU20
+        ([15, 0, 1395, 4], 9600, v48),    // 2013 CU21
+        ([15, 1, 1415, 2], 14393, v471),  // 2016 CU8
+        ([15, 1, 1531, 3], 14393, v471),  // 2016 CU10
+        ([15, 1, 1591, 10], 14393, v472), // 2016 CU11
+        ([15, 1, 1713, 5], 14393, v472),  // 2016 CU12
+        ([15, 1, 1779, 2], 14393, v48),   // 2016 CU13
+        ([15, 2, 330, 5], 17763, v472),   // 2019 CU1
+        ([15, 2, 397, 3], 17763, v48),    // 2019 CU2
+        ([15, 2, 1258, 12], 20348, v48),  // 2019 CU13
+        ([15, 2, 1544, 4], 17763, v48),   // 2019 CU14 on Server 2019
+        ([15, 2, 1544, 4], 20348, v481),  // 2019 CU14 on Server 2022
+        ([15, 2, 2562, 17], 26100, v481), // SE on Server 2025
+    ] {
+        assert_eq!(
+            least_dotnet(build, windows),
+            least,
+            "{build:?} on {windows}"
+        );
+    }
+}
+
+#[test]
+fn no_dotnet_is_a_failed_dotnet_check_and_an_unknown_windows_is_not_evaluated() {
+    let f = facts(Some([15, 2, 1544, 4]), None, &[]);
+    let checks = check("article", Some(&OsInfo::default()), &f);
+    let d: Vec<(&str, PrereqStatus)> = checks.iter().map(|c| (c.rule.code, c.status)).collect();
+    assert_eq!(
+        d,
+        [
+            ("prerequisite-os", PrereqStatus::NotEvaluated),
+            ("prerequisite-dotnet", PrereqStatus::NotEvaluated)
+        ]
+    );
+    let checks = check("article", Some(&os(20348)), &f);
+    assert_eq!(checks[0].status, PrereqStatus::Fail);
+    assert_eq!(checks[0].found, "no .NET Framework 4.x");
+}

@@ -89,6 +89,9 @@ pub struct ProductFacts {
     /// The names of installed servicing packages naming a KB asked for
     /// (at most [`MAX_PACKAGES`]), as far as the view holds them.
     pub packages: Vec<String>,
+    /// Whether the view holds the package list at all: without it, no KB is
+    /// known to be missing.
+    pub packages_listed: bool,
 }
 
 impl ProductFacts {
@@ -118,8 +121,8 @@ impl ProductFacts {
             .and_then(|k| k.value("CSDVersion"))
             .and_then(|e| e.value.as_str())
             .filter(|s| !s.trim().is_empty());
-        let packages = software
-            .find(&PACKAGES_KEY)
+        let listed = software.find(&PACKAGES_KEY);
+        let packages = listed
             .map(|k| packages_naming(k.subkeys().map(Key::name), kbs))
             .unwrap_or_default();
         let facts = ProductFacts {
@@ -127,6 +130,7 @@ impl ProductFacts {
             dotnet_release: dword(&DOTNET_KEY, "Release"),
             service_pack,
             packages,
+            packages_listed: listed.is_some(),
         };
         (facts != ProductFacts::default()).then_some(facts)
     }
