@@ -342,3 +342,59 @@ fn no_dotnet_is_a_failed_dotnet_check_and_an_unknown_windows_is_not_evaluated() 
     assert_eq!(checks[0].status, PrereqStatus::Fail);
     assert_eq!(checks[0].found, "no .NET Framework 4.x");
 }
+
+// SOFTWARE beside a SYSTEM hive named alone.
+
+fn audit_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let run = common::tlsreg(args);
+    let doc = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
+    (run.code, doc)
+}
+
+#[test]
+fn a_system_hive_named_alone_is_read_with_the_software_beside_it_any_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("config");
+    let system = config(&dir, b"");
+    std::fs::remove_file(dir.join("SOFTWARE")).unwrap();
+    let payload = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/images/payload/SOFTWARE.hiv"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("software"), payload).unwrap();
+    let (code, doc) = audit_json(&["audit", "--format", "json", &system]);
+    assert_eq!(code, 0);
+    let input = &doc["inputs"][0];
+    assert_eq!(input["os"]["build"], 17763);
+    assert!(input["software"].is_string(), "{input}");
+    // --no-software: not read.
+    let (code, doc) = audit_json(&["audit", "--format", "json", "--no-software", &system]);
+    assert_eq!(code, 0);
+    assert!(doc["inputs"][0]["os"].is_null());
+}
+
+#[test]
+fn an_unreadable_software_beside_system_is_a_warning_and_the_verdict_stands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let payload = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/images/payload/SOFTWARE.hiv"),
+    )
+    .unwrap();
+    let system = config(&tmp.path().join("config"), &payload[..4096]);
+    let (code, doc) = audit_json(&["audit", "--format", "json", &system]);
+    assert_eq!(code, 0, "{doc}");
+    let input = &doc["inputs"][0];
+    assert_eq!(input["verdict"], "compliant");
+    assert!(input["os"].is_null());
+    let codes: Vec<&str> = input["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"software-unreadable"), "{codes:?}");
+    // Named with --software, it is the user's error.
+    let sw = tmp.path().join("config/SOFTWARE").display().to_string();
+    let run = common::tlsreg(&["audit", "--software", &sw, &system]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}

@@ -81,6 +81,11 @@ fn options(read: &ReadArgs) -> Result<Options, String> {
         control_set,
         no_logs: read.no_logs,
         software: read.software.clone(),
+        no_software: read.no_software,
+        software_packages: tlsreg::schannel::prerequisites::kbs()
+            .into_iter()
+            .map(String::from)
+            .collect(),
         ..Options::default()
     })
 }
