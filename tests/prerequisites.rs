@@ -398,3 +398,262 @@ fn an_unreadable_software_beside_system_is_a_warning_and_the_verdict_stands() {
     let run = common::tlsreg(&["audit", "--software", &sw, &system]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+// Must show 1: config folders (SYSTEM + a SOFTWARE made by the hive writer)
+// for each rule, each side of each threshold, audited through the SYSTEM
+// path alone.
+
+struct Case {
+    name: &'static str,
+    windows: (&'static str, u32),
+    exchange: Option<[u32; 4]>,
+    dotnet: Option<u32>,
+    kbs: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "ex2016-cu7",
+        windows: ("Windows Server 2016 Standard", 14393),
+        exchange: Some([15, 1, 1261, 35]),
+        dotnet: Some(461308),
+        kbs: &[],
+    },
+    Case {
+        name: "ex2016-cu8",
+        windows: ("Windows Server 2016 Standard", 14393),
+        exchange: Some([15, 1, 1415, 2]),
+        dotnet: Some(461308),
+        kbs: &[],
+    },
+    Case {
+        name: "ex2016-cu9",
+        windows: ("Windows Server 2016 Standard", 14393),
+        exchange: Some([15, 1, 1466, 3]),
+        dotnet: Some(461308),
+        kbs: &[],
+    },
+    Case {
+        name: "ex2013-cu18",
+        windows: ("Windows Server 2012 R2 Standard", 9600),
+        exchange: Some([15, 0, 1347, 2]),
+        dotnet: Some(461308),
+        kbs: &["KB3161949", "KB2973337"],
+    },
+    Case {
+        name: "ex2013-cu19",
+        windows: ("Windows Server 2012 R2 Standard", 9600),
+        exchange: Some([15, 0, 1365, 1]),
+        dotnet: Some(461308),
+        kbs: &["KB3161949", "KB2973337"],
+    },
+    Case {
+        name: "ex2013-cu20",
+        windows: ("Windows Server 2012 R2 Standard", 9600),
+        exchange: Some([15, 0, 1367, 3]),
+        dotnet: Some(461308),
+        kbs: &["KB3161949", "KB2973337"],
+    },
+    Case {
+        name: "w2012r2-ex-no-kbs",
+        windows: ("Windows Server 2012 R2 Standard", 9600),
+        exchange: Some([15, 1, 2507, 6]),
+        dotnet: Some(528040),
+        kbs: &[],
+    },
+    Case {
+        name: "w2012-ex-one-kb",
+        windows: ("Windows Server 2012 Standard", 9200),
+        exchange: Some([15, 1, 2507, 6]),
+        dotnet: Some(528040),
+        kbs: &["KB3161949"],
+    },
+    Case {
+        name: "w2008sp2-no-kb",
+        windows: ("Windows Server (R) 2008 Standard", 6002),
+        exchange: None,
+        dotnet: None,
+        kbs: &[],
+    },
+    Case {
+        name: "w2008sp2-kb4019276",
+        windows: ("Windows Server (R) 2008 Standard", 6002),
+        exchange: None,
+        dotnet: None,
+        kbs: &["KB4019276"],
+    },
+    Case {
+        name: "w2008sp2-build6003",
+        windows: ("Windows Server (R) 2008 Standard", 6003),
+        exchange: None,
+        dotnet: None,
+        kbs: &[],
+    },
+    Case {
+        name: "ex2019-cu14-net48-w2022",
+        windows: ("Windows Server 2022 Standard", 20348),
+        exchange: Some([15, 2, 1544, 4]),
+        dotnet: Some(528040),
+        kbs: &[],
+    },
+    Case {
+        name: "ex2019-cu14-net481-w2022",
+        windows: ("Windows Server 2022 Standard", 20348),
+        exchange: Some([15, 2, 1544, 4]),
+        dotnet: Some(533320),
+        kbs: &[],
+    },
+    Case {
+        name: "ex2019-cu14-net48-w2019",
+        windows: ("Windows Server 2019 Standard", 17763),
+        exchange: Some([15, 2, 1544, 4]),
+        dotnet: Some(528040),
+        kbs: &[],
+    },
+    Case {
+        name: "no-exchange-w2019",
+        windows: ("Windows Server 2019 Standard", 17763),
+        exchange: None,
+        dotnet: Some(528040),
+        kbs: &[],
+    },
+];
+
+fn case_software(c: &Case) -> Vec<u8> {
+    let cv: &[&str] = &["Microsoft", "Windows NT", "CurrentVersion"];
+    let mut values: Vec<(&[&str], &str, Value)> = vec![
+        (cv, "ProductName", Value::string(c.windows.0)),
+        (
+            cv,
+            "CurrentBuildNumber",
+            Value::string(&c.windows.1.to_string()),
+        ),
+        (cv, "CurrentBuild", Value::string(&c.windows.1.to_string())),
+        (cv, "InstallationType", Value::string("Server")),
+    ];
+    if c.windows.1 < 7600 {
+        values.push((cv, "CSDVersion", Value::string("Service Pack 2")));
+    }
+    if let Some(b) = c.exchange {
+        values.extend(exchange(b));
+    }
+    if let Some(r) = c.dotnet {
+        values.push((
+            &tlsreg::registry::product::DOTNET_KEY,
+            "Release",
+            Value::dword(r),
+        ));
+    }
+    let mut packages: Vec<String> =
+        vec!["Package_for_RollupFix~31bf3856ad364e35~amd64~~1.0.0.0".into()];
+    packages.extend(
+        c.kbs
+            .iter()
+            .map(|kb| format!("Package_for_{kb}~31bf3856ad364e35~amd64~~6.3.1.0")),
+    );
+    let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
+    software_hive(&values, &packages)
+}
+
+#[test]
+fn sample_config_folders_audited_through_system_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut json = Vec::new();
+    let mut cases: Vec<(String, &str)> = Vec::new();
+    for c in CASES {
+        config(&tmp.path().join("prereq").join(c.name), &case_software(c));
+        cases.push((format!("prereq/{}/SYSTEM", c.name), "article"));
+    }
+    // The thresholds that hold under the exchange policy only.
+    for name in ["ex2016-cu8", "ex2016-cu9", "ex2013-cu19", "ex2013-cu20"] {
+        cases.push((format!("prereq/{name}/SYSTEM"), "exchange"));
+    }
+    // No SOFTWARE beside SYSTEM: not evaluated, never passed.
+    let bare = tmp.path().join("prereq/no-software");
+    config(&bare, b"");
+    std::fs::remove_file(bare.join("SOFTWARE")).unwrap();
+    cases.push(("prereq/no-software/SYSTEM".into(), "article"));
+    for (path, policy) in &cases {
+        let path = common::native(path);
+        let run = common::tlsreg_in(tmp.path(), &["audit", "--policy", policy, &path]);
+        text.push_str(&format!(
+            "$ tlsreg audit --policy {policy} {}  (exit {})\n",
+            common::slashed(&path),
+            run.code
+        ));
+        let out = run.out();
+        // The OS, products and prerequisites, their findings, and the verdict:
+        // the SCHANNEL part is the same compliant hive throughout.
+        for line in out.lines().filter(|l| {
+            [
+                "  OS ",
+                "  Exchange ",
+                "  .NET ",
+                "  updates ",
+                "COMPLIANT",
+                "NONCOMPLIANT",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+                || l.contains("[prerequisite-")
+        }) {
+            text.push_str(&common::slashed(line));
+            text.push('\n');
+        }
+        text.push('\n');
+        let run = common::tlsreg_in(
+            tmp.path(),
+            &["audit", "--format", "json", "--policy", policy, &path],
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let i = &doc["inputs"][0];
+        json.push(serde_json::json!({
+            "path": common::slashed(i["path"].as_str().unwrap()),
+            "policy": policy,
+            "verdict": i["verdict"],
+            "os": i["os"],
+            "exchange": i["exchange"],
+            "dotnet": i["dotnet"],
+            "prerequisites": i["prerequisites"],
+        }));
+    }
+    snapshot!("prerequisites-samples-text", text);
+    snapshot!(
+        "prerequisites-samples-json",
+        serde_json::to_string_pretty(&json).unwrap()
+    );
+}
+
+#[test]
+fn fix_writes_the_registry_part_and_names_the_updates_it_cannot_install() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("old");
+    config(&dir, &case_software(&CASES[0]));
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/hives/not-set.hiv"),
+        dir.join("SYSTEM"),
+    )
+    .unwrap();
+    let system = common::native("old/SYSTEM");
+    let run = common::tlsreg_in(tmp.path(), &["fix", "--encoding", "utf8", &system]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("this fix cannot install Exchange 2016 CU8 (15.1.1415.2) or later"),
+        "{}",
+        run.stderr
+    );
+    let text = run.text();
+    let lines: Vec<&str> = text.lines().take(4).collect();
+    assert_eq!(
+        lines,
+        [
+            "Windows Registry Editor Version 5.00",
+            "; This file cannot install these updates, which TLS 1.2 also needs:",
+            ";   Exchange 2016 CU8 (15.1.1415.2) or later",
+            "",
+        ]
+    );
+    assert!(text.contains("\"Enabled\"=dword:00000001"), "{text}");
+}

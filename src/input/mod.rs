@@ -683,8 +683,9 @@ fn load_beside(
         None if options.no_software => (None, false),
         None => match (known_software, known_logs, input) {
             (Some(p), _, _) => (Some(p.display().to_string()), false),
-            // A folder walk found none; a file named alone is looked beside.
-            (None, None, Some(path)) if path != "-" => {
+            // A folder walk found none; a file named alone is looked beside
+            // (by audits: an export reads what it is asked for).
+            (None, None, Some(path)) if path != "-" && options.scope == Scope::Audit => {
                 let path = Path::new(path);
                 let found = path.file_name().and_then(|name| {
                     folder::Folder::of(path)
