@@ -373,8 +373,7 @@ pub fn cu_name(b: Build) -> Option<&'static str> {
     }
     CUS.iter()
         .map(|(name, [a, c, d, e])| (*name, Build::new(*a, *c, *d, *e)))
-        .filter(|(_, first)| first.major == b.major && first.minor == b.minor && *first <= b)
-        .last()
+        .rfind(|(_, first)| first.major == b.major && first.minor == b.minor && *first <= b)
         .map(|(name, _)| name)
 }
 
@@ -405,8 +404,7 @@ const DOTNET: [(&str, u32); 11] = [
 pub fn dotnet_version(release: u32) -> Option<&'static str> {
     DOTNET
         .iter()
-        .filter(|(_, min)| *min <= release)
-        .last()
+        .rfind(|(_, min)| *min <= release)
         .map(|(v, _)| *v)
 }
 
