@@ -657,3 +657,46 @@ fn fix_writes_the_registry_part_and_names_the_updates_it_cannot_install() {
     );
     assert!(text.contains("\"Enabled\"=dword:00000001"), "{text}");
 }
+
+// Must show 3: an image whose SOFTWARE holds Exchange 2016 CU7.
+
+/// The SOFTWARE hive of `samples/images/exchange-cu7.raw`: Windows Server
+/// 2016 with Exchange 2016 CU7 and .NET 4.7.1.
+#[test]
+fn committed_exchange_cu7_software_hive_is_what_the_writer_makes() {
+    let bytes = case_software(&CASES[0]);
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/images/payload/SOFTWARE-ex2016cu7.hiv");
+    if std::env::var_os("TLSREG_WRITE_SAMPLES").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &bytes).unwrap();
+        return;
+    }
+    let committed = std::fs::read(&path).unwrap();
+    assert!(
+        committed == bytes,
+        "{} is not what the writer makes now; if intended, rerun with \
+         TLSREG_WRITE_SAMPLES=1 cargo test --test prerequisites, then samples/images/make.sh",
+        path.display()
+    );
+}
+
+#[test]
+fn an_image_whose_software_holds_exchange_2016_cu7_is_noncompliant() {
+    let (code, doc) = audit_json(&[
+        "audit",
+        "--format",
+        "json",
+        "samples/images/exchange-cu7.raw",
+    ]);
+    assert_eq!(code, 1, "{doc}");
+    let input = &doc["inputs"][0];
+    assert_eq!(input["kind"], "image");
+    assert_eq!(input["verdict"], "noncompliant");
+    assert_eq!(input["exchange"]["cu"], "Exchange 2016 CU7");
+    let codes: Vec<&str> = common::findings(&doc)
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["prerequisite-exchange"], "{doc}");
+}
