@@ -462,22 +462,14 @@ mod tests {
 
     #[test]
     fn names_of_builds_and_releases() {
-        assert_eq!(
-            cu_name(Build::new(15, 1, 1415, 2)),
-            Some("Exchange 2016 CU8")
-        );
-        assert_eq!(
-            cu_name(Build::new(15, 1, 1415, 8)),
-            Some("Exchange 2016 CU8")
-        );
-        assert_eq!(
-            cu_name(Build::new(15, 1, 1415, 1)),
-            Some("Exchange 2016 CU7")
-        );
-        assert_eq!(
-            cu_name(Build::new(15, 2, 2562, 17)),
-            Some("Exchange SE RTM")
-        );
+        for (b, name) in [
+            ([15, 1, 1415, 2], "Exchange 2016 CU8"),
+            ([15, 1, 1415, 8], "Exchange 2016 CU8"),
+            ([15, 1, 1415, 1], "Exchange 2016 CU7"),
+            ([15, 2, 2562, 17], "Exchange SE RTM"),
+        ] {
+            assert_eq!(cu_name(Build::new(b[0], b[1], b[2], b[3])), Some(name));
+        }
         assert_eq!(cu_name(Build::new(15, 2, 221, 12)), None);
         assert_eq!(cu_name(Build::new(14, 3, 382, 0)), None);
         assert_eq!(
