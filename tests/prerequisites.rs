@@ -660,13 +660,13 @@ fn fix_writes_the_registry_part_and_names_the_updates_it_cannot_install() {
 
 // Must show 3: an image whose SOFTWARE holds Exchange 2016 CU7.
 
-/// The SOFTWARE hive of `samples/images/exchange-cu7.raw`: Windows Server
+/// The SOFTWARE hive of `tests/prerequisites/exchange-cu7.raw`: Windows Server
 /// 2016 with Exchange 2016 CU7 and .NET 4.7.1.
 #[test]
 fn committed_exchange_cu7_software_hive_is_what_the_writer_makes() {
     let bytes = case_software(&CASES[0]);
     let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/images/payload/SOFTWARE-ex2016cu7.hiv");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/prerequisites/SOFTWARE-ex2016cu7.hiv");
     if std::env::var_os("TLSREG_WRITE_SAMPLES").is_some_and(|v| v == "1") {
         std::fs::write(&path, &bytes).unwrap();
         return;
@@ -686,7 +686,7 @@ fn an_image_whose_software_holds_exchange_2016_cu7_is_noncompliant() {
         "audit",
         "--format",
         "json",
-        "samples/images/exchange-cu7.raw",
+        "tests/prerequisites/exchange-cu7.raw",
     ]);
     assert_eq!(code, 1, "{doc}");
     let input = &doc["inputs"][0];

@@ -130,13 +130,15 @@ put two-windows.raw "$TMP/vol" 20480
 # bare-ntfs.raw, 4 MiB: an NTFS volume with no partition table.
 ntfs bare-ntfs.raw 8192 0 "$TMP/compliant" Windows
 
-# exchange-cu7.raw, 4 MiB: a bare NTFS volume, compliant SYSTEM, whose SOFTWARE
-# (payload/SOFTWARE-ex2016cu7.hiv, written by `TLSREG_WRITE_SAMPLES=1
-# cargo test --test prerequisites`) holds Exchange 2016 CU7: prerequisite-exchange.
+# ../../tests/prerequisites/exchange-cu7.raw, 4 MiB: a bare NTFS volume, compliant
+# SYSTEM, whose SOFTWARE (tests/prerequisites/SOFTWARE-ex2016cu7.hiv, written by
+# `TLSREG_WRITE_SAMPLES=1 cargo test --test prerequisites`) holds Exchange 2016 CU7:
+# prerequisite-exchange. Kept out of samples/ so the fleet samples stay as they are.
 build_exchange_cu7() {
+  local out=../../tests/prerequisites
   payload exchange-cu7 "$HIVES/compliant.hiv"
-  cp payload/SOFTWARE-ex2016cu7.hiv "$TMP/exchange-cu7/Windows/System32/config/SOFTWARE"
-  ntfs exchange-cu7.raw 8192 0 "$TMP/exchange-cu7" Windows
+  cp "$out/SOFTWARE-ex2016cu7.hiv" "$TMP/exchange-cu7/Windows/System32/config/SOFTWARE"
+  ntfs "$out/exchange-cu7.raw" 8192 0 "$TMP/exchange-cu7" Windows
 }
 build_exchange_cu7
 
