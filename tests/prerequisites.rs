@@ -367,6 +367,8 @@ fn a_system_hive_named_alone_is_read_with_the_software_beside_it_any_case() {
     let input = &doc["inputs"][0];
     assert_eq!(input["os"]["build"], 17763);
     assert!(input["software"].is_string(), "{input}");
+    let from = common::slashed(input["software_path"].as_str().unwrap());
+    assert!(from.ends_with("config/software"), "{from}");
     // --no-software: not read.
     let (code, doc) = audit_json(&["audit", "--format", "json", "--no-software", &system]);
     assert_eq!(code, 0);

@@ -87,6 +87,7 @@ fn audited(a: &Audit) -> Json {
         "read_as": input.map(|s| s.detail.as_str()),
         "applied": a.loaded.sources.iter().filter(|s| s.role == Role::Applied).map(|s| s.name.as_str()).collect::<Vec<_>>(),
         "software": a.loaded.sources.iter().find(|s| s.role == Role::Software).map(|s| s.detail.as_str()),
+        "software_path": a.loaded.sources.iter().find(|s| s.role == Role::Software).map(|s| s.name.as_str()),
         "verdict": super::verdict(a).as_str(),
         "error": (!a.conclusive()).then_some("a required value could not be read"),
         "policy": a.evaluation.policy,

@@ -367,7 +367,8 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     for s in &loaded.sources {
         let (role, name) = match s.role {
             Role::Input => ("read as", String::new()),
-            Role::Software => ("software", String::new()),
+            // Where the SOFTWARE hive came from: beside SYSTEM, --software, an image.
+            Role::Software => ("software", format!("{}: ", s.name)),
             Role::Applied => ("applied", format!("{}: ", s.name)),
         };
         writeln!(out, "  {role:<12} {name}{}", s.detail)?;
