@@ -1,16 +1,67 @@
 //! An audit: a loaded view evaluated against a policy, with every finding in
 //! one list.
 
-use crate::input::Loaded;
+use crate::input::{Loaded, Role};
 use crate::registry::control_set::{Reason, set_number};
-use crate::registry::{ControlSet, OsInfo, Severity};
+use crate::registry::{ControlSet, OsInfo, ProductFacts, Severity};
+use crate::schannel::prerequisites::{self, PrereqCheck, PrereqStatus};
 use crate::schannel::{Evaluation, Finding, Matrix, Policy, base_path, evaluate, matrix};
+
+/// The article's step 1 for one input: the Windows, Exchange and .NET
+/// levels TLS 1.2 needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prerequisites {
+    /// The policy names none.
+    NoRules,
+    /// No SOFTWARE hive was read, so nothing is known: never a pass.
+    NotEvaluated,
+    /// Each rule that applies, checked.
+    Checked(Vec<PrereqCheck>),
+}
+
+impl Prerequisites {
+    /// The checks that failed with an error: each makes the input noncompliant.
+    pub fn failing(&self) -> impl Iterator<Item = &PrereqCheck> {
+        let checks = match self {
+            Prerequisites::Checked(c) => c.as_slice(),
+            _ => &[],
+        };
+        checks.iter().filter(|c| c.status == PrereqStatus::Fail)
+    }
+
+    fn of(
+        loaded: &Loaded,
+        os: Option<&OsInfo>,
+        products: Option<&ProductFacts>,
+        policy: &Policy,
+    ) -> Self {
+        let has_rules = prerequisites::table()
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.policies.contains(&policy.name));
+        let software = loaded.sources.iter().any(|s| s.role == Role::Software)
+            || os.is_some()
+            || products.is_some();
+        match (has_rules, software) {
+            (false, _) => Prerequisites::NoRules,
+            (true, false) => Prerequisites::NotEvaluated,
+            (true, true) => Prerequisites::Checked(prerequisites::check(
+                &policy.name,
+                os,
+                &products.cloned().unwrap_or_default(),
+            )),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Audit {
     pub loaded: Loaded,
     /// The OS version, when the view holds the SOFTWARE hive.
     pub os: Option<OsInfo>,
+    /// Exchange, .NET and the updates installed, when the view holds them.
+    pub products: Option<ProductFacts>,
+    pub prerequisites: Prerequisites,
     pub evaluation: Evaluation,
     /// Every protocol on each side, for `--matrix` and the JSON report.
     pub matrix: Matrix,
@@ -21,6 +72,8 @@ pub struct Audit {
 
 pub fn audit(mut loaded: Loaded, policy: &Policy) -> Audit {
     let os = OsInfo::read(&loaded.root);
+    let products = ProductFacts::read(&loaded.root, &prerequisites::kbs());
+    let prerequisites = Prerequisites::of(&loaded, os.as_ref(), products.as_ref(), policy);
     let evaluation = evaluate(
         &loaded.root,
         loaded.control_set.as_ref(),
@@ -38,6 +91,8 @@ pub fn audit(mut loaded: Loaded, policy: &Policy) -> Audit {
     Audit {
         loaded,
         os,
+        products,
+        prerequisites,
         evaluation,
         matrix,
         other_sets: Vec::new(),
@@ -129,8 +184,14 @@ fn name_eq(a: &[String], b: &[String]) -> bool {
 }
 
 impl Audit {
+    /// Every evaluated check holds, and no prerequisite fails with an error
+    /// (a `.reg` cannot install an update).
     pub fn compliant(&self) -> bool {
         self.evaluation.compliant()
+            && self
+                .prerequisites
+                .failing()
+                .all(|c| c.rule.severity != Severity::Error)
     }
 
     /// False when a required value could not be read (see `Status::Unreadable`).
@@ -163,6 +224,28 @@ impl Audit {
             )),
         }
         out.extend(self.evaluation.findings.iter().cloned());
+        out.extend(self.prerequisites.failing().map(|c| Finding {
+            code: c.rule.code,
+            severity: c.rule.severity,
+            message: format!(
+                "{}: install {} (a .reg cannot; {})",
+                c.found, c.rule.install, c.rule.source
+            ),
+            origin: None,
+            suggestion: None,
+        }));
+        out
+    }
+
+    /// What to install that a `.reg` cannot: each failing prerequisite's
+    /// update, once.
+    pub fn updates_needed(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in self.prerequisites.failing() {
+            if !out.contains(&c.rule.install) {
+                out.push(c.rule.install.clone());
+            }
+        }
         out
     }
 }

@@ -130,6 +130,18 @@ put two-windows.raw "$TMP/vol" 20480
 # bare-ntfs.raw, 4 MiB: an NTFS volume with no partition table.
 ntfs bare-ntfs.raw 8192 0 "$TMP/compliant" Windows
 
+# ../../tests/prerequisites/exchange-cu7.raw, 4 MiB: a bare NTFS volume, compliant
+# SYSTEM, whose SOFTWARE (tests/prerequisites/SOFTWARE-ex2016cu7.hiv, written by
+# `TLSREG_WRITE_SAMPLES=1 cargo test --test prerequisites`) holds Exchange 2016 CU7:
+# prerequisite-exchange. Kept out of samples/ so the fleet samples stay as they are.
+build_exchange_cu7() {
+  local out=../../tests/prerequisites
+  payload exchange-cu7 "$HIVES/compliant.hiv"
+  cp "$out/SOFTWARE-ex2016cu7.hiv" "$TMP/exchange-cu7/Windows/System32/config/SOFTWARE"
+  ntfs "$out/exchange-cu7.raw" 8192 0 "$TMP/exchange-cu7" Windows
+}
+build_exchange_cu7
+
 # no-windows.raw, 4 MiB, GPT: one basic data NTFS volume without Windows.
 rm -f no-windows.raw
 truncate -s 4M no-windows.raw

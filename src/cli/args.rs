@@ -144,6 +144,12 @@ pub struct ReadArgs {
     /// Disk images need no such option: their SOFTWARE is read with their SYSTEM.
     #[arg(long, value_name = "FILE")]
     pub software: Option<String>,
+
+    /// Read no SOFTWARE hive, not even one found beside SYSTEM or in an image: the OS
+    /// version, and the Windows, Exchange and .NET prerequisites, are then unknown
+    /// ("not evaluated").
+    #[arg(long, conflicts_with = "software")]
+    pub no_software: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +196,7 @@ pub struct AuditArgs {
     /// Windows API) instead of a file: the same report an export of it would give, named
     /// \\COMPUTER\HKLM; --apply applies on top of it as on a file. Windows only; elsewhere,
     /// audit an exported .reg file, a hive or a disk image.
-    #[arg(long, conflicts_with_all = ["inputs", "software", "no_logs", "control_set", "install"])]
+    #[arg(long, conflicts_with_all = ["inputs", "software", "no_software", "no_logs", "control_set", "install"])]
     pub live: bool,
 
     /// Output format: `text` for people; `json` for one document {"inputs":[...],
@@ -272,7 +278,7 @@ pub struct DiffArgs {
     /// Compare the registry of the machine tlsreg runs on (HKEY_LOCAL_MACHINE, read through
     /// the Windows API) instead of a file. Windows only; elsewhere, give an exported .reg
     /// file, a hive or a disk image.
-    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set", "install"])]
+    #[arg(long, conflicts_with_all = ["input", "software", "no_software", "no_logs", "control_set", "install"])]
     pub live: bool,
 
     /// Colour the diff: `auto` colours it on a terminal that shows colour,
@@ -320,7 +326,7 @@ pub struct FixArgs {
     /// Fix the registry of the machine tlsreg runs on (HKEY_LOCAL_MACHINE, read through the
     /// Windows API) instead of a file: the .reg file is written, never imported. Windows
     /// only; elsewhere, give an exported .reg file, a hive or a disk image.
-    #[arg(long, conflicts_with_all = ["input", "software", "no_logs", "control_set", "install"])]
+    #[arg(long, conflicts_with_all = ["input", "software", "no_software", "no_logs", "control_set", "install"])]
     pub live: bool,
 
     /// Write the whole article block (every required value), not only what differs.

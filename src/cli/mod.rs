@@ -83,6 +83,11 @@ fn options(read: &ReadArgs) -> Result<Options, String> {
         control_set,
         no_logs: read.no_logs,
         software: read.software.clone(),
+        no_software: read.no_software,
+        software_packages: tlsreg::schannel::prerequisites::kbs()
+            .into_iter()
+            .map(String::from)
+            .collect(),
         ..Options::default()
     })
 }
@@ -796,13 +801,33 @@ fn run_fix(a: FixArgs) -> Result<i32, String> {
             None => export = Some(one),
         }
     }
-    let Some(export) = export else {
+    // Updates the article's step 1 needs: no .reg installs them.
+    let mut updates: Vec<String> = Vec::new();
+    for u in single.audits.iter().flat_map(|a| a.updates_needed()) {
+        if !updates.contains(&u) {
+            updates.push(u);
+        }
+    }
+    for u in &updates {
+        eprintln!(
+            "tlsreg: {}: this fix cannot install {}; install it too",
+            escape(&single.name),
+            escape(u)
+        );
+    }
+    let Some(mut export) = export else {
         eprintln!(
             "{}; nothing was written",
             nothing_to_fix(&single.name, &single.audits)
         );
         return Ok(0);
     };
+    if !updates.is_empty() {
+        let mut text =
+            vec!["This file cannot install these updates, which TLS 1.2 also needs:".to_owned()];
+        text.extend(updates.iter().map(|u| format!("  {u}")));
+        export.comment_at_top(&text);
+    }
     emit(&export, &a.out)?;
     if let Some(p) = a.out.output.as_deref().filter(|p| !output::is_stdout(p)) {
         eprintln!(

@@ -95,9 +95,23 @@ pub enum Scope {
     /// One key (a path below the hive root) and everything under it.
     Key(Vec<String>),
     /// The values of these keys (paths below the hive root), mounted at
-    /// `HKEY_LOCAL_MACHINE\SOFTWARE`: what an audit reads of SOFTWARE.
-    Values(Vec<Vec<String>>),
+    /// `HKEY_LOCAL_MACHINE\SOFTWARE`: what an audit reads of SOFTWARE;
+    /// and, of each listing, the names of the subkeys it asks for.
+    Values(Vec<Vec<String>>, Vec<Listing>),
 }
+
+/// The subkeys of `key` (a path below the hive root) whose names hold one
+/// of `holding` (ignoring case), as empty keys: the servicing packages
+/// naming a KB, out of the tens of thousands a SOFTWARE hive lists. At most
+/// [`MAX_LISTED`] are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    pub key: Vec<String>,
+    pub holding: Vec<String>,
+}
+
+/// The most subkey names one listing keeps.
+pub const MAX_LISTED: usize = 256;
 
 /// What was read.
 pub struct HiveView {
@@ -205,13 +219,40 @@ pub fn read(bytes: &[u8], hive: &Hive<&[u8]>, scope: &Scope) -> Result<HiveView,
                 }
             }
         }
-        Scope::Values(keys) => {
+        Scope::Values(keys, listings) => {
             for key in keys {
                 let mut path = software_mount().to_vec();
                 if let Some((node, shown, depth)) =
                     walker.walk_to(&root_node, key, &mut tree, &mut path)
                 {
                     walker.copy(node, tree.create(&path, None), &shown, depth, false);
+                }
+            }
+            for listing in listings {
+                let mut path = software_mount().to_vec();
+                if let Some((node, shown, _)) =
+                    walker.walk_to(&root_node, &listing.key, &mut tree, &mut path)
+                {
+                    let holding: Vec<String> =
+                        listing.holding.iter().map(|h| h.to_uppercase()).collect();
+                    let mut names = Vec::new();
+                    let mut mark = Key::default();
+                    walker.each_child(&node, &shown, None, &mut mark, |w, n| {
+                        if let Some(name) = w.name(&n) {
+                            let upper = name.to_uppercase();
+                            if holding.iter().any(|h| upper.contains(h.as_str())) {
+                                names.push(name);
+                            }
+                        }
+                        names.len() < MAX_LISTED
+                    });
+                    let into = tree.create(&path, None);
+                    for name in names {
+                        into.create(&[name], None);
+                    }
+                    if let Some(why) = mark.incomplete() {
+                        into.mark_incomplete(why);
+                    }
                 }
             }
         }

@@ -202,7 +202,7 @@ fn read(registry: &impl LiveRegistry, options: &Options, limits: Limits) -> Read
             .chain(below.iter().cloned())
             .collect(),
         // `Values` is how a SOFTWARE hive is read; SOFTWARE is read below.
-        Scope::Audit | Scope::Values(_) => SECURITY_PROVIDERS.map(String::from).to_vec(),
+        Scope::Audit | Scope::Values(..) => SECURITY_PROVIDERS.map(String::from).to_vec(),
     };
     let keep = options.keep.as_ref().map(|k| &*k.0 as Keep<'_>);
     // The link itself, as an export names it even when nothing below it
@@ -213,11 +213,8 @@ fn read(registry: &impl LiveRegistry, options: &Options, limits: Limits) -> Read
         .collect();
     walk.subtree(&mut root, &link, keep, false);
     walk.subtree(&mut root, &system, keep, true);
-    let os: Vec<String> = crate::registry::os::CURRENT_VERSION_KEY
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for key in std::iter::once(&os).chain(&options.software_keys) {
+    let always = super::always_read_software_keys();
+    for key in always.iter().chain(&options.software_keys) {
         let path: Vec<String> = std::iter::once("SOFTWARE".to_owned())
             .chain(key.iter().cloned())
             .collect();

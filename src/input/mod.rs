@@ -98,6 +98,11 @@ pub struct Options {
     pub software_keys: Vec<Vec<String>>,
     /// A SOFTWARE hive to read beside a loose SYSTEM hive.
     pub software: Option<String>,
+    /// Read no SOFTWARE hive found beside SYSTEM (`--no-software`).
+    pub no_software: bool,
+    /// Words (KB numbers) whose servicing packages an audit lists from
+    /// SOFTWARE's `Component Based Servicing\Packages`.
+    pub software_packages: Vec<String>,
 }
 
 /// A key filter for `.reg` inputs (an audit's comes from `schannel::relevant`).
@@ -121,6 +126,8 @@ impl Default for Options {
             keep: None,
             software_keys: Vec::new(),
             software: None,
+            no_software: false,
+            software_packages: Vec::new(),
         }
     }
 }
@@ -669,9 +676,27 @@ fn load_beside(
     applied: &[String],
     options: &Options,
 ) -> Result<Loaded, InputError> {
-    let software = match &options.software {
-        Some(s) => Some(s.clone()),
-        None => known_software.map(|p| p.display().to_string()),
+    // A SOFTWARE hive named with --software must be read; one found beside
+    // the input is read if it can be, and never costs the SYSTEM verdict.
+    let (software, named) = match &options.software {
+        Some(s) => (Some(s.clone()), true),
+        None if options.no_software => (None, false),
+        None => match (known_software, known_logs, input) {
+            (Some(p), _, _) => (Some(p.display().to_string()), false),
+            // A folder walk found none; a file named alone is looked beside
+            // (by audits: an export reads what it is asked for).
+            (None, None, Some(path)) if path != "-" && options.scope == Scope::Audit => {
+                let path = Path::new(path);
+                let found = path.file_name().and_then(|name| {
+                    folder::Folder::of(path)
+                        .ok()
+                        .and_then(|f| f.software_of(name))
+                        .filter(|sw| sw.as_path() != path)
+                });
+                (found.map(|p| p.display().to_string()), false)
+            }
+            _ => (None, false),
+        },
     };
     let names: Vec<&str> = input
         .into_iter()
@@ -704,13 +729,24 @@ fn load_beside(
                         path: sw.to_owned(),
                         kind: ErrorKind::Io(e),
                     };
-                    let (bytes, cut) = map_or_read(Path::new(sw), MAX_LOOSE_HIVE).map_err(io)?;
-                    if cut {
-                        return Err(io(std::io::Error::other(format!(
-                            "cannot be mapped, and is larger than the {MAX_LOOSE_HIVE} bytes read at most"
-                        ))));
+                    let read = map_or_read(Path::new(sw), MAX_LOOSE_HIVE)
+                        .map_err(io)
+                        .and_then(|(bytes, cut)| match cut {
+                            true => Err(io(std::io::Error::other(format!(
+                                "cannot be mapped, and is larger than the {MAX_LOOSE_HIVE} bytes read at most"
+                            )))),
+                            false => software_layer(sw, &bytes, options),
+                        });
+                    match read {
+                        Ok(layer) => layer,
+                        Err(e) if !named => {
+                            if let Some(system) = layers.last_mut() {
+                                system.diagnostics.push(software_unread(&e));
+                            }
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    software_layer(sw, &bytes, options)?
                 } else {
                     layer
                 }
@@ -729,6 +765,18 @@ fn load_beside(
         layers.push(layer);
     }
     combine::build(layers, input.is_some(), options.control_set)
+}
+
+/// The warning for a SOFTWARE hive found beside SYSTEM that could not be
+/// read: the SYSTEM verdict stands, the OS is unknown.
+fn software_unread(e: &InputError) -> Diagnostic {
+    note(
+        "software-unreadable",
+        Severity::Warning,
+        format!(
+            "{e}: the SOFTWARE hive was not read, so the OS and the installed products are unknown"
+        ),
+    )
 }
 
 /// The most of a `--software` file read when it cannot be mapped, as for a
@@ -804,6 +852,15 @@ pub fn sniff(path: &str) -> Kind {
     }
 }
 
+/// The keys of SOFTWARE (paths below its root) whose values every reader
+/// reads: the OS version and the products TLS 1.2 depends on.
+pub fn always_read_software_keys() -> Vec<Vec<String>> {
+    std::iter::once(&crate::registry::os::CURRENT_VERSION_KEY[..])
+        .chain(crate::registry::product::VALUE_KEYS)
+        .map(|k| k.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
 /// A SOFTWARE hive's layer: the OS version and the keys an audit reads,
 /// mounted at `HKEY_LOCAL_MACHINE\SOFTWARE`.
 fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, InputError> {
@@ -811,12 +868,7 @@ fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, 
         path: name.to_owned(),
         kind: e.into(),
     };
-    let mut keys: Vec<Vec<String>> = vec![
-        crate::registry::os::CURRENT_VERSION_KEY
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    ];
+    let mut keys = always_read_software_keys();
     keys.extend(options.software_keys.iter().cloned());
     let mut diagnostics = Vec::new();
     let (hive, dirty) = open_maybe_dirty(bytes).map_err(fail)?;
@@ -827,7 +879,17 @@ fn software_layer(name: &str, bytes: &[u8], options: &Options) -> Result<Layer, 
             format!("{name}: the SOFTWARE hive is dirty and was read as it is; recent changes may be missing"),
         ));
     }
-    let view = hive::read(bytes, &hive, &Scope::Values(keys)).map_err(fail)?;
+    let listings = match options.software_packages.is_empty() {
+        true => Vec::new(),
+        false => vec![hive::Listing {
+            key: crate::registry::product::PACKAGES_KEY
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            holding: options.software_packages.clone(),
+        }],
+    };
+    let view = hive::read(bytes, &hive, &Scope::Values(keys, listings)).map_err(fail)?;
     diagnostics.extend(view.diagnostics);
     Ok(Layer {
         source: Source {
@@ -1116,8 +1178,12 @@ fn load_found(
     let info = |message: String| note("image", Severity::Info, message);
     system.diagnostics.extend(found.notes.into_iter().map(info));
     let mut layers = vec![system];
-    match found.software {
-        Some(bytes) => layers.push(software_layer(&format!("{name} SOFTWARE"), bytes, options)?),
+    match found.software.filter(|_| !options.no_software) {
+        Some(bytes) => match software_layer(&format!("{name} SOFTWARE"), bytes, options) {
+            Ok(layer) => layers.push(layer),
+            Err(e) => layers[0].diagnostics.push(software_unread(&e)),
+        },
+        None if options.no_software => {}
         None => layers[0].diagnostics.push(info(
             "no SOFTWARE hive beside SYSTEM: the OS version is unknown".into(),
         )),

@@ -99,6 +99,24 @@ impl Export {
         self
     }
 
+    /// `; text` lines right below the header, after any put there before:
+    /// what a reader should know before importing. regedit skips them.
+    pub fn comment_at_top(&mut self, text: &[String]) -> &mut Self {
+        let at = self
+            .lines
+            .iter()
+            .skip(1)
+            .take_while(|l| l.starts_with(';'))
+            .count()
+            + 1;
+        let at = at.min(self.lines.len());
+        let comments = text
+            .iter()
+            .map(|t| format!("; {}", t.replace(['\r', '\n'], " ")));
+        self.lines.splice(at..at, comments);
+        self
+    }
+
     /// How many lines are written so far (the header is line 1).
     pub fn line_count(&self) -> usize {
         self.lines.len()

@@ -4,11 +4,13 @@
 pub mod control_set;
 pub mod name;
 pub mod os;
+pub mod product;
 mod tree;
 pub mod value;
 
 pub use control_set::ControlSet;
 pub use os::OsInfo;
+pub use product::{Build, ProductFacts};
 pub use tree::{Entry, Key, Origin};
 pub use value::Value;
 

@@ -45,6 +45,27 @@ fn checks(a: &Audit, evaluation: &Evaluation) -> Vec<Json> {
         .collect()
 }
 
+/// The article's step 1: `not evaluated` without a SOFTWARE hive, else
+/// each prerequisite as a check.
+fn prerequisites(p: &crate::audit::Prerequisites) -> Json {
+    use crate::audit::Prerequisites;
+    match p {
+        Prerequisites::NoRules => json!({"status": "none", "checks": []}),
+        Prerequisites::NotEvaluated => json!({"status": "not evaluated", "checks": []}),
+        Prerequisites::Checked(checks) => json!({
+            "status": "evaluated",
+            "checks": checks.iter().map(|c| json!({
+                "code": c.rule.code,
+                "severity": c.rule.severity.as_str(),
+                "status": c.status.as_str(),
+                "found": c.found,
+                "install": c.rule.install,
+                "source": c.rule.source,
+            })).collect::<Vec<_>>(),
+        }),
+    }
+}
+
 fn audited(a: &Audit) -> Json {
     let findings: Vec<Json> = a
         .findings()
@@ -66,6 +87,7 @@ fn audited(a: &Audit) -> Json {
         "read_as": input.map(|s| s.detail.as_str()),
         "applied": a.loaded.sources.iter().filter(|s| s.role == Role::Applied).map(|s| s.name.as_str()).collect::<Vec<_>>(),
         "software": a.loaded.sources.iter().find(|s| s.role == Role::Software).map(|s| s.detail.as_str()),
+        "software_path": a.loaded.sources.iter().find(|s| s.role == Role::Software).map(|s| s.name.as_str()),
         "verdict": super::verdict(a).as_str(),
         "error": (!a.conclusive()).then_some("a required value could not be read"),
         "policy": a.evaluation.policy,
@@ -81,6 +103,15 @@ fn audited(a: &Audit) -> Json {
             "display_version": os.display_version,
             "installation_type": os.installation_type,
         })),
+        "exchange": a.products.as_ref().and_then(|p| p.exchange).map(|b| json!({
+            "build": b.to_string(),
+            "cu": crate::schannel::prerequisites::cu_name(b),
+        })),
+        "dotnet": a.products.as_ref().and_then(|p| p.dotnet_release).map(|r| json!({
+            "release": r,
+            "version": crate::schannel::prerequisites::dotnet_version(r),
+        })),
+        "prerequisites": prerequisites(&a.prerequisites),
         "matrix": a.matrix.rows.iter().map(|r| json!({
             "protocol": r.protocol,
             "side": r.side,

@@ -12,7 +12,10 @@
 
 use std::io::{self, Write};
 
+use crate::audit::Prerequisites;
+use crate::registry::Severity;
 use crate::schannel::Status;
+use crate::schannel::prerequisites::{PrereqCheck, PrereqStatus};
 
 use super::{Outcome, check_name, location};
 
@@ -50,13 +53,50 @@ pub fn suite(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     let findings = a.findings();
     let count = |f: &dyn Fn(Status) -> bool| checks.iter().filter(|c| f(c.status)).count();
     let errors = count(&|s| s == Status::Unreadable);
-    let failures = count(&|s| s.fails() && s != Status::Unreadable);
-    let skipped = count(&|s| s == Status::NotEvaluated);
+    // The article's step 1, when checked: a testcase per prerequisite,
+    // named by its code; a failing error is a failure (a warning passes,
+    // its finding below says why), one the SOFTWARE hive cannot answer skipped.
+    let prereqs: &[PrereqCheck] = match &a.prerequisites {
+        Prerequisites::Checked(c) => c,
+        _ => &[],
+    };
+    let prereq_fails =
+        |c: &PrereqCheck| c.status == PrereqStatus::Fail && c.rule.severity == Severity::Error;
+    let failures = count(&|s| s.fails() && s != Status::Unreadable)
+        + prereqs.iter().filter(|c| prereq_fails(c)).count();
+    let skipped = count(&|s| s == Status::NotEvaluated)
+        + prereqs
+            .iter()
+            .filter(|c| c.status == PrereqStatus::NotEvaluated)
+            .count();
     writeln!(
         out,
         r#"  <testsuite name="{path}" tests="{}" failures="{failures}" errors="{errors}" skipped="{skipped}">"#,
-        checks.len()
+        checks.len() + prereqs.len()
     )?;
+    for c in prereqs {
+        let name = xml(c.rule.code);
+        match c.status {
+            PrereqStatus::NotEvaluated => {
+                writeln!(out, r#"    <testcase name="{name}" classname="{path}">"#)?;
+                writeln!(out, r#"      <skipped message="{}"/>"#, xml(&c.found))?;
+                writeln!(out, "    </testcase>")?;
+            }
+            _ if prereq_fails(c) => {
+                let message = format!("{}: install {}", c.found, c.rule.install);
+                writeln!(out, r#"    <testcase name="{name}" classname="{path}">"#)?;
+                writeln!(
+                    out,
+                    r#"      <failure message="{}" type="{name}">{} ({})</failure>"#,
+                    xml(&message),
+                    xml(&message),
+                    xml(&c.rule.source)
+                )?;
+                writeln!(out, "    </testcase>")?;
+            }
+            _ => writeln!(out, r#"    <testcase name="{name}" classname="{path}"/>"#)?,
+        }
+    }
     for c in checks {
         let name = xml(&check_name(c));
         let found = c.found_text();

@@ -317,6 +317,44 @@ fn fix_target(r: &Record) -> &str {
     }
 }
 
+/// The article's step 1: Exchange and .NET as found, and each prerequisite;
+/// one short line when no SOFTWARE hive was read.
+fn prerequisites(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
+    use crate::audit::Prerequisites;
+    use crate::schannel::prerequisites::{dotnet_name, exchange_name};
+    let checks = match &a.prerequisites {
+        Prerequisites::NoRules => return Ok(()),
+        Prerequisites::NotEvaluated => {
+            return writeln!(out, "  {:<12} not evaluated (no SOFTWARE hive)", "updates");
+        }
+        Prerequisites::Checked(checks) => checks,
+    };
+    let facts = a.products.clone().unwrap_or_default();
+    let exchange = facts
+        .exchange
+        .map_or_else(|| "none installed".to_owned(), exchange_name);
+    writeln!(out, "  {:<12} {exchange}", "Exchange")?;
+    // .NET matters with Exchange; without, it is shown when known.
+    match facts.dotnet_release {
+        Some(r) => writeln!(out, "  {:<12} {}", ".NET", dotnet_name(r))?,
+        None if facts.exchange.is_some() => {
+            writeln!(out, "  {:<12} no .NET Framework 4.x", ".NET")?
+        }
+        None => {}
+    }
+    for c in checks {
+        writeln!(
+            out,
+            "  {:<12} {}  {}  {}",
+            "updates",
+            c.status.as_str(),
+            c.rule.code,
+            c.found
+        )?;
+    }
+    Ok(())
+}
+
 fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     let loaded = &a.loaded;
     match loaded.sources.first() {
@@ -329,7 +367,8 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
     for s in &loaded.sources {
         let (role, name) = match s.role {
             Role::Input => ("read as", String::new()),
-            Role::Software => ("software", String::new()),
+            // Where the SOFTWARE hive came from: beside SYSTEM, --software, an image.
+            Role::Software => ("software", format!("{}: ", s.name)),
             Role::Applied => ("applied", format!("{}: ", s.name)),
         };
         writeln!(out, "  {role:<12} {name}{}", s.detail)?;
@@ -352,6 +391,7 @@ fn input(out: &mut dyn Write, a: &Audit) -> io::Result<()> {
         None => "unknown (the input holds no SOFTWARE hive)".into(),
     };
     writeln!(out, "  {:<12} {os}", "OS")?;
+    prerequisites(out, a)?;
     // One block per key; its columns are as wide as its own values, and a
     // value too long for a column goes on a line of its own below its row.
     const LONG: usize = 40;

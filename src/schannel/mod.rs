@@ -6,6 +6,7 @@ mod evaluate;
 pub mod matrix;
 pub mod nearmiss;
 mod policy;
+pub mod prerequisites;
 mod relevance;
 pub mod translations;
 
