@@ -123,6 +123,9 @@ pub enum Detail {
         failing: usize,
         total: usize,
         not_evaluated: usize,
+        /// Prerequisites (updates a `.reg` cannot install) failed with an
+        /// error: each makes the input noncompliant on its own.
+        updates: usize,
     },
     /// Audited, but a required value could not be read.
     Inconclusive,
@@ -324,6 +327,7 @@ mod tests {
                 failing: 0,
                 total: 4,
                 not_evaluated: 0,
+                updates: 0,
             },
             settings: Some(Settings(vec![
                 Setting {

@@ -701,4 +701,34 @@ fn an_image_whose_software_holds_exchange_2016_cu7_is_noncompliant() {
         .filter_map(|f| f["code"].as_str())
         .collect();
     assert_eq!(codes, ["prerequisite-exchange"], "{doc}");
+    // The text says why on its verdict line (no SCHANNEL check fails), in
+    // the summary too, and does not send the reader to `fix`, which would
+    // write nothing; a merged shard says the same.
+    let image = "tests/prerequisites/exchange-cu7.raw";
+    let text = common::tlsreg(&["audit", image]).out();
+    assert!(
+        text.contains(&format!(
+            "NONCOMPLIANT  {image} [the whole disk (no partition table)] (an update is missing)"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("Next: install the updates the findings name"),
+        "{text}"
+    );
+    assert!(!text.contains("Next: tlsreg fix"), "{text}");
+    let summary = common::tlsreg(&["audit", "--summary", image]).out();
+    assert!(
+        summary.contains(": Exchange 2016 CU7 (15.1.1261."),
+        "{summary}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let shard = dir.path().join("shard.jsonl");
+    std::fs::write(
+        &shard,
+        common::tlsreg(&["audit", "--format", "jsonl", image]).stdout,
+    )
+    .unwrap();
+    let merged = common::tlsreg(&["merge", shard.to_str().unwrap()]).out();
+    assert!(merged.contains("(an update is missing)"), "{merged}");
 }

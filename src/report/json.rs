@@ -363,6 +363,17 @@ pub fn read_line(v: &Json) -> Result<Line, String> {
                 .count(),
             total: statuses.len(),
             not_evaluated: statuses.iter().filter(|s| **s == "not-evaluated").count(),
+            // As the audit counted them: prerequisites failed with an error.
+            updates: obj
+                .get("prerequisites")
+                .and_then(|p| p.get("checks"))
+                .and_then(Json::as_array)
+                .map_or(0, |checks| {
+                    checks
+                        .iter()
+                        .filter(|c| c["status"] == "fail" && c["severity"] == "error")
+                        .count()
+                }),
         },
     };
     let cell = |row: &Json, key: &str| -> Result<Option<String>, String> {

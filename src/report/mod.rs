@@ -52,6 +52,11 @@ impl Outcome {
                             .iter()
                             .filter(|c| c.status == Status::NotEvaluated)
                             .count(),
+                        updates: a
+                            .prerequisites
+                            .failing()
+                            .filter(|c| c.rule.severity == crate::registry::Severity::Error)
+                            .count(),
                     },
                 };
                 let kind = a.loaded.sources.first().map_or("reg", |s| s.kind.as_str());
@@ -224,11 +229,14 @@ pub fn why(o: &Outcome) -> String {
             parts.push((key, text));
         }
     }
-    if parts.is_empty() {
-        return match a.conclusive() {
-            true => String::new(),
-            false => "a required value could not be read".into(),
-        };
+    // Updates a .reg cannot install: what was found, as the report says it.
+    let updates = a
+        .prerequisites
+        .failing()
+        .filter(|c| c.rule.severity == crate::registry::Severity::Error)
+        .map(|c| format!("{} ({})", c.found, c.rule.code));
+    if parts.is_empty() && !a.conclusive() {
+        return "a required value could not be read".into();
     }
     parts
         .into_iter()
@@ -237,6 +245,7 @@ pub fn why(o: &Outcome) -> String {
             false if t.starts_with("present") => format!("{k} {t}"),
             false => format!("{k}: {t}"),
         })
+        .chain(updates)
         .collect::<Vec<_>>()
         .join("; ")
 }

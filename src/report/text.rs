@@ -210,10 +210,18 @@ pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Resu
                 failing,
                 total,
                 not_evaluated,
+                updates,
             } => {
                 let mut parts = Vec::new();
                 if failing > 0 {
                     parts.push(format!("{failing} of {total} checks fail"));
+                }
+                // Noncompliant for want of an update: said, or the verdict
+                // line would give no reason at all.
+                match updates {
+                    0 => {}
+                    1 => parts.push("an update is missing".to_owned()),
+                    n => parts.push(format!("{n} updates are missing")),
                 }
                 if not_evaluated > 0 {
                     parts.push(format!("{not_evaluated} not evaluated"));
@@ -256,6 +264,16 @@ pub fn summary(out: &mut dyn Write, tally: &Tally, options: Options) -> io::Resu
 fn next_step(r: &Record, options: &Options) -> Option<String> {
     if r.detail == Detail::Unread || (options.no_input && r.kind != "live") {
         return None;
+    }
+    // The registry values are as required and only updates are missing:
+    // `fix` would write nothing, so it is not the next step.
+    if let Detail::Checks {
+        failing: 0,
+        updates: 1..,
+        ..
+    } = r.detail
+    {
+        return Some("install the updates the findings name (a .reg cannot), then restart".into());
     }
     let target = fix_target(r);
     if options.applied.iter().any(|a| a == "-") {
