@@ -732,3 +732,85 @@ fn an_image_whose_software_holds_exchange_2016_cu7_is_noncompliant() {
     let merged = common::tlsreg(&["merge", shard.to_str().unwrap()]).out();
     assert!(merged.contains("(an update is missing)"), "{merged}");
 }
+
+/// A `.reg` export that holds SOFTWARE's keys is audited on them as a hive
+/// is: Exchange's build is read (not "none installed"), and the servicing
+/// packages the rules name are kept while the others are passed over.
+#[test]
+fn a_reg_export_with_exchange_and_packages_is_checked_as_a_hive_is() {
+    let schannel = "\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Client]\r\n\"DisabledByDefault\"=dword:00000000\r\n\"Enabled\"=dword:00000001\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\Server]\r\n\"DisabledByDefault\"=dword:00000000\r\n\"Enabled\"=dword:00000001\r\n";
+    let exchange = |major: u32, minor: u32, build: u32, rev: u32| {
+        format!(
+            "\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\ExchangeServer\\v15\\Setup]\r\n\"MsiProductMajor\"=dword:{major:08x}\r\n\"MsiProductMinor\"=dword:{minor:08x}\r\n\"MsiBuildMajor\"=dword:{build:08x}\r\n\"MsiBuildMinor\"=dword:{rev:08x}\r\n"
+        )
+    };
+    let windows = |build: &str| {
+        format!(
+            "\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion]\r\n\"ProductName\"=\"Windows Server\"\r\n\"CurrentBuildNumber\"=\"{build}\"\r\n\"InstallationType\"=\"Server\"\r\n"
+        )
+    };
+    // As regedit exports them: the Packages key's own line, then each package.
+    let packages = |names: &[&str]| {
+        let key = "\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages]\r\n";
+        key.to_owned()
+            + &names
+            .iter()
+            .map(|n| format!("\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages\\{n}]\r\n\"CurrentState\"=dword:00000070\r\n"))
+            .collect::<String>()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let none: &[&str] = &[];
+    let cases = [
+        (
+            "ex2016-cu7.reg",
+            windows("14393") + &exchange(15, 1, 1261, 35),
+            1,
+            &["prerequisite-exchange"][..],
+        ),
+        (
+            "ex2016-cu23.reg",
+            windows("14393") + &exchange(15, 1, 2507, 6),
+            0,
+            none,
+        ),
+        (
+            "w2012r2-kbs.reg",
+            windows("9600")
+                + &exchange(15, 1, 2507, 6)
+                + &packages(&[
+                    "Package_for_KB3161949~31bf3856ad364e35~amd64~~6.3.1.0",
+                    "Package_for_KB2973337~31bf3856ad364e35~amd64~~6.3.1.0",
+                    "Package_for_KB9999999~31bf3856ad364e35~amd64~~6.3.1.0",
+                ]),
+            0,
+            none,
+        ),
+        (
+            "w2012r2-no-kbs.reg",
+            windows("9600")
+                + &exchange(15, 1, 2507, 6)
+                + &packages(&["Package_for_KB9999999~31bf3856ad364e35~amd64~~6.3.1.0"]),
+            1,
+            // One finding per missing KB.
+            &["prerequisite-os", "prerequisite-os"][..],
+        ),
+    ];
+    for (name, software, want, code) in cases {
+        let text = format!("Windows Registry Editor Version 5.00\r\n{software}{schannel}");
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let (got, doc) = audit_json(&["audit", "--format", "json", path.to_str().unwrap()]);
+        assert_eq!(got, want, "{name}: {doc:#}");
+        assert_ne!(
+            doc["inputs"][0]["exchange"],
+            serde_json::Value::Null,
+            "{name}: {doc:#}"
+        );
+        let errors: Vec<&str> = common::findings(&doc)
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .filter_map(|f| f["code"].as_str())
+            .collect();
+        assert_eq!(errors, code, "{name}: {doc:#}");
+    }
+}

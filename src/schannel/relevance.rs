@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::registry::control_set::{HKLM, LIVE_LINK, set_number};
-use crate::registry::name;
+use crate::registry::{name, product};
 
 use super::nearmiss;
 use super::policy::{Policy, Scope};
@@ -31,7 +31,19 @@ pub fn relevant(policy: &Policy) -> KeyFilter {
         .chain(std::iter::once(
             CURRENT_VERSION.iter().map(|s| s.to_string()).collect(),
         ))
+        // Exchange's and .NET's builds, for the prerequisites: without them
+        // an export that holds Exchange would read as "none installed".
+        .chain(
+            product::VALUE_KEYS
+                .iter()
+                .map(|k| k.iter().map(|s| s.to_string()).collect()),
+        )
         .collect();
+    let packages: Vec<String> = product::PACKAGES_KEY
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let kbs = super::prerequisites::kbs();
     let absolute: Vec<Vec<String>> = policy
         .keys
         .iter()
@@ -48,6 +60,14 @@ pub fn relevant(policy: &Policy) -> KeyFilter {
         let hklm = name::eq(path[0], HKLM);
         if hklm && name::eq(path[1], "SOFTWARE") && software.iter().any(|k| under(&path[2..], k)) {
             return true;
+        }
+        // The servicing packages the prerequisites name, and no others: a
+        // whole SOFTWARE export lists tens of thousands.
+        if hklm && name::eq(path[1], "SOFTWARE") && under(&path[2..], &packages) {
+            return match path.get(2 + packages.len()) {
+                None => true,
+                Some(package) => kbs.iter().any(|kb| product::names_kb(package, kb)),
+            };
         }
         // Below any control set (or the live link) of any mounted hive.
         let set = hklm && (set_number(path[2]).is_some() || name::eq(path[2], LIVE_LINK));
