@@ -853,14 +853,15 @@ fn a_closed_pipe_ends_the_run_quietly() {
         &["audit", "--format", "json", "samples"],
         &["diff", "samples/noncompliant.reg"],
     ] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsreg"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tlsreg"));
+        command
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(std::process::Stdio::piped());
+        // Through common's spawn, which rides out Wine's CreateProcess hiccup.
+        let mut child = common::spawn(&mut command);
         // Closed before anything is read: the first write finds no reader.
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
