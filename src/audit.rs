@@ -20,13 +20,20 @@ pub enum Prerequisites {
 }
 
 impl Prerequisites {
-    /// The checks that failed with an error: each makes the input noncompliant.
+    /// The checks that failed, warnings (.NET) among them.
     pub fn failing(&self) -> impl Iterator<Item = &PrereqCheck> {
         let checks = match self {
             Prerequisites::Checked(c) => c.as_slice(),
             _ => &[],
         };
         checks.iter().filter(|c| c.status == PrereqStatus::Fail)
+    }
+
+    /// The checks that failed with an error: the updates a `.reg` cannot
+    /// install, each of which makes the input noncompliant.
+    pub fn missing_updates(&self) -> impl Iterator<Item = &PrereqCheck> {
+        self.failing()
+            .filter(|c| c.rule.severity == Severity::Error)
     }
 
     fn of(
@@ -187,11 +194,7 @@ impl Audit {
     /// Every evaluated check holds, and no prerequisite fails with an error
     /// (a `.reg` cannot install an update).
     pub fn compliant(&self) -> bool {
-        self.evaluation.compliant()
-            && self
-                .prerequisites
-                .failing()
-                .all(|c| c.rule.severity != Severity::Error)
+        self.evaluation.compliant() && self.prerequisites.missing_updates().next().is_none()
     }
 
     /// False when a required value could not be read (see `Status::Unreadable`).

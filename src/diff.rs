@@ -52,12 +52,9 @@ fn located(audit: &Audit) -> bool {
         .is_some_and(|s| s.role == Role::Input && s.kind == Kind::Reg)
 }
 
-/// Before and after text: the input's keys, and the same keys with the fix
-/// applied (other values untouched).
-pub fn texts(audit: &Audit, policy: &Policy) -> (String, String) {
-    let root = &audit.loaded.root;
-    let (before, _) = render(root, audit, policy);
-    let mut fixed = root.clone();
+/// The input's tree with the fix applied (other values untouched).
+fn fixed(audit: &Audit) -> Key {
+    let mut fixed = audit.loaded.root.clone();
     for change in audit.evaluation.changes(false) {
         let mut path = scope_base(change.scope, audit.loaded.control_set.as_ref());
         path.extend(change.key);
@@ -77,7 +74,7 @@ pub fn texts(audit: &Audit, policy: &Policy) -> (String, String) {
             }
         }
     }
-    (before, render(&fixed, audit, policy).0)
+    fixed
 }
 
 /// A unified diff from the input to the required state; empty when they agree.
@@ -89,7 +86,7 @@ pub fn texts(audit: &Audit, policy: &Policy) -> (String, String) {
 /// count lines of its keys as `.reg` text.
 pub fn unified(audit: &Audit, policy: &Policy, input_name: &str) -> String {
     let (before, lines) = render(&audit.loaded.root, audit, policy);
-    let (_, after) = texts(audit, policy);
+    let (after, _) = render(&fixed(audit), audit, policy);
     if before == after {
         return String::new();
     }

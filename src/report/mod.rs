@@ -52,11 +52,7 @@ impl Outcome {
                             .iter()
                             .filter(|c| c.status == Status::NotEvaluated)
                             .count(),
-                        updates: a
-                            .prerequisites
-                            .failing()
-                            .filter(|c| c.rule.severity == crate::registry::Severity::Error)
-                            .count(),
+                        updates: a.prerequisites.missing_updates().count(),
                     },
                 };
                 let kind = a.loaded.sources.first().map_or("reg", |s| s.kind.as_str());
@@ -232,8 +228,7 @@ pub fn why(o: &Outcome) -> String {
     // Updates a .reg cannot install: what was found, as the report says it.
     let updates = a
         .prerequisites
-        .failing()
-        .filter(|c| c.rule.severity == crate::registry::Severity::Error)
+        .missing_updates()
         .map(|c| format!("{} ({})", c.found, c.rule.code));
     if parts.is_empty() && !a.conclusive() {
         return "a required value could not be read".into();
