@@ -4,6 +4,7 @@
 pub mod container;
 mod crc;
 pub mod disk;
+pub mod source;
 pub mod volume;
 pub mod wim;
 

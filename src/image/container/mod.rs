@@ -25,7 +25,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::disk::{Disk, FileDisk, check_range};
+use super::disk::{Disk, check_range};
+use super::source::{Place, Source, SourceError};
 
 /// The container formats this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,6 +93,10 @@ pub enum ContainerError {
         #[source]
         source: io::Error,
     },
+    /// A file the image names (an extent, a parent) could not be found or
+    /// opened.
+    #[error(transparent)]
+    Source(SourceError),
     /// No container signature, no partition table, no NTFS/BitLocker boot
     /// sector.
     #[error(
@@ -137,7 +142,9 @@ impl ContainerError {
             | ContainerError::Invalid { format, .. }
             | ContainerError::Unsupported { format, .. }
             | ContainerError::Read { format, .. } => Some(*format),
-            ContainerError::Io { .. } | ContainerError::NotAnImage => None,
+            ContainerError::Io { .. } | ContainerError::Source(_) | ContainerError::NotAnImage => {
+                None
+            }
         }
     }
 }
@@ -149,9 +156,24 @@ impl From<ContainerError> for io::Error {
             ContainerError::Read { source, .. } | ContainerError::Io { source, .. } => {
                 source.kind()
             }
+            ContainerError::Source(SourceError::NotFound { .. }) => io::ErrorKind::NotFound,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
+    }
+}
+
+impl From<SourceError> for ContainerError {
+    /// A file that cannot be opened keeps the words it always had
+    /// (`path: reason`).
+    fn from(e: SourceError) -> ContainerError {
+        match e {
+            SourceError::Open { name, source } => ContainerError::Io {
+                path: PathBuf::from(name),
+                source,
+            },
+            other => ContainerError::Source(other),
+        }
     }
 }
 
@@ -184,40 +206,20 @@ pub(crate) fn truncated(format: Format, offset: u64, what: impl Into<String>) ->
 /// Opens a disk image. The format is found from the bytes; a VMDK text
 /// descriptor's extents are opened relative to the descriptor's folder.
 pub fn open(path: &Path) -> Result<Opened> {
-    let file =
-        crate::image::disk::open_regular_or_disk(path).map_err(|source| ContainerError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let disk = FileDisk::new(file).map_err(|source| ContainerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let dir = path.parent().map(|p| {
-        if p.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            p
-        }
-    });
-    open_with(Arc::new(disk), dir)
+    open_source(&crate::image::source::open_path(path)?)
 }
 
 /// Opens the image held by `file` (any [`Disk`]: a file, bytes in memory).
-/// A VMDK descriptor has no folder here, so its extents cannot be opened.
+/// Bytes without a place name nothing beside them: a VMDK descriptor's
+/// extents cannot be opened.
 pub fn open_disk(file: Arc<dyn Disk>) -> Result<Opened> {
-    open_with(file, None)
+    open_source(&Source::detached("the image", file))
 }
 
-/// The format of the file at `path` from its signatures, without parsing it
-/// further; `None` when it is no disk image (or cannot be read).
-pub fn detect(path: &Path) -> Option<Format> {
-    let file = crate::image::disk::open_regular_or_disk(path).ok()?;
-    let disk = FileDisk::new(file).ok()?;
-    sniff(&disk).ok().flatten()
-}
-
-fn open_with(file: Arc<dyn Disk>, dir: Option<&Path>) -> Result<Opened> {
+/// Opens the image held by a source; the files it names (extents, parents)
+/// are looked for through the source's place.
+pub fn open_source(source: &Source) -> Result<Opened> {
+    let file = source.disk.clone();
     let format = sniff(&*file)
         .map_err(|source| ContainerError::Read {
             format: Format::Raw,
@@ -228,7 +230,10 @@ fn open_with(file: Arc<dyn Disk>, dir: Option<&Path>) -> Result<Opened> {
     let mut notes = Vec::new();
     let (format, disk) = match format {
         Format::VhdFixed | Format::VhdDynamic => vhd::open(file, format, &mut notes)?,
-        _ => (format, open_other(format, file, dir, &mut notes)?),
+        _ => (
+            format,
+            open_other(format, file, &*source.place, &mut notes)?,
+        ),
     };
     Ok(Opened {
         format,
@@ -237,10 +242,23 @@ fn open_with(file: Arc<dyn Disk>, dir: Option<&Path>) -> Result<Opened> {
     })
 }
 
+/// The format of the file at `path` from its signatures, without parsing it
+/// further; `None` when it is no disk image (or cannot be read).
+pub fn detect(path: &Path) -> Option<Format> {
+    let source = crate::image::source::open_path(path).ok()?;
+    detect_source(&source)
+}
+
+/// The format of a source from its signatures; `None` when it is no disk
+/// image (or cannot be read).
+pub fn detect_source(source: &Source) -> Option<Format> {
+    sniff(&*source.disk).ok().flatten()
+}
+
 fn open_other(
     format: Format,
     file: Arc<dyn Disk>,
-    dir: Option<&Path>,
+    place: &dyn Place,
     notes: &mut Vec<String>,
 ) -> Result<Arc<dyn Disk>> {
     Ok(match format {
@@ -248,7 +266,7 @@ fn open_other(
         Format::VhdFixed | Format::VhdDynamic => vhd::open(file, format, notes)?.1,
         Format::Vhdx => vhdx::open(file, notes)?,
         Format::VmdkSparse | Format::VmdkStreamOptimized => vmdk::open_sparse(file, format, notes)?,
-        Format::VmdkDescriptor => vmdk::open_descriptor(&*file, dir, notes)?,
+        Format::VmdkDescriptor => vmdk::open_descriptor(&*file, place, notes)?,
         Format::Qcow2 => qcow2::open(file, notes)?,
     })
 }

@@ -21,7 +21,8 @@ use super::{
     Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64, read_at,
     read_payload, table_error, truncated, unsupported,
 };
-use crate::image::disk::{Disk, FileDisk, check_range};
+use crate::image::disk::{Disk, check_range};
+use crate::image::source::Place;
 
 pub(crate) const MAGIC: &[u8] = b"KDMV";
 /// `gdOffset` of a streamOptimized header: the real one is in the footer.
@@ -449,10 +450,10 @@ impl Extent {
     }
 }
 
-/// Opens a text descriptor and its extents, which lie beside it in `dir`.
+/// Opens a text descriptor and its extents, which lie beside it.
 pub(crate) fn open_descriptor(
     file: &dyn Disk,
-    dir: Option<&Path>,
+    place: &dyn Place,
     notes: &mut Vec<String>,
 ) -> Result<Arc<dyn Disk>> {
     const FORMAT: Format = Format::VmdkDescriptor;
@@ -467,13 +468,6 @@ pub(crate) fn open_descriptor(
     if d.extents.is_empty() {
         return Err(invalid(FORMAT, 0, "the descriptor names no extents"));
     }
-    let Some(dir) = dir else {
-        return Err(unsupported(
-            FORMAT,
-            0,
-            "a descriptor whose extents are separate files, without the descriptor's folder",
-        ));
-    };
     let mut parts = Vec::with_capacity(d.extents.len());
     let mut start = 0u64;
     for e in &d.extents {
@@ -487,7 +481,7 @@ pub(crate) fn open_descriptor(
         let source = match e.kind.as_str() {
             "ZERO" => None,
             "FLAT" | "VMFS" => {
-                let (name, data) = open_extent(dir, e)?;
+                let (name, data) = open_extent(place, e)?;
                 let first = e.offset.checked_mul(SECTOR);
                 if first
                     .and_then(|f| f.checked_add(len))
@@ -505,7 +499,7 @@ pub(crate) fn open_descriptor(
                 Some((data, first.unwrap_or(0)))
             }
             "SPARSE" => {
-                let (name, data) = open_extent(dir, e)?;
+                let (name, data) = open_extent(place, e)?;
                 let mut magic = [0u8; 64];
                 read_at(&*data, FORMAT, 0, &mut magic, "sparse extent header")?;
                 if !magic.starts_with(MAGIC) {
@@ -552,7 +546,7 @@ pub(crate) fn open_descriptor(
 }
 
 /// Opens an extent file, named relative to the descriptor's folder.
-fn open_extent(dir: &Path, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
+fn open_extent(place: &dyn Place, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
     const FORMAT: Format = Format::VmdkDescriptor;
     let name = e.file.clone().unwrap_or_default();
     let rel = Path::new(&name);
@@ -563,17 +557,14 @@ fn open_extent(dir: &Path, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
             format!("extent file \"{name}\" outside the descriptor's folder"),
         ));
     }
-    let path = dir.join(rel);
-    let opened = crate::image::disk::open_regular(&path)
-        .and_then(FileDisk::new)
-        .map_err(|err| {
-            invalid(
-                FORMAT,
-                e.line_at,
-                format!("extent file \"{}\" cannot be opened: {err}", path.display()),
-            )
-        })?;
-    Ok((name, Arc::new(opened)))
+    let opened = place.open_beside(&name).map_err(|err| {
+        invalid(
+            FORMAT,
+            e.line_at,
+            format!("extent file \"{name}\" cannot be opened: {err}"),
+        )
+    })?;
+    Ok((name, opened.disk))
 }
 
 /// Extents one after the other; `None` reads as zeros.

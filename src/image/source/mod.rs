@@ -1,0 +1,170 @@
+//! Byte sources: where an image's bytes come from.
+//!
+//! A [`Source`] is a [`Disk`] (positioned reads over bytes) together with
+//! its [`Place`]: how reports name it, and how the files it names are found
+//! (a VMDK descriptor's extents, a differencing disk's parent, the next
+//! segment of a split set). Containers are handed a `Source` and never ask
+//! what is underneath, so a new kind of source (a URL, a member of a tar, an
+//! EWF segment set) needs no change above this layer.
+
+mod file;
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::disk::Disk;
+
+pub use file::FilePlace;
+
+/// Bytes and where they came from.
+#[derive(Clone)]
+pub struct Source {
+    pub disk: Arc<dyn Disk>,
+    pub place: Arc<dyn Place>,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.place.name())
+            .field("size", &self.disk.size())
+            .finish()
+    }
+}
+
+impl Source {
+    /// How reports name the source.
+    pub fn name(&self) -> String {
+        self.place.name()
+    }
+
+    /// Bytes with no place (tests, a fuzzer): they name nothing beside them.
+    pub fn detached(name: &str, disk: Arc<dyn Disk>) -> Source {
+        Source {
+            disk,
+            place: Arc::new(Detached(name.to_owned())),
+        }
+    }
+}
+
+/// Where a source's bytes live, and what lies beside them.
+pub trait Place: Send + Sync {
+    /// How reports name it: a path, a URL without its query string (which
+    /// may hold a secret), `disk.ova!disk1.vmdk`.
+    fn name(&self) -> String;
+
+    /// Opens a file this source names, as written in the image: an extent,
+    /// a parent, a segment. `name` may be a Windows path, relative or
+    /// absolute; each place resolves it beside itself (never elsewhere on
+    /// the machine that runs tlsreg).
+    fn open_beside(&self, name: &str) -> Result<Source, SourceError>;
+
+    /// What tells two places apart, for finding a loop in a chain of
+    /// parents (a canonical path, a URL); by default the name.
+    fn identity(&self) -> String {
+        self.name()
+    }
+}
+
+/// A source or a file it names could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The named thing could not be opened.
+    #[error("{name}: {source}")]
+    Open {
+        name: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A file named inside an image was looked for beside it and not found.
+    #[error("{wanted:?} not found beside {beside} (looked for {})", tried.join(", "))]
+    NotFound {
+        wanted: String,
+        beside: String,
+        tried: Vec<String>,
+    },
+    /// This place cannot hold other files (bytes in memory, a pipe).
+    #[error("{wanted:?} cannot be looked for: {beside} names nothing beside it")]
+    Alone { wanted: String, beside: String },
+}
+
+impl From<SourceError> for io::Error {
+    fn from(e: SourceError) -> io::Error {
+        let kind = match &e {
+            SourceError::Open { source, .. } => source.kind(),
+            SourceError::NotFound { .. } => io::ErrorKind::NotFound,
+            SourceError::Alone { .. } => io::ErrorKind::Unsupported,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+struct Detached(String);
+
+impl Place for Detached {
+    fn name(&self) -> String {
+        self.0.clone()
+    }
+
+    fn open_beside(&self, name: &str) -> Result<Source, SourceError> {
+        Err(SourceError::Alone {
+            wanted: name.to_owned(),
+            beside: self.0.clone(),
+        })
+    }
+}
+
+/// Opens a file (or a disk device) named on purpose as a source.
+pub fn open_path(path: &Path) -> Result<Source, SourceError> {
+    file::open(path)
+}
+
+/// The last component of a name written in an image, whichever separator it
+/// uses (`C:\VMs\base.vhdx`, `../base.vmdk`): how a parent named by an
+/// absolute path on another machine is found beside its child.
+pub fn file_name_of(name: &str) -> &str {
+    name.rsplit(['\\', '/']).next().unwrap_or(name)
+}
+
+/// The components of a relative name written in an image (either
+/// separator), or `None` when it is absolute, has a drive or a `..`: such a
+/// name is looked for by its file name alone.
+pub fn relative_parts(name: &str) -> Option<Vec<&str>> {
+    if name.is_empty() || name.starts_with(['\\', '/']) || name.contains(':') {
+        return None;
+    }
+    let parts: Vec<&str> = name
+        .split(['\\', '/'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    match parts.is_empty() || parts.contains(&"..") {
+        true => None,
+        false => Some(parts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_written_in_images() {
+        assert_eq!(file_name_of(r"C:\VMs\base.vhdx"), "base.vhdx");
+        assert_eq!(file_name_of("../x/base.vmdk"), "base.vmdk");
+        assert_eq!(file_name_of("base.qcow2"), "base.qcow2");
+        assert_eq!(relative_parts(r".\a\b.vhd"), Some(vec!["a", "b.vhd"]));
+        assert_eq!(relative_parts(r"..\b.vhd"), None);
+        assert_eq!(relative_parts(r"C:\b.vhd"), None);
+        assert_eq!(relative_parts("/b.vhd"), None);
+        assert_eq!(relative_parts(""), None);
+    }
+
+    #[test]
+    fn detached_bytes_name_nothing_beside_them() {
+        let s = Source::detached("bytes", Arc::new(vec![0u8; 16]));
+        let e = s.place.open_beside("parent.vhd").unwrap_err();
+        assert!(e.to_string().contains("parent.vhd"), "{e}");
+    }
+}
