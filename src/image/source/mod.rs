@@ -88,6 +88,15 @@ pub enum SourceError {
     /// This place cannot hold other files (bytes in memory, a pipe).
     #[error("{wanted:?} cannot be looked for: {beside} names nothing beside it")]
     Alone { wanted: String, beside: String },
+    /// A wrapper (an EWF segment, an OVA's tar or OVF) is malformed or
+    /// uses what this reader does not handle; `offset` is in `name`.
+    #[error("{name}: {format}: {what} (at byte {offset})")]
+    Format {
+        name: String,
+        format: &'static str,
+        offset: u64,
+        what: String,
+    },
 }
 
 impl From<SourceError> for io::Error {
@@ -96,6 +105,7 @@ impl From<SourceError> for io::Error {
             SourceError::Open { source, .. } => source.kind(),
             SourceError::NotFound { .. } => io::ErrorKind::NotFound,
             SourceError::Alone { .. } => io::ErrorKind::Unsupported,
+            SourceError::Format { .. } => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
     }
@@ -119,6 +129,73 @@ impl Place for Detached {
 /// Opens a file (or a disk device) named on purpose as a source.
 pub fn open_path(path: &Path) -> Result<Source, SourceError> {
     file::open(path)
+}
+
+/// Whether a command-line argument is a URL (`http://`, `https://`, any
+/// case) rather than a path.
+pub fn is_url(arg: &str) -> bool {
+    let scheme = |s: &str| {
+        arg.get(..s.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(s))
+    };
+    scheme("http://") || scheme("https://")
+}
+
+/// Opens an input named on the command line: a URL or a path.
+pub fn open_input(arg: &str) -> Result<Source, SourceError> {
+    if is_url(arg) {
+        return Err(SourceError::Open {
+            name: arg.split('?').next().unwrap_or(arg).to_owned(),
+            source: io::Error::other("URLs are not read yet"),
+        });
+    }
+    open_path(Path::new(arg))
+}
+
+/// What wraps the disk (or disks) a source holds, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrapper {
+    /// An EnCase (EWF) segment: the first of a set holds the disk.
+    Ewf,
+    /// An OVA: a tar whose OVF names the disks.
+    Ova,
+}
+
+/// How many bytes of a source [`wrapper`] looks at.
+pub const WRAPPER_SNIFF: usize = 512;
+
+/// The wrapper `head` (a source's first [`WRAPPER_SNIFF`] bytes, or fewer)
+/// starts, if any.
+pub fn wrapper(head: &[u8]) -> Option<Wrapper> {
+    let _ = head;
+    None
+}
+
+/// The disks a source holds, each a source of its own: the source itself,
+/// the disk inside an EWF set, or each disk an OVA's OVF names (in the
+/// OVF's order, named `x.ova!disk1.vmdk`).
+pub fn disks(source: Source) -> Result<Vec<Source>, SourceError> {
+    let mut head =
+        vec![0u8; WRAPPER_SNIFF.min(usize::try_from(source.disk.size()).unwrap_or(WRAPPER_SNIFF))];
+    source
+        .disk
+        .read_exact_at(0, &mut head)
+        .map_err(|e| SourceError::Open {
+            name: source.name(),
+            source: e,
+        })?;
+    match wrapper(&head) {
+        None => Ok(vec![source]),
+        Some(w) => Err(SourceError::Format {
+            name: source.name(),
+            format: match w {
+                Wrapper::Ewf => "EWF",
+                Wrapper::Ova => "OVA",
+            },
+            offset: 0,
+            what: "not read yet".into(),
+        }),
+    }
 }
 
 /// The last component of a name written in an image, whichever separator it
