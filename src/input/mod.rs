@@ -829,25 +829,31 @@ fn sibling_logs(
     (logs, unread)
 }
 
-/// Whether the file is a disk image this build reads, by its signatures.
+/// Whether the file is a disk image this build reads, by its signatures
+/// (`head`: its first bytes, up to [`crate::image::source::WRAPPER_SNIFF`]).
 pub fn image_kind(path: &Path, head: &[u8]) -> Option<Kind> {
-    if crate::image::wim::is_wim(head) {
+    if crate::image::wim::is_wim(head) || crate::image::source::wrapper(head).is_some() {
         return Some(Kind::Image);
     }
     crate::image::container::detect(path).map(|_| Kind::Image)
 }
 
-/// The kind of file at `path`, by its first bytes.
+/// The kind of file at `path`, by its first bytes; a URL is an image.
 pub fn sniff(path: &str) -> Kind {
-    let mut head = [0u8; 8];
+    if crate::image::source::is_url(path) {
+        return Kind::Image;
+    }
+    let mut head = [0u8; crate::image::source::WRAPPER_SNIFF];
     // A pipe is not read here: its bytes can be read only once, by `open`.
     let read = crate::fsio::open(Path::new(path)).and_then(|(mut f, kind)| match kind {
-        k if k.seekable() => f.read_exact(&mut head),
+        k if k.seekable() => crate::fsio::read_up_to(&mut f, &mut head),
         _ => Err(std::io::Error::other("a stream")),
     });
     match read {
-        Ok(()) if is_hive(&head) => Kind::Hive,
-        Ok(()) if path != "-" && image_kind(Path::new(path), &head).is_some() => Kind::Image,
+        Ok(n) if n >= 4 && is_hive(&head[..n]) => Kind::Hive,
+        Ok(n) if n >= 8 && path != "-" && image_kind(Path::new(path), &head[..n]).is_some() => {
+            Kind::Image
+        }
         _ => Kind::Reg,
     }
 }
@@ -914,7 +920,6 @@ pub struct Target {
 /// Loads `input` as one target, or a disk image as one target per Windows
 /// installation on it, each with `applied` on top.
 pub fn load_targets(found: &discover::Input, applied: &[String], options: &Options) -> Vec<Target> {
-    use crate::image::volume::Found;
     let input = found.path.as_str();
     let kind = if input == "-" {
         Kind::Reg
@@ -947,25 +952,57 @@ pub fn load_targets(found: &discover::Input, applied: &[String], options: &Optio
             loaded,
         }];
     }
-    let fail = |kind: ErrorKind| {
-        vec![Target {
-            name: input.to_owned(),
-            kind: Kind::Image,
-            loaded: Err(InputError {
-                path: input.to_owned(),
-                kind,
-            }),
-        }]
-    };
     let mut head = [0u8; 8];
-    if crate::fsio::open(Path::new(input))
-        .and_then(|(mut f, _)| f.read_exact(&mut head))
-        .is_ok()
+    if !crate::image::source::is_url(input)
+        && crate::fsio::open(Path::new(input))
+            .and_then(|(mut f, _)| f.read_exact(&mut head))
+            .is_ok()
         && crate::image::wim::is_wim(&head)
     {
         return load_wim(input, applied, options);
     }
-    let opened = match crate::image::container::open(Path::new(input)) {
+    let shown = crate::image::source::display_name(input);
+    let fail = |kind: ErrorKind| {
+        vec![Target {
+            name: shown.clone(),
+            kind: Kind::Image,
+            loaded: Err(InputError {
+                path: shown.clone(),
+                kind,
+            }),
+        }]
+    };
+    let disks = match crate::image::source::open_input(input).and_then(crate::image::source::disks)
+    {
+        Ok(d) => d,
+        Err(e) => return fail(crate::image::container::ContainerError::from(e).into()),
+    };
+    let mut targets = Vec::new();
+    for disk in disks {
+        targets.extend(load_disk(&disk, applied, options));
+    }
+    targets
+}
+
+/// One target per Windows installation on a disk.
+fn load_disk(
+    disk: &crate::image::source::Source,
+    applied: &[String],
+    options: &Options,
+) -> Vec<Target> {
+    use crate::image::volume::Found;
+    let input = disk.name();
+    let fail = |kind: ErrorKind| {
+        vec![Target {
+            name: input.clone(),
+            kind: Kind::Image,
+            loaded: Err(InputError {
+                path: input.clone(),
+                kind,
+            }),
+        }]
+    };
+    let opened = match crate::image::container::open_source(disk) {
         Ok(o) => o,
         Err(e) => return fail(e.into()),
     };
