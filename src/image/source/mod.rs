@@ -66,6 +66,12 @@ pub trait Place: Send + Sync {
     fn identity(&self) -> String {
         self.name()
     }
+
+    /// The file on this machine, when the source is one (for tools that
+    /// read by path, such as wimlib-imagex).
+    fn local_path(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A source or a file it names could not be opened or read.
