@@ -260,7 +260,7 @@ impl Tar {
                 return Err(fail(
                     pos + 148,
                     format!(
-                        "header checksum mismatch (stored {:?}, the header adds up to {unsigned:o}): not a tar header",
+                        "header checksum mismatch (stored {}, the header adds up to {unsigned:06o}, both octal): not a tar header",
                         text(&block[148..156]).trim()
                     ),
                 ));
@@ -428,7 +428,8 @@ impl Tar {
     /// Opens the member a name written in an image (or an OVF) stands for,
     /// relative to the folder `dir` inside the archive (`""` for the top):
     /// a relative name under `dir`, else its file name alone in `dir` (as a
-    /// Windows or absolute path, or one with `..`, is looked for beside).
+    /// Windows or absolute path, or one with `..`, is looked for beside),
+    /// else the only member anywhere with that file name.
     pub fn open_named(self: &Arc<Tar>, dir: &str, name: &str) -> Result<Source, SourceError> {
         let join = |rest: &str| match dir.is_empty() {
             true => rest.to_owned(),
@@ -449,6 +450,16 @@ impl Tar {
             if let Some(i) = self.find(c) {
                 return self.open(i);
             }
+        }
+        // The archive is one package: a name whose folder is not in it
+        // (`C:\export\disk1.vmdk`) is the one member of that file name.
+        let mut same = self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| file_name_of(&m.name) == alone);
+        if let (Some((i, _)), None) = (same.next(), same.next()) {
+            return self.open(i);
         }
         Err(SourceError::NotFound {
             wanted: name.to_owned(),
