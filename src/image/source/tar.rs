@@ -54,7 +54,6 @@ pub struct Tar {
     disk: Arc<dyn Disk>,
     place: Arc<dyn Place>,
     members: Vec<Member>,
-    headers: usize,
 }
 
 impl std::fmt::Debug for Tar {
@@ -362,19 +361,12 @@ impl Tar {
             disk,
             place: source.place.clone(),
             members,
-            headers,
         })
     }
 
     /// The regular files, in the order they are stored.
     pub fn members(&self) -> &[Member] {
         &self.members
-    }
-
-    /// How many headers the archive holds (directories and extended
-    /// headers included).
-    pub fn headers(&self) -> usize {
-        self.headers
     }
 
     /// How reports name the archive.
