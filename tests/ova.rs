@@ -133,6 +133,18 @@ fn members_read_as_their_bytes() {
         std::fs::read(GPT_VMDK).unwrap(),
         "the committed VMDK, unchanged inside the OVA"
     );
+    // What the first header says: an OVA (the OVF first, behind a pax
+    // header in two-disks.ova), or no wrapper at all.
+    use tlsreg::image::source::{Wrapper, wrapper};
+    for (file, want) in [
+        ("gpt.ova", Some(Wrapper::Ova)),
+        ("two-disks.ova", Some(Wrapper::Ova)),
+        ("gpt.raw", None),
+        ("gpt-stream.vmdk", None),
+    ] {
+        let bytes = std::fs::read(format!("samples/images/{file}")).unwrap();
+        assert_eq!(wrapper(&bytes[..512]), want, "{file}");
+    }
     // And through the container: the raw disk the VMDK holds.
     let opened = tlsreg::image::container::open_source(&found[1]).unwrap();
     assert_eq!(
@@ -425,6 +437,10 @@ fn hostile_tars_are_errors() {
         (b"notes.txt", b"hello\n", b'0'),
         (b"disk1.vmdk", &vmdk, b'0'),
     ]);
+    assert_eq!(
+        tlsreg::image::source::wrapper(&t[..512]),
+        Some(tlsreg::image::source::Wrapper::Tar)
+    );
     let e = refused(dir, "plain.tar", &t, &["no .ovf", "not an OVA"]);
     assert!(!e.contains("registry") && !e.contains(".reg file"), "{e}");
 }

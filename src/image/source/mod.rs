@@ -186,10 +186,7 @@ pub fn wrapper(head: &[u8]) -> Option<Wrapper> {
     if tar::is_header(head) {
         // GNU tar names a pax header `./PaxHeaders/vm.ovf` after its member.
         let first = tar::header_name(head);
-        let ovf = matches!(tar::header_type(head), b'0' | 0 | b'7' | b'x')
-            && first
-                .get(first.len().saturating_sub(4)..)
-                .is_some_and(|e| e.eq_ignore_ascii_case(".ovf"));
+        let ovf = matches!(tar::header_type(head), b'0' | 0 | b'7' | b'x') && ova::is_ovf(&first);
         return Some(if ovf { Wrapper::Ova } else { Wrapper::Tar });
     }
     None

@@ -32,7 +32,7 @@ pub const MAX_OVF: u64 = 16 << 20;
 const MAX_NODES: u32 = 200_000;
 
 /// Whether a member's name is an OVF descriptor's.
-fn is_ovf(name: &str) -> bool {
+pub(super) fn is_ovf(name: &str) -> bool {
     name.len() > 4
         && name
             .get(name.len() - 4..)
