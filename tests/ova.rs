@@ -245,6 +245,27 @@ fn gnu_long_names_folders_and_vmdk_extents_inside_an_ova() {
             .starts_with("VMDK (descriptor)"),
         "{doc:#}"
     );
+    // Without its extent, the descriptor says where it looked: inside.
+    let ova = work.path().join("no-extent.ova");
+    let mut args = vec![
+        os("--format=gnu"),
+        os("-C"),
+        os(dir),
+        os("-cf"),
+        ova.as_os_str(),
+    ];
+    args.extend(members[..3].iter().map(|m| os(m)));
+    tool("tar", &args);
+    let (code, doc) = audit_json(work.path(), "no-extent.ova");
+    assert_eq!(code, 2, "{doc:#}");
+    let error = doc["inputs"][1]["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "\"flat-flat.vmdk\" not found beside no-extent.ova!vm/disks/flat.vmdk \
+             (looked for no-extent.ova!vm/disks/flat-flat.vmdk)"
+        ),
+        "{error}"
+    );
 }
 
 /// A ustar header for `name` with `size` bytes of data, of type `kind`.

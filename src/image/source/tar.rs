@@ -504,7 +504,14 @@ impl Place for TarPlace {
     fn open_beside(&self, name: &str) -> Result<Source, SourceError> {
         let member = self.member();
         let dir = member.rfind('/').map_or("", |i| &member[..i]);
-        self.tar.open_named(dir, name)
+        self.tar.open_named(dir, name).map_err(|e| match e {
+            SourceError::NotFound { wanted, tried, .. } => SourceError::NotFound {
+                wanted,
+                beside: self.name(),
+                tried,
+            },
+            other => other,
+        })
     }
 
     fn identity(&self) -> String {
