@@ -65,9 +65,13 @@ fn ova_disks_audit_like_the_same_disks_outside() {
     // (OVA, its disks with their verdicts, the exit code).
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], i32);
     let cases: [Case; 2] = [
-        ("gpt.ova", &[("gpt-disk1.vmdk", "compliant")], 0),
         (
-            "two-disks.ova",
+            "samples/images/gpt.ova",
+            &[("gpt-disk1.vmdk", "compliant")],
+            0,
+        ),
+        (
+            "tests/ova/two-disks.ova",
             &[
                 ("gpt-disk1.vmdk", "compliant"),
                 ("mbr-disk2.vmdk", "noncompliant"),
@@ -75,21 +79,20 @@ fn ova_disks_audit_like_the_same_disks_outside() {
             1,
         ),
     ];
-    for (ova, members, want_code) in cases {
-        let path = format!("samples/images/{ova}");
+    for (path, members, want_code) in cases {
         // The disks, extracted by GNU tar, are the reference.
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().to_str().unwrap();
-        tool("tar", &[os("-xf"), os(&path), os("-C"), os(dir)]);
-        let (code, doc) = audit_json(&root(), &path);
-        assert_eq!(code, want_code, "{ova}: {doc:#}");
+        tool("tar", &[os("-xf"), os(path), os("-C"), os(dir)]);
+        let (code, doc) = audit_json(&root(), path);
+        assert_eq!(code, want_code, "{path}: {doc:#}");
         let inputs = doc["inputs"].as_array().unwrap();
-        assert_eq!(inputs.len(), members.len(), "{ova}: one target per disk");
+        assert_eq!(inputs.len(), members.len(), "{path}: one target per disk");
         for (input, (member, verdict)) in inputs.iter().zip(members) {
             let name = common::slashed(input["path"].as_str().unwrap());
             assert!(
                 name.starts_with(&format!("{path}!{member} [")),
-                "{ova}: {name}"
+                "{path}: {name}"
             );
             assert_eq!(input["verdict"], *verdict, "{name}");
             assert_eq!(input["kind"], "image");
@@ -114,7 +117,7 @@ fn read_all(disk: &dyn Disk) -> Vec<u8> {
 
 #[test]
 fn members_read_as_their_bytes() {
-    let path = "samples/images/two-disks.ova";
+    let path = "tests/ova/two-disks.ova";
     let found = disks(open_path(Path::new(path)).unwrap()).unwrap();
     let names: Vec<String> = found.iter().map(Source::name).collect();
     assert_eq!(
@@ -138,7 +141,7 @@ fn members_read_as_their_bytes() {
     use tlsreg::image::source::{Wrapper, wrapper};
     for (file, want) in [
         ("gpt.ova", Some(Wrapper::Ova)),
-        ("two-disks.ova", Some(Wrapper::Ova)),
+        ("../../tests/ova/two-disks.ova", Some(Wrapper::Ova)),
         ("gpt.raw", None),
         ("gpt-stream.vmdk", None),
     ] {
@@ -554,8 +557,8 @@ fn damaged_ovas_are_errors_not_panics() {
         x ^= x << 17;
         x
     };
-    for sample in ["gpt.ova", "two-disks.ova"] {
-        let original = std::fs::read(format!("samples/images/{sample}")).unwrap();
+    for sample in ["samples/images/gpt.ova", "tests/ova/two-disks.ova"] {
+        let original = std::fs::read(sample).unwrap();
         for _ in 0..300 {
             let mut bytes = original.clone();
             for _ in 0..1 + next() % 8 {

@@ -137,34 +137,36 @@ XML
   printf '    </VirtualHardwareSection>\n  </VirtualSystem>\n</Envelope>\n'
 }
 
-# ova FORMAT NAME OVF_VERSION FILE:CAPACITY...: NAME.ova, a tar (GNU tar,
+# ova FORMAT OUT NAME OVF_VERSION FILE:CAPACITY...: OUT, a tar (GNU tar,
 # --format=FORMAT) of NAME.ovf, NAME.mf (ovftool's "SHA256(file)= hex"
 # lines) and the disk files in $TMP/ova, in that order (the OVF first, as
 # the specification asks). Times and owners are fixed so a rebuild from the
 # same disks is the same file.
 ova() {
-  local format=$1 name=$2 version=$3 spec files=() pax=()
-  shift 3
+  local format=$1 out=$2 name=$3 version=$4 spec files=() pax=()
+  shift 4
   [ "$format" = pax ] && pax=(--pax-option='exthdr.name=%d/PaxHeaders/%f,atime:=0,ctime:=0')
   for spec in "$@"; do files+=("${spec%%:*}"); done
   ovf "$version" "$name" "$@" >"$TMP/ova/$name.ovf"
   (cd "$TMP/ova" && sha256sum --tag "$name.ovf" "${files[@]}" | sed 's/^SHA256 (\(.*\)) = /SHA256(\1)= /') >"$TMP/ova/$name.mf"
   tar --format="$format" "${pax[@]}" \
     --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=0644 \
-    -C "$TMP/ova" -cf "$name.ova" "$name.ovf" "$name.mf" "${files[@]}"
+    -C "$TMP/ova" -cf "$out" "$name.ovf" "$name.mf" "${files[@]}"
 }
 
-# gpt.ova (ustar, OVF 1.0): gpt-stream.vmdk as gpt-disk1.vmdk. two-disks.ova
-# (pax, OVF 2.0): that disk and mbr.raw as a streamOptimized VMDK, so each
-# disk has its own verdict (compliant, not compliant).
+# gpt.ova (ustar, OVF 1.0): gpt-stream.vmdk as gpt-disk1.vmdk.
+# ../../tests/ova/two-disks.ova (pax, OVF 2.0): that disk and mbr.raw as a
+# streamOptimized VMDK, so each disk has its own verdict (compliant, not
+# compliant); kept out of samples/ so the fleet samples' summary still fits
+# one screen (a noncompliant input is a line of it).
 build_ova() {
   mkdir -p "$TMP/ova"
   cp gpt-stream.vmdk "$TMP/ova/gpt-disk1.vmdk"
   qemu-img convert -f raw -O vmdk -o subformat=streamOptimized mbr.raw "$TMP/ova/mbr-disk2.vmdk"
-  ova ustar gpt 1.0 gpt-disk1.vmdk:12582912
-  ova pax two-disks 2.0 gpt-disk1.vmdk:12582912 mbr-disk2.vmdk:8388608
+  ova ustar gpt.ova gpt 1.0 gpt-disk1.vmdk:12582912
+  ova pax ../../tests/ova/two-disks.ova two-disks 2.0 gpt-disk1.vmdk:12582912 mbr-disk2.vmdk:8388608
   tar -tvf gpt.ova
-  tar -tvf two-disks.ova
+  tar -tvf ../../tests/ova/two-disks.ova
 }
 if [ "${1:-}" = ova ]; then
   build_ova
