@@ -214,17 +214,20 @@ fn gnu_long_names_folders_and_vmdk_extents_inside_an_ova() {
         "vm/disks/flat-flat.vmdk".into(),
     ];
     let work = tempfile::tempdir().unwrap();
-    let ova = work.path().join("x.ova");
-    let dir = tmp.path().to_str().unwrap();
-    let mut args = vec![
-        os("--format=gnu"),
-        os("-C"),
-        os(dir),
-        os("-cf"),
-        ova.as_os_str(),
-    ];
-    args.extend(members.iter().map(|m| os(m)));
-    tool("tar", &args);
+    // GNU tar's own format, members taken from tmp, the OVA put in work.
+    let pack = |name: &str, members: &[String]| {
+        let ova = work.path().join(name);
+        let mut args = vec![
+            os("--format=gnu"),
+            os("-C"),
+            tmp.path().as_os_str(),
+            os("-cf"),
+            ova.as_os_str(),
+        ];
+        args.extend(members.iter().map(|m| os(m)));
+        tool("tar", &args);
+    };
+    pack("x.ova", &members);
     let (code, doc) = audit_json(work.path(), "x.ova");
     assert_eq!(code, 0, "{doc:#}");
     let names: Vec<String> = doc["inputs"]
@@ -249,16 +252,7 @@ fn gnu_long_names_folders_and_vmdk_extents_inside_an_ova() {
         "{doc:#}"
     );
     // Without its extent, the descriptor says where it looked: inside.
-    let ova = work.path().join("no-extent.ova");
-    let mut args = vec![
-        os("--format=gnu"),
-        os("-C"),
-        os(dir),
-        os("-cf"),
-        ova.as_os_str(),
-    ];
-    args.extend(members[..3].iter().map(|m| os(m)));
-    tool("tar", &args);
+    pack("no-extent.ova", &members[..3]);
     let (code, doc) = audit_json(work.path(), "no-extent.ova");
     assert_eq!(code, 2, "{doc:#}");
     let error = doc["inputs"][1]["error"].as_str().unwrap();
