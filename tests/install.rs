@@ -173,7 +173,7 @@ fn image_samples() -> Vec<String> {
             let p = e.unwrap().path();
             let keep = p.is_file()
                 && p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                    ["raw", "vhd", "vhdx", "vmdk", "qcow2", "wim", "esd"].contains(&x)
+                    ["raw", "vhd", "vhdx", "vmdk", "qcow2", "wim", "esd", "ova"].contains(&x)
                 });
             if keep {
                 found.push(format!(

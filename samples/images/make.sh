@@ -69,6 +69,110 @@ range() {
   sgdisk -i "$2" "$1" | awk '/First sector/{s=$3} /Last sector/{e=$3} END{print s, e}'
 }
 
+# ovf OVF_VERSION NAME FILE:CAPACITY...: an OVF descriptor (on stdout) for a
+# virtual machine NAME whose disks are FILE (in the OVA, with its size) of
+# CAPACITY bytes, streamOptimized VMDKs, written the way VirtualBox and
+# ovftool write theirs: References, DiskSection, then VirtualSystem with one
+# SCSI controller holding the disks.
+ovf() {
+  local version=$1 name=$2 ns i=0 spec file capacity
+  shift 2
+  ns=http://schemas.dmtf.org/ovf/envelope/${version%%.*}
+  cat <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<Envelope ovf:version="$version" xml:lang="en-US" xmlns="$ns" xmlns:ovf="$ns" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <References>
+XML
+  for spec in "$@"; do
+    i=$((i + 1))
+    file=${spec%%:*}
+    printf '    <File ovf:id="file%d" ovf:href="%s" ovf:size="%d"/>\n' "$i" "$file" "$(stat -c %s "$TMP/ova/$file")"
+  done
+  printf '  </References>\n  <DiskSection>\n    <Info>List of the virtual disks used in the package</Info>\n'
+  i=0
+  for spec in "$@"; do
+    i=$((i + 1))
+    capacity=${spec##*:}
+    printf '    <Disk ovf:capacity="%d" ovf:diskId="vmdisk%d" ovf:fileRef="file%d" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>\n' "$capacity" "$i" "$i"
+  done
+  cat <<XML
+  </DiskSection>
+  <VirtualSystem ovf:id="$name">
+    <Info>A virtual machine</Info>
+    <Name>$name</Name>
+    <OperatingSystemSection ovf:id="112">
+      <Info>The kind of installed guest operating system</Info>
+      <Description>Microsoft Windows Server 2019 (64-bit)</Description>
+    </OperatingSystemSection>
+    <VirtualHardwareSection>
+      <Info>Virtual hardware requirements</Info>
+      <System>
+        <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
+        <vssd:InstanceID>0</vssd:InstanceID>
+        <vssd:VirtualSystemIdentifier>$name</vssd:VirtualSystemIdentifier>
+        <vssd:VirtualSystemType>vmx-14</vssd:VirtualSystemType>
+      </System>
+      <Item>
+        <rasd:Description>SCSI Controller</rasd:Description>
+        <rasd:ElementName>SCSI controller 0</rasd:ElementName>
+        <rasd:InstanceID>3</rasd:InstanceID>
+        <rasd:ResourceSubType>lsilogicsas</rasd:ResourceSubType>
+        <rasd:ResourceType>6</rasd:ResourceType>
+      </Item>
+XML
+  i=0
+  for spec in "$@"; do
+    i=$((i + 1))
+    cat <<XML
+      <Item>
+        <rasd:AddressOnParent>$((i - 1))</rasd:AddressOnParent>
+        <rasd:ElementName>Hard disk $i</rasd:ElementName>
+        <rasd:HostResource>ovf:/disk/vmdisk$i</rasd:HostResource>
+        <rasd:InstanceID>$((i + 3))</rasd:InstanceID>
+        <rasd:Parent>3</rasd:Parent>
+        <rasd:ResourceType>17</rasd:ResourceType>
+      </Item>
+XML
+  done
+  printf '    </VirtualHardwareSection>\n  </VirtualSystem>\n</Envelope>\n'
+}
+
+# ova FORMAT OUT NAME OVF_VERSION FILE:CAPACITY...: OUT, a tar (GNU tar,
+# --format=FORMAT) of NAME.ovf, NAME.mf (ovftool's "SHA256(file)= hex"
+# lines) and the disk files in $TMP/ova, in that order (the OVF first, as
+# the specification asks). Times and owners are fixed so a rebuild from the
+# same disks is the same file.
+ova() {
+  local format=$1 out=$2 name=$3 version=$4 spec files=() pax=()
+  shift 4
+  [ "$format" = pax ] && pax=(--pax-option='exthdr.name=%d/PaxHeaders/%f,atime:=0,ctime:=0')
+  for spec in "$@"; do files+=("${spec%%:*}"); done
+  ovf "$version" "$name" "$@" >"$TMP/ova/$name.ovf"
+  (cd "$TMP/ova" && sha256sum --tag "$name.ovf" "${files[@]}" | sed 's/^SHA256 (\(.*\)) = /SHA256(\1)= /') >"$TMP/ova/$name.mf"
+  tar --format="$format" "${pax[@]}" \
+    --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=0644 \
+    -C "$TMP/ova" -cf "$out" "$name.ovf" "$name.mf" "${files[@]}"
+}
+
+# gpt.ova (ustar, OVF 1.0): gpt-stream.vmdk as gpt-disk1.vmdk.
+# ../../tests/ova/two-disks.ova (pax, OVF 2.0): that disk and mbr.raw as a
+# streamOptimized VMDK, so each disk has its own verdict (compliant, not
+# compliant); kept out of samples/ so the fleet samples' summary still fits
+# one screen (a noncompliant input is a line of it).
+build_ova() {
+  mkdir -p "$TMP/ova"
+  cp gpt-stream.vmdk "$TMP/ova/gpt-disk1.vmdk"
+  qemu-img convert -f raw -O vmdk -o subformat=streamOptimized mbr.raw "$TMP/ova/mbr-disk2.vmdk"
+  ova ustar gpt.ova gpt 1.0 gpt-disk1.vmdk:12582912
+  ova pax ../../tests/ova/two-disks.ova two-disks 2.0 gpt-disk1.vmdk:12582912 mbr-disk2.vmdk:8388608
+  tar -tvf gpt.ova
+  tar -tvf ../../tests/ova/two-disks.ova
+}
+if [ "${1:-}" = ova ]; then
+  build_ova
+  exit 0
+fi
+
 payload compliant "$HIVES/compliant.hiv"
 payload not-set "$HIVES/not-set.hiv"
 payload not-set-odd "$HIVES/not-set.hiv" odd
@@ -235,3 +339,4 @@ build_dirty() {
   qemu-img convert -f raw -O vhdx "$TMP/dirty.raw" dirty.vhdx
 }
 build_dirty
+build_ova

@@ -8,6 +8,8 @@
 //! EWF segment set) needs no change above this layer.
 
 mod file;
+pub mod ova;
+pub mod tar;
 
 use std::fmt;
 use std::io;
@@ -175,6 +177,10 @@ pub enum Wrapper {
     Ewf,
     /// An OVA: a tar whose OVF names the disks.
     Ova,
+    /// A tar whose first member is no OVF: an OVA whose OVF comes later,
+    /// or no OVA at all (then an error saying so, rather than taking its
+    /// bytes for a `.reg` file).
+    Tar,
 }
 
 /// How many bytes of a source [`wrapper`] looks at.
@@ -183,7 +189,12 @@ pub const WRAPPER_SNIFF: usize = 512;
 /// The wrapper `head` (a source's first [`WRAPPER_SNIFF`] bytes, or fewer)
 /// starts, if any.
 pub fn wrapper(head: &[u8]) -> Option<Wrapper> {
-    let _ = head;
+    if tar::is_header(head) {
+        // GNU tar names a pax header `./PaxHeaders/vm.ovf` after its member.
+        let first = tar::header_name(head);
+        let ovf = matches!(tar::header_type(head), b'0' | 0 | b'7' | b'x') && ova::is_ovf(&first);
+        return Some(if ovf { Wrapper::Ova } else { Wrapper::Tar });
+    }
     None
 }
 
@@ -202,11 +213,12 @@ pub fn disks(source: Source) -> Result<Vec<Source>, SourceError> {
         })?;
     match wrapper(&head) {
         None => Ok(vec![source]),
+        Some(Wrapper::Ova | Wrapper::Tar) => ova::disks(&source),
         Some(w) => Err(SourceError::Format {
             name: source.name(),
             format: match w {
                 Wrapper::Ewf => "EWF",
-                Wrapper::Ova => "OVA",
+                Wrapper::Ova | Wrapper::Tar => "OVA",
             },
             offset: 0,
             what: "not read yet".into(),
