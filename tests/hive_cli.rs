@@ -86,6 +86,37 @@ fn diff_and_fix_on_a_hive_target_current_control_set() {
     assert_eq!(run.code, 0, "{}", run.out());
 }
 
+/// A file that only deletes through `CurrentControlSet` deletes from the
+/// set it stands for: it used to be moved only when the file also wrote a
+/// key there, so `[-...\TLS 1.2]` applied to a compliant hive said COMPLIANT.
+#[test]
+fn a_deletion_through_current_control_set_deletes_from_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols\TLS 1.2";
+    for (lines, failing) in [
+        (format!("[-{key}]"), "4 of 4"),
+        (format!("[-{key}\\Server]"), "2 of 4"),
+        (format!("[{key}\\Client]\r\n\"Enabled\"=-"), "1 of 4"),
+    ] {
+        let file = dir.path().join("delete.reg");
+        let text = format!("Windows Registry Editor Version 5.00\r\n\r\n{lines}\r\n");
+        std::fs::write(&file, text).unwrap();
+        let file = file.to_str().unwrap();
+        let run = tlsreg(&["audit", "--apply", file, "samples/hives/compliant.hiv"]);
+        assert_eq!(run.code, 1, "{lines}: {}", run.out());
+        assert!(
+            run.out().contains(&format!("({failing} checks fail)")),
+            "{lines}: {}",
+            run.out()
+        );
+        assert!(
+            run.out().contains("line(s) were applied to ControlSet001"),
+            "{}",
+            run.out()
+        );
+    }
+}
+
 /// The checks of one audit, without where they were found.
 fn checks(doc: &serde_json::Value) -> Vec<(String, String, String, String)> {
     doc["inputs"][0]["checks"]

@@ -120,7 +120,10 @@ pub(super) fn build(
     if let (Some(sys), Some(cs)) = (&system, &mut chosen) {
         let mut link = sys.clone();
         link.push(LIVE_LINK.to_owned());
-        if cs.reason != Reason::LiveLink && root.find(&link).is_some() {
+        // Every line through the link is moved, deletions too: a file that
+        // only deletes `[-...\CurrentControlSet\...]` leaves no link key
+        // in the tree, yet deletes from the set it stands for.
+        if cs.reason != Reason::LiveLink {
             let mut moved = 0;
             for layer in layers.iter_mut() {
                 for op in ops_mut(layer) {
@@ -130,11 +133,13 @@ pub(super) fn build(
                     }
                 }
             }
-            cs.notes.push(format!(
-                "{moved} CurrentControlSet line(s) were applied to {}, which CurrentControlSet stands for",
-                cs.name()
-            ));
-            root = tree_of(&layers);
+            if moved > 0 {
+                cs.notes.push(format!(
+                    "{moved} CurrentControlSet line(s) were applied to {}, which CurrentControlSet stands for",
+                    cs.name()
+                ));
+                root = tree_of(&layers);
+            }
         }
     }
     Ok(Loaded {
