@@ -73,6 +73,7 @@ pub fn run(a: MergeArgs) -> Result<i32, String> {
                 // was called: the hint is the plain one.
                 applied: &[],
                 no_input: false,
+                input: None,
             },
         )
         .map_err(output::stdout_failed),

@@ -439,6 +439,8 @@ enum Style {
         color: bool,
         applied: Vec<String>,
         no_input: bool,
+        /// The one INPUT given, as reports name it.
+        input: Option<String>,
     },
     Json(report::json::DocumentWriter),
     Jsonl,
@@ -461,6 +463,10 @@ impl<'o> Printer<'o> {
             color,
             applied: a.read.apply.clone(),
             no_input: a.inputs.is_empty() && !a.live,
+            input: match a.inputs.as_slice() {
+                [one] => Some(tlsreg::image::source::display_name(one)),
+                _ => None,
+            },
         };
         // The summary's lines go out as the inputs come: it keeps counts
         // and groups, not a line per input.
@@ -535,6 +541,7 @@ impl<'o> Printer<'o> {
                 color,
                 applied,
                 no_input,
+                input,
             } => {
                 // After the inputs' blocks; the summary's lines need none.
                 if !summary {
@@ -548,6 +555,7 @@ impl<'o> Printer<'o> {
                     summary,
                     applied: &applied,
                     no_input,
+                    input: input.as_deref(),
                 };
                 report::text::summary(self.out, &self.tally, options)?;
             }

@@ -71,8 +71,8 @@ pub(super) fn open_input(input: &str) -> Result<Haystack, Unopened> {
         let shown = crate::image::source::display_name(input);
         let source = crate::image::source::open_input(input).map_err(|e| Unopened {
             error: InputError {
+                kind: ErrorKind::source(&shown, e),
                 path: shown,
-                kind: crate::image::container::ContainerError::from(e).into(),
             },
             opened: false,
         })?;

@@ -20,8 +20,8 @@ pub(super) fn load_image(source: Source, applied: &[String], options: &Options) 
             name: name.clone(),
             kind: Kind::Image,
             loaded: Err(InputError {
+                kind: ErrorKind::source(&name, e),
                 path: name,
-                kind: crate::image::container::ContainerError::from(e).into(),
             }),
         }],
     }

@@ -179,6 +179,22 @@ pub enum ErrorKind {
     Wim(#[from] crate::image::wim::WimError),
     #[error("{0}")]
     Live(String),
+    /// A source (a URL, an EWF set, an OVA and its members) could not be
+    /// read: the message names what failed, and where.
+    #[error("{0}")]
+    Source(String),
+}
+
+impl ErrorKind {
+    /// A source's error, for the input `path`: its message without the
+    /// input's name in front, which the error line already starts with.
+    pub fn source(path: &str, e: crate::image::source::SourceError) -> ErrorKind {
+        let text = e.to_string();
+        match text.strip_prefix(path).and_then(|t| t.strip_prefix(": ")) {
+            Some(rest) => ErrorKind::Source(rest.to_owned()),
+            None => ErrorKind::Source(text),
+        }
+    }
 }
 
 fn note(code: &'static str, severity: Severity, message: String) -> Diagnostic {

@@ -99,6 +99,10 @@ pub struct Options<'a> {
     /// No INPUT was given (the files applied start from an empty machine):
     /// then there is nothing to suggest a fix of.
     pub no_input: bool,
+    /// The one INPUT given, as reports name it (a URL without its query):
+    /// the file to ask a fix of when a report names a disk inside it
+    /// (`x.ova!disk1.vmdk [partition ...]`).
+    pub input: Option<&'a str>,
 }
 
 /// How wide a `--summary` line may be, in characters: one screen of a
@@ -275,7 +279,7 @@ fn next_step(r: &Record, options: &Options) -> Option<String> {
     {
         return Some("install the updates the findings name (a .reg cannot), then restart".into());
     }
-    let target = fix_target(r);
+    let target = fix_target(r, options.input);
     if options.applied.iter().any(|a| a == "-") {
         return None;
     }
@@ -325,11 +329,18 @@ fn quoted(word: &str) -> String {
 }
 
 /// The file to ask a fix of: an installation in an image is named
-/// `FILE [partition ...]`, and the fix is asked of the file; the live
-/// registry is asked with `--live`.
-fn fix_target(r: &Record) -> &str {
+/// `FILE [partition ...]` (a disk of an OVA `FILE!disk1.vmdk [...]`), and
+/// the fix is asked of the file given; the live registry is asked with
+/// `--live`.
+fn fix_target<'r>(r: &'r Record, input: Option<&'r str>) -> &'r str {
+    let inside = |file: &str| {
+        r.path
+            .strip_prefix(file)
+            .is_some_and(|rest| rest.starts_with(" [") || rest.starts_with('!'))
+    };
     match (r.kind.as_str(), r.path.rfind(" [")) {
         ("live", _) => "--live",
+        ("image", _) if input.is_some_and(inside) => input.unwrap_or_default(),
         ("image", Some(i)) if r.path.ends_with(']') => &r.path[..i],
         _ => r.path.as_str(),
     }
