@@ -8,6 +8,7 @@
 //! EWF segment set) needs no change above this layer.
 
 mod file;
+pub mod http;
 
 use std::fmt;
 use std::io;
@@ -154,10 +155,7 @@ pub fn display_name(arg: &str) -> String {
 /// Opens an input named on the command line: a URL or a path.
 pub fn open_input(arg: &str) -> Result<Source, SourceError> {
     if is_url(arg) {
-        return Err(SourceError::Open {
-            name: display_name(arg),
-            source: io::Error::other("URLs are not read yet"),
-        });
+        return http::open(arg);
     }
     open_path(Path::new(arg))
 }
