@@ -168,6 +168,18 @@ fn a_vmdk_descriptor_finds_its_extents_beside_it_with_the_query() {
             .any(|l| l.contains("-f001.vmdk?") || l.contains("-flat.vmdk?")),
         "{lines:#?}"
     );
+    // Without its extent: the error says what was looked for, and where.
+    let alone = Server::start(Mode::Ranges);
+    alone.add(
+        "/vms/split%20disk.vmdk",
+        &dir.path().join("split disk.vmdk"),
+    );
+    let error = refused(&alone, "/vms/split%20disk.vmdk", &[]);
+    assert!(
+        error.contains("not found beside")
+            && error.contains(&alone.url("/vms/split%20disk-f001.vmdk")),
+        "{error}"
+    );
 }
 
 #[test]
