@@ -125,7 +125,10 @@ fn tool(program: &str, args: &[&OsStr], package: &str) -> bool {
 fn a_vmdk_descriptor_finds_its_extents_beside_it_with_the_query() {
     let dir = tempfile::tempdir().unwrap();
     let vmdk = dir.path().join("split disk.vmdk");
-    let raw = images().join("gpt.raw");
+    // A copy in the temporary folder: under Wine, host_tool turns only
+    // drive paths into the host's, and the manifest's folder is not one.
+    let raw = dir.path().join("gpt.raw");
+    std::fs::copy(images().join("gpt.raw"), &raw).unwrap();
     let mut args: Vec<&OsStr> = ["convert", "-q", "-f", "raw", "-O", "vmdk", "-o"]
         .iter()
         .map(OsStr::new)
@@ -141,6 +144,7 @@ fn a_vmdk_descriptor_finds_its_extents_beside_it_with_the_query() {
     let server = Server::start(Mode::Ranges);
     server.require_query(SECRET);
     let mut files = Vec::new();
+    std::fs::remove_file(&raw).unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         server.add(
