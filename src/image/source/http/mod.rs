@@ -126,6 +126,25 @@ impl Url {
     }
 }
 
+impl Url {
+    /// Where a name written in an image is looked for, in order: a relative
+    /// name under this URL's folder, then its file name alone there.
+    fn candidates(&self, name: &str) -> Vec<Url> {
+        let mut candidates: Vec<Url> = Vec::new();
+        if let Some(parts) = relative_parts(name) {
+            candidates.push(self.beside(&parts));
+        }
+        let alone = file_name_of(name);
+        if !alone.is_empty() && alone != "." && alone != ".." {
+            let url = self.beside(&[alone]);
+            if !candidates.contains(&url) {
+                candidates.push(url);
+            }
+        }
+        candidates
+    }
+}
+
 /// A name written in an image as one path segment of a URL.
 fn encode(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
@@ -506,17 +525,7 @@ impl Place for UrlPlace {
     /// that folder (where an absolute name, `D:\VMs\base.vhdx`, is looked
     /// for too), as for a file on disk.
     fn open_beside(&self, name: &str) -> Result<Source, SourceError> {
-        let mut candidates: Vec<Url> = Vec::new();
-        if let Some(parts) = relative_parts(name) {
-            candidates.push(self.url.beside(&parts));
-        }
-        let alone = file_name_of(name);
-        if !alone.is_empty() && alone != "." && alone != ".." {
-            let url = self.url.beside(&[alone]);
-            if !candidates.contains(&url) {
-                candidates.push(url);
-            }
-        }
+        let candidates = self.url.candidates(name);
         for url in &candidates {
             match open_in(url.clone(), self.family.clone()) {
                 Err(SourceError::Open { source, .. })
@@ -563,6 +572,27 @@ mod tests {
         );
         let top = Url::parse("http://h/x.vhd?k");
         assert_eq!(top.beside(&["p.vhd"]).full(), "http://h/p.vhd?k");
+    }
+
+    #[test]
+    fn names_written_in_images_are_looked_for_beside_the_url() {
+        let u = Url::parse("https://h/vms/child.vhdx?sig=x");
+        let full =
+            |name: &str| -> Vec<String> { u.candidates(name).iter().map(Url::full).collect() };
+        assert_eq!(
+            full(r"D:\Hyper-V\base.vhdx"),
+            ["https://h/vms/base.vhdx?sig=x"]
+        );
+        assert_eq!(
+            full(r"sub\base.vmdk"),
+            [
+                "https://h/vms/sub/base.vmdk?sig=x",
+                "https://h/vms/base.vmdk?sig=x"
+            ]
+        );
+        assert_eq!(full("../base.vmdk"), ["https://h/vms/base.vmdk?sig=x"]);
+        assert_eq!(full("base.vmdk"), ["https://h/vms/base.vmdk?sig=x"]);
+        assert!(full("..").is_empty());
     }
 
     #[test]
