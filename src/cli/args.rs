@@ -188,7 +188,9 @@ pub struct AuditArgs {
     /// disk images (raw, VHD, VHDX, VMDK, qcow2: every Windows installation on them is
     /// audited, read-only, without mounting), WIM and ESD files (every image in them), or
     /// folders, searched recursively for every file that is one of these (by content, not
-    /// name; the rest is skipped quietly, see -v).
+    /// name; the rest is skipped quietly, see -v). A disk image may be an https:// or
+    /// http:// URL (an Azure SAS, an S3 presigned URL): read by range requests, never
+    /// downloaded, named without its query string.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
@@ -230,7 +232,8 @@ pub struct AuditArgs {
     /// In the report, also list each file in the folders that is not a registry file
     /// (notes, pictures), with why. Registry files read another way (transaction logs,
     /// hives other than SYSTEM), FIFOs and devices are always listed; the JSON report
-    /// lists every file under "skipped".
+    /// lists every file under "skipped". On standard error, what each URL input cost
+    /// (requests, bytes fetched).
     #[arg(short, long)]
     pub verbose: bool,
 

@@ -12,6 +12,8 @@ use anstyle::AnsiColor;
 use clap::Parser;
 
 use tlsreg::fleet::{Keep, Tally};
+// A URL is named without its query string (a SAS token, a signature).
+use tlsreg::image::source::display_name;
 use tlsreg::input::{self, Options};
 use tlsreg::regfile::{self, OutputEncoding};
 use tlsreg::report::text::escape;
@@ -147,11 +149,12 @@ fn load_outcomes(
     let targets = match (install, input) {
         (Some(n), Some(i)) => {
             let kind = targets.first().map_or(input::Kind::Image, |t| t.kind);
-            match pick(&i.path, targets, Some(n)) {
+            let shown = display_name(&i.path);
+            match pick(&shown, targets, Some(n)) {
                 Ok((_, t)) => vec![t],
                 Err(error) => {
                     return vec![Outcome::Failed {
-                        path: i.path.clone(),
+                        path: shown,
                         kind: kind.as_str(),
                         error,
                     }];
@@ -256,13 +259,12 @@ fn load_single(
             let given = input::discover::Input::given(input);
             let targets = input::load_targets(&given, &read.apply, &opts);
             let many = targets.len() > 1;
-            // A URL is never shown with its query string (a signature).
-            let input = tlsreg::image::source::display_name(input);
-            let (_, target) = pick(&input, targets, install)?;
+            let shown = display_name(input);
+            let (_, target) = pick(&shown, targets, install)?;
             // The installation's own name when there was a choice.
             let name = match many {
                 true => target.name,
-                false => input,
+                false => shown,
             };
             (Some(name), target.loaded)
         }
@@ -389,7 +391,8 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         threads * 8,
         |i| {
             let name = found.inputs.get(i).filter(|_| !none);
-            let outcomes = isolated(name.map(|n| n.path.as_str()), || {
+            let shown = name.map(|n| display_name(&n.path));
+            let outcomes = isolated(shown.as_deref(), || {
                 load_outcomes(name, a.live, a.install.install, &a.read, &opts, &policy)
             });
             progress.tick();
@@ -418,6 +421,18 @@ fn run_audit(a: AuditArgs) -> Result<i32, String> {
         printer.input(&o).map_err(stdout_error)?;
     }
     let summary = printer.finish(&found.skipped).map_err(stdout_error)?;
+    if a.verbose {
+        // What reading images at URLs cost, on standard error: a machine
+        // format keeps standard output for itself.
+        for s in tlsreg::image::source::http::stats() {
+            eprintln!(
+                "{}: {} requests, {} fetched",
+                escape(&s.name),
+                s.requests,
+                tlsreg::image::source::http::amount(s.bytes)
+            );
+        }
+    }
     Ok(summary.exit_code())
 }
 
@@ -464,7 +479,7 @@ impl<'o> Printer<'o> {
             applied: a.read.apply.clone(),
             no_input: a.inputs.is_empty() && !a.live,
             input: match a.inputs.as_slice() {
-                [one] => Some(tlsreg::image::source::display_name(one)),
+                [one] => Some(display_name(one)),
                 _ => None,
             },
         };
@@ -898,12 +913,10 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     let given = input::discover::Input::given(&a.input);
     let targets = input::load_targets(&given, &a.read.apply, &opts);
     let many = targets.len() > 1;
-    // A URL is never shown with its query string (a signature).
-    let input_shown = tlsreg::image::source::display_name(&a.input);
-    let (at, target) = pick(&input_shown, targets, a.install.install)?;
+    let (at, target) = pick(&display_name(&a.input), targets, a.install.install)?;
     let (kind, shown) = match many {
         true => (target.kind, target.name),
-        false => (target.kind, input_shown),
+        false => (target.kind, display_name(&a.input)),
     };
     let mut loaded = target.loaded.map_err(|e| e.to_string())?;
     let control_set = loaded.control_set.clone();

@@ -8,6 +8,7 @@
 //! EWF segment set) needs no change above this layer.
 
 mod file;
+pub mod http;
 pub mod ova;
 pub mod tar;
 
@@ -154,18 +155,29 @@ pub fn is_url(arg: &str) -> bool {
 /// as given.
 pub fn display_name(arg: &str) -> String {
     match is_url(arg) {
-        true => arg.split(['?', '#']).next().unwrap_or(arg).to_owned(),
+        true => without_userinfo(arg.split(['?', '#']).next().unwrap_or(arg)),
         false => arg.to_owned(),
+    }
+}
+
+/// A URL without a `user:password@` before its host (a secret too).
+pub fn without_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_owned(),
     }
 }
 
 /// Opens an input named on the command line: a URL or a path.
 pub fn open_input(arg: &str) -> Result<Source, SourceError> {
     if is_url(arg) {
-        return Err(SourceError::Open {
-            name: display_name(arg),
-            source: io::Error::other("URLs are not read yet"),
-        });
+        return http::open(arg);
     }
     open_path(Path::new(arg))
 }
@@ -264,6 +276,16 @@ mod tests {
         assert_eq!(relative_parts(r"C:\b.vhd"), None);
         assert_eq!(relative_parts("/b.vhd"), None);
         assert_eq!(relative_parts(""), None);
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_secrets() {
+        assert_eq!(
+            display_name("https://u:p@host:8080/a/b.vhd?sig=x#f"),
+            "https://host:8080/a/b.vhd"
+        );
+        assert_eq!(display_name("HTTP://host/x@y.vhd"), "HTTP://host/x@y.vhd");
+        assert_eq!(display_name("disk@2.vhd?x"), "disk@2.vhd?x");
     }
 
     #[test]
