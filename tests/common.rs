@@ -596,3 +596,20 @@ pub fn slashed(text: &str) -> String {
         text.to_owned()
     }
 }
+
+/// CRC-32C (Castagnoli), as VHDX headers, region tables and log entries
+/// carry it: for tests that write or edit VHDX files.
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
