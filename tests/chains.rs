@@ -1068,3 +1068,169 @@ fn a_chain_deeper_than_the_cap_is_an_error() {
     assert!(matches!(e, ContainerError::Chain { .. }), "{e:?}");
     assert_names(&e, &["layer0.vhd", "deeper than 32"]);
 }
+
+/// Damaged parent references: errors naming the format and the byte, never
+/// a panic, an allocation of what the bytes claim or a read past the end.
+#[test]
+fn damaged_parent_references_are_errors() {
+    let f = Fixture::new();
+    let none = BTreeMap::new();
+    let mut cases: Vec<(PathBuf, &str)> = Vec::new();
+    let mut case = |name: &str, bytes: &[u8], says: &'static str| {
+        let p = f.path(name);
+        fs::write(&p, bytes).unwrap();
+        cases.push((p, says));
+    };
+
+    // VHD: a parent locator claiming 1 GiB, one past the end of the file.
+    f.copy_sample("gpt.vhd", "parent.vhd");
+    let gpt_vhd = fs::read(f.path("parent.vhd")).unwrap();
+    let vhd = vhd_child(&gpt_vhd, &[(b"W2ru", "parent.vhd")], 1, &none).write();
+    let locator = |edit: &dyn Fn(&mut [u8])| {
+        let mut b = vhd.clone();
+        let header = &mut b[512..1536];
+        edit(&mut header[576..600]);
+        vhd_checksum(header, 36);
+        b
+    };
+    case(
+        "huge-locator.vhd",
+        &locator(&|e| put(e, 8, &(1u32 << 30).to_be_bytes())),
+        "parent locator of 1073741824 bytes",
+    );
+    case(
+        "far-locator.vhd",
+        &locator(&|e| put(e, 16, &(1u64 << 40).to_be_bytes())),
+        "parent locator at byte 1099511627776",
+    );
+
+    // VHDX: the parent locator item's key outside the item, too many
+    // entries, another locator type.
+    f.copy_sample("gpt.vhdx", "parent.vhdx");
+    let guid = vhdx_data_write_guid(&fs::read(f.path("parent.vhdx")).unwrap());
+    let vhdx = vhdx_child(
+        &guid,
+        &[("relative_path", "parent.vhdx")],
+        &none,
+        Vec::new(),
+        12 << 20,
+    )
+    .write();
+    let item = 2 * MIB + (64 << 10) + 48;
+    let patched = |at: usize, v: &[u8]| {
+        let mut b = vhdx.clone();
+        put(&mut b, item + at, v);
+        b
+    };
+    case(
+        "key-outside.vhdx",
+        &patched(20, &0xFFFF_FFF0u32.to_le_bytes()),
+        "lies outside the item",
+    );
+    case(
+        "many-entries.vhdx",
+        &patched(18, &60000u16.to_le_bytes()),
+        "60000 parent locator entries",
+    );
+    case(
+        "other-type.vhdx",
+        &patched(0, &[0xAB]),
+        "a parent locator of a type other than VHDX",
+    );
+
+    // qcow2: a backing file name over qemu's limit; a header extension
+    // running past the first cluster.
+    let ov = f.arg("overlay.qcow2");
+    qemu_img(&[
+        "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", &ov,
+    ]);
+    let q = fs::read(&ov).unwrap();
+    let mut long = q.clone();
+    put(&mut long, 16, &5000u32.to_be_bytes());
+    case("long-name.qcow2", &long, "backing file name of 5000 bytes");
+    let mut ext = q.clone();
+    let at = q[..4096]
+        .windows(4)
+        .position(|w| w == 0xE279_2ACAu32.to_be_bytes())
+        .unwrap();
+    put(&mut ext, at + 4, &0xFFFF_FF00u32.to_be_bytes());
+    case("long-ext.qcow2", &ext, "runs past the first cluster");
+
+    // VMDK: a parentCID that is no number; a child that names no parent.
+    let parent = f.arg("parent.vmdk");
+    qemu_img(&[
+        "convert",
+        "-q",
+        "-f",
+        "raw",
+        "-O",
+        "vmdk",
+        &f.arg("base.raw"),
+        &parent,
+    ]);
+    let desc = f.arg("child-desc.vmdk");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "vmdk",
+        "-o",
+        "subformat=twoGbMaxExtentSparse",
+        "-b",
+        "parent.vmdk",
+        "-F",
+        "vmdk",
+        &desc,
+    ]);
+    let text = fs::read_to_string(&desc).unwrap();
+    let cid_line = text.lines().find(|l| l.starts_with("parentCID=")).unwrap();
+    let hint_line = text
+        .lines()
+        .find(|l| l.starts_with("parentFileNameHint="))
+        .unwrap();
+    case(
+        "bad-cid.vmdk",
+        text.replace(cid_line, "parentCID=zz").as_bytes(),
+        "parentCID \"zz\" is not hexadecimal",
+    );
+    case(
+        "no-hint.vmdk",
+        text.replace(hint_line, "").as_bytes(),
+        "without a parentFileNameHint",
+    );
+
+    for (path, says) in &cases {
+        let e = error(path).to_string();
+        assert!(
+            e.contains(says) && e.contains("byte"),
+            "{}: {e}",
+            path.display()
+        );
+    }
+
+    // A partially present VHDX block whose sector bitmap block is not: the
+    // read that needs it fails, naming the BAT entry.
+    let changed = f.changed_sectors();
+    let mut b = vhdx_child(
+        &guid,
+        &[("relative_path", "parent.vhdx")],
+        &changed,
+        Vec::new(),
+        12 << 20,
+    )
+    .write();
+    let sb_entry = 3 * MIB + CHUNK_RATIO * 8;
+    put(&mut b, sb_entry, &0u64.to_le_bytes());
+    let p = f.path("no-bitmap.vhdx");
+    fs::write(&p, &b).unwrap();
+    let disk = open(&p).unwrap().disk;
+    let mut buf = vec![0u8; 8192];
+    let e = disk
+        .read_exact_at(4_374_528, &mut buf)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("sector bitmap block is not") && e.contains(&format!("byte {sb_entry}")),
+        "{e}"
+    );
+}

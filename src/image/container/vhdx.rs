@@ -429,17 +429,17 @@ impl Locator {
             ));
         }
         let count = usize::from(le16(&b, 18));
-        let mut pairs = Vec::with_capacity(count.min(64));
+        if 20 + count * 12 > b.len() {
+            return Err(invalid(
+                FORMAT,
+                at + 18,
+                format!("{count} parent locator entries do not fit the item of {len} bytes"),
+            ));
+        }
+        let mut pairs = Vec::with_capacity(count);
         for i in 0..count {
             let e = 20 + i * 12;
             let entry_at = at + e as u64;
-            if e + 12 > b.len() {
-                return Err(invalid(
-                    FORMAT,
-                    entry_at,
-                    format!("{count} parent locator entries do not fit the item"),
-                ));
-            }
             let text = |offset: u32, length: u16| -> Result<String> {
                 let start = offset as usize;
                 let s = start
