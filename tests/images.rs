@@ -379,3 +379,28 @@ fn a_dirty_hive_in_an_image_has_its_logs_replayed() {
         "{text}"
     );
 }
+
+/// The input is opened once: deciding what it is and reading it share one
+/// handle (it was opened three times: to sniff, to find the container, to
+/// read it). Counted by the debug build's file-system counters.
+#[test]
+fn an_image_is_opened_once() {
+    let wims = ["none.wim", "lzx.wim", "tiny-xpress.wim"].map(|w| format!("wim/{w}"));
+    let inputs = CONTAINERS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(wims)
+        .chain(["two-windows.raw".to_owned()]);
+    for input in inputs {
+        let path = format!("samples/images/{input}");
+        let run = common::Cmd::new(&["audit", &path])
+            .env("TLSREG_DEBUG_IO_COUNTS", "1")
+            .run();
+        let line = run
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("tlsreg: io counts: "))
+            .unwrap_or_else(|| panic!("no counts (a debug build prints them): {}", run.stderr));
+        assert!(line.split(' ').any(|kv| kv == "opens=1"), "{input}: {line}");
+    }
+}

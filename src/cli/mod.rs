@@ -256,11 +256,13 @@ fn load_single(
             let given = input::discover::Input::given(input);
             let targets = input::load_targets(&given, &read.apply, &opts);
             let many = targets.len() > 1;
-            let (_, target) = pick(input, targets, install)?;
+            // A URL is never shown with its query string (a signature).
+            let input = tlsreg::image::source::display_name(input);
+            let (_, target) = pick(&input, targets, install)?;
             // The installation's own name when there was a choice.
             let name = match many {
                 true => target.name,
-                false => input.to_owned(),
+                false => input,
             };
             (Some(name), target.loaded)
         }
@@ -888,10 +890,12 @@ fn run_export(a: ExportArgs) -> Result<i32, String> {
     let given = input::discover::Input::given(&a.input);
     let targets = input::load_targets(&given, &a.read.apply, &opts);
     let many = targets.len() > 1;
-    let (at, target) = pick(&a.input, targets, a.install.install)?;
+    // A URL is never shown with its query string (a signature).
+    let input_shown = tlsreg::image::source::display_name(&a.input);
+    let (at, target) = pick(&input_shown, targets, a.install.install)?;
     let (kind, shown) = match many {
         true => (target.kind, target.name),
-        false => (target.kind, a.input.clone()),
+        false => (target.kind, input_shown),
     };
     let mut loaded = target.loaded.map_err(|e| e.to_string())?;
     let control_set = loaded.control_set.clone();

@@ -39,6 +39,12 @@ impl FileDisk {
         };
         Ok(FileDisk { file, size })
     }
+
+    /// The file back, to be read another way (a `.reg` file found not to be
+    /// an image).
+    pub fn into_file(self) -> File {
+        self.file
+    }
 }
 
 impl Disk for FileDisk {

@@ -95,12 +95,12 @@ fn classify(folder: &Folder, name: &OsStr, path: &Path, shown: &str) -> Result<I
         Ok(n) => n,
         Err(_) => return Ok(given()),
     };
-    drop(file);
     let head = &head[..n];
     if super::is_hive(head) {
+        drop(file);
         return classify_hive(folder, name, path, head, given());
     }
-    if is_reg_header(head) || crate::input::image_kind(path, head).is_some() {
+    if is_reg_header(head) || super::is_image(file, head) {
         return Ok(given());
     }
     // Named as a log beside its hive, but not one: said, since a damaged

@@ -503,7 +503,12 @@ pub fn detect(path: &Path) -> Option<Format> {
 /// The format of a source from its signatures; `None` when it is no disk
 /// image (or cannot be read).
 pub fn detect_source(source: &Source) -> Option<Format> {
-    sniff(&*source.disk).ok().flatten()
+    detect_disk(&*source.disk)
+}
+
+/// As [`detect_source`], for bytes not yet made a source.
+pub fn detect_disk(disk: &dyn Disk) -> Option<Format> {
+    sniff(disk).ok().flatten()
 }
 
 fn open_other(

@@ -97,6 +97,10 @@ impl Place for FilePlace {
         })
     }
 
+    fn local_path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     fn identity(&self) -> String {
         std::fs::canonicalize(&self.path)
             .unwrap_or_else(|_| self.path.clone())

@@ -66,6 +66,12 @@ pub trait Place: Send + Sync {
     fn identity(&self) -> String {
         self.name()
     }
+
+    /// The file on this machine, when the source is one (for tools that
+    /// read by path, such as wimlib-imagex).
+    fn local_path(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A source or a file it names could not be opened or read.
@@ -141,11 +147,21 @@ pub fn is_url(arg: &str) -> bool {
     scheme("http://") || scheme("https://")
 }
 
+/// How reports name an input given on the command line: a URL without its
+/// query string (a SAS token or a presigned signature is a secret), a path
+/// as given.
+pub fn display_name(arg: &str) -> String {
+    match is_url(arg) {
+        true => arg.split(['?', '#']).next().unwrap_or(arg).to_owned(),
+        false => arg.to_owned(),
+    }
+}
+
 /// Opens an input named on the command line: a URL or a path.
 pub fn open_input(arg: &str) -> Result<Source, SourceError> {
     if is_url(arg) {
         return Err(SourceError::Open {
-            name: arg.split('?').next().unwrap_or(arg).to_owned(),
+            name: display_name(arg),
             source: io::Error::other("URLs are not read yet"),
         });
     }

@@ -46,7 +46,7 @@ use resource::{Ctx, ResHdr};
 pub use header::Compression;
 pub use wimlib::{
     Reader, extract_with_wimlib, extract_with_wimlib_max, read_file_or_wimlib,
-    read_file_or_wimlib_max,
+    read_file_or_wimlib_max, read_file_or_wimlib_with,
 };
 pub use xml::ImageInfo;
 

@@ -182,7 +182,24 @@ pub fn read_file_or_wimlib_max(
     path: &[&str],
     max_size: u64,
 ) -> Result<(Option<Vec<u8>>, Reader), WimError> {
-    let ours = Wim::open(wim).and_then(|w| w.read_file_max(index, path, max_size));
+    let opened = Wim::open(wim)?;
+    read_file_or_wimlib_with(&opened, Some(wim), index, path, max_size)
+}
+
+/// As [`read_file_or_wimlib_max`], for a WIM already open; `file` is where
+/// wimlib-imagex can read it, `None` when it is not a file on this machine
+/// (a WIM at a URL), and then there is no fallback.
+pub fn read_file_or_wimlib_with(
+    opened: &Wim,
+    file: Option<&Path>,
+    index: u32,
+    path: &[&str],
+    max_size: u64,
+) -> Result<(Option<Vec<u8>>, Reader), WimError> {
+    let ours = opened.read_file_max(index, path, max_size);
+    let Some(wim) = file else {
+        return ours.map(|data| (data, Reader::Builtin));
+    };
     match ours {
         Ok(data) => Ok((data, Reader::Builtin)),
         Err(e) if e.is_unsupported() => match extract_with_wimlib_max(wim, index, path, max_size) {
