@@ -123,18 +123,29 @@ fn error(path: &Path) -> ContainerError {
     }
 }
 
-/// The verdict of `tlsreg audit --format json` on a disk image.
-fn verdict(path: &Path) -> String {
+/// The verdict of `tlsreg audit --format json` on a disk image, and its
+/// image notes (one a line).
+fn audit(path: &Path) -> (String, String) {
     let run = common::tlsreg(&["audit", "--format", "json", path.to_str().unwrap()]);
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stderr, run.text()));
-    let verdict = doc["inputs"][0]["verdict"].as_str().unwrap().to_owned();
+    let input = &doc["inputs"][0];
+    let verdict = input["verdict"].as_str().unwrap().to_owned();
     let want = match verdict.as_str() {
         "compliant" => 0,
         _ => 1,
     };
     assert_eq!(run.code, want, "{verdict}: {}", run.stderr);
-    verdict
+    let notes: Vec<&str> = common::findings(&doc)
+        .iter()
+        .filter(|f| f["code"] == "image")
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    (verdict, notes.join("\n"))
+}
+
+fn verdict(path: &Path) -> String {
+    audit(path).0
 }
 
 fn same_bytes(got: &[u8], want: &[u8], what: &str) {
@@ -176,7 +187,12 @@ fn qcow2_overlay_on_a_raw_disk() {
         "{n}"
     );
     assert_eq!(verdict(&f.path("base.raw")), "compliant");
-    assert_eq!(verdict(Path::new(&ov)), "noncompliant");
+    let (verdict_ov, cli_notes) = audit(Path::new(&ov));
+    assert_eq!(verdict_ov, "noncompliant");
+    assert!(
+        cli_notes.contains("qcow2 overlay; parent: ") && cli_notes.contains("base.raw (raw image)"),
+        "{cli_notes}"
+    );
 
     // A zero cluster (v3) reads zeros, not the backing file's bytes; a
     // backing file smaller than its overlay reads zeros past its end.
