@@ -19,6 +19,8 @@ mod common;
 use tlsreg::image::container::{ContainerError, MAX_CHAIN, open};
 
 const SECTOR: usize = 512;
+/// The 64 KiB cluster (of `gpt.raw`) holding the SYSTEM hive.
+const ZEROED: usize = 4_325_376;
 
 /// The disks of a chain: the parent's bytes (`gpt.raw`) and the child's
 /// (the same with the SYSTEM hive replaced), in a folder of their own.
@@ -64,6 +66,96 @@ impl Fixture {
         to
     }
 
+    /// `base.raw` converted by qemu-img to `format`, as `name`.
+    fn convert_base(&self, format: &str, name: &str) -> String {
+        let out = self.arg(name);
+        qemu_img(&[
+            "convert",
+            "-q",
+            "-f",
+            "raw",
+            "-O",
+            format,
+            &self.arg("base.raw"),
+            &out,
+        ]);
+        out
+    }
+
+    /// An empty child `name` in `format` (with `opts`) made by qemu-img
+    /// over `backing` (a file beside it, named as the child records it).
+    fn child(
+        &self,
+        name: &str,
+        format: &str,
+        opts: &[&str],
+        backing: &str,
+        backing_format: &str,
+    ) -> String {
+        let out = self.arg(name);
+        let mut args = vec!["create", "-q", "-f", format];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&["-b", backing, "-F", backing_format, &out]);
+        qemu_img(&args);
+        out
+    }
+
+    /// A qcow2 overlay over `backing` holding only what `modified.raw`
+    /// changes: empty over `modified.raw`, then rebased (safe mode) onto
+    /// `backing`, for which qemu copies in the clusters that differ.
+    fn changes_over(&self, name: &str, backing: &str, backing_format: &str) -> String {
+        let out = self.child(name, "qcow2", &[], "modified.raw", "raw");
+        qemu_img(&[
+            "rebase",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            backing,
+            "-F",
+            backing_format,
+            &out,
+        ]);
+        out
+    }
+
+    /// Zeros written by qemu-io over the 64 KiB cluster holding the hive
+    /// (which the base has data in); the base's bytes with those zeros.
+    fn zero_cluster(&self, image: &str) -> Vec<u8> {
+        let at = ZEROED;
+        common::run_tool("qemu-io", &["-c", &format!("write -z {at} 65536"), image]);
+        let mut want = self.base.clone();
+        assert!(want[at..at + 65536].iter().any(|&b| b != 0));
+        want[at..at + 65536].fill(0);
+        want
+    }
+
+    /// A committed sample holding `gpt.raw` (checked), copied as `name` to
+    /// be a parent: its path and bytes.
+    fn parent_sample(&self, sample: &str, name: &str) -> (PathBuf, Vec<u8>) {
+        let path = self.copy_sample(sample, name);
+        same_bytes(&read_all(&path), &self.base, sample);
+        let bytes = fs::read(&path).unwrap();
+        (path, bytes)
+    }
+
+    /// `parent.vmdk` (the base) and an empty snapshot of it made by qemu,
+    /// `child-desc.vmdk`, a descriptor with a sparse extent: the
+    /// descriptor's path and text.
+    fn vmdk_snapshot(&self) -> (String, String) {
+        self.convert_base("vmdk", "parent.vmdk");
+        let sparse_extents = ["-o", "subformat=twoGbMaxExtentSparse"];
+        let desc = self.child(
+            "child-desc.vmdk",
+            "vmdk",
+            &sparse_extents,
+            "parent.vmdk",
+            "vmdk",
+        );
+        let text = fs::read_to_string(&desc).unwrap();
+        (desc, text)
+    }
+
     /// The sectors where the modified disk differs from the base.
     fn changed_sectors(&self) -> BTreeMap<u64, Vec<u8>> {
         self.modified
@@ -76,22 +168,8 @@ impl Fixture {
     }
 }
 
-fn tool(program: &str, args: &[&str]) {
-    let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    let out = common::host_tool(program, &os).unwrap_or_else(|e| {
-        panic!(
-            "{program} could not be run ({e}): it is part of the machine and of CI (Debian package qemu-utils)"
-        )
-    });
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn qemu_img(args: &[&str]) {
-    tool("qemu-img", args);
+    common::run_tool("qemu-img", args);
 }
 
 /// The whole disk through the library, and some reads that start and end
@@ -148,6 +226,14 @@ fn verdict(path: &Path) -> String {
     audit(path).0
 }
 
+/// Where a qcow2 file's backing format header extension starts.
+fn backing_format_extension(qcow2: &[u8]) -> usize {
+    qcow2[..4096]
+        .windows(4)
+        .position(|w| w == 0xE279_2ACAu32.to_be_bytes())
+        .expect("a backing format extension")
+}
+
 fn same_bytes(got: &[u8], want: &[u8], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: size");
     if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
@@ -160,21 +246,7 @@ fn qcow2_overlay_on_a_raw_disk() {
     let f = Fixture::new();
     // An empty overlay over the modified disk, rebased (safe mode) onto the
     // base: qemu stores in it exactly the clusters that differ.
-    let ov = f.arg("overlay.qcow2");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-b",
-        "modified.raw",
-        "-F",
-        "raw",
-        &ov,
-    ]);
-    qemu_img(&[
-        "rebase", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", &ov,
-    ]);
+    let ov = f.changes_over("overlay.qcow2", "base.raw", "raw");
     let len = fs::metadata(&ov).unwrap().len();
     assert!(
         len < 1 << 20,
@@ -200,53 +272,14 @@ fn qcow2_overlay_on_a_raw_disk() {
     qemu_img(&[
         "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", &big, "16M",
     ]);
-    let zeroed = 4_325_376usize;
-    tool(
-        "qemu-io",
-        &["-c", &format!("write -z {zeroed} 65536"), &big],
-    );
+    let mut want = f.zero_cluster(&big);
     let got = read_all(Path::new(&big));
-    let mut want = f.base.clone();
-    assert!(want[zeroed..zeroed + 65536].iter().any(|&b| b != 0));
-    want[zeroed..zeroed + 65536].fill(0);
     want.resize(16 << 20, 0);
     same_bytes(&got, &want, "16 MiB overlay with a zero cluster");
 
     // Over a qcow2 backing file (format stated in the header extension).
-    let base_q = f.arg("base.qcow2");
-    qemu_img(&[
-        "convert",
-        "-q",
-        "-f",
-        "raw",
-        "-O",
-        "qcow2",
-        &f.arg("base.raw"),
-        &base_q,
-    ]);
-    let ov2 = f.arg("overlay2.qcow2");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-b",
-        "modified.raw",
-        "-F",
-        "raw",
-        &ov2,
-    ]);
-    qemu_img(&[
-        "rebase",
-        "-q",
-        "-f",
-        "qcow2",
-        "-b",
-        "base.qcow2",
-        "-F",
-        "qcow2",
-        &ov2,
-    ]);
+    f.convert_base("qcow2", "base.qcow2");
+    let ov2 = f.changes_over("overlay2.qcow2", "base.qcow2", "qcow2");
     same_bytes(&read_all(Path::new(&ov2)), &f.modified, "overlay on qcow2");
     assert!(notes(Path::new(&ov2)).contains("base.qcow2 (qcow2)"));
 
@@ -254,10 +287,7 @@ fn qcow2_overlay_on_a_raw_disk() {
     // found from its bytes (qcow2 here, raw for the first overlay).
     for (name, parent) in [("overlay.qcow2", "raw image"), ("overlay2.qcow2", "qcow2")] {
         let mut b = fs::read(f.path(name)).unwrap();
-        let ext = b[..4096]
-            .windows(4)
-            .position(|w| w == 0xE279_2ACAu32.to_be_bytes())
-            .expect("a backing format extension");
+        let ext = backing_format_extension(&b);
         b[ext..ext + 4].fill(0); // the end of the extensions
         let plain = f.path(&format!("plain-{name}"));
         fs::write(&plain, &b).unwrap();
@@ -270,42 +300,10 @@ fn qcow2_overlay_on_a_raw_disk() {
 #[test]
 fn vmdk_snapshots_on_a_vmdk() {
     let f = Fixture::new();
-    let parent = f.arg("parent.vmdk");
-    qemu_img(&[
-        "convert",
-        "-q",
-        "-f",
-        "raw",
-        "-O",
-        "vmdk",
-        &f.arg("base.raw"),
-        &parent,
-    ]);
+    let parent = f.convert_base("vmdk", "parent.vmdk");
     // The changes alone, as a qcow2 overlay on the parent, then converted
     // with the parent as backing: the child holds only those grains.
-    let changes = f.arg("changes.qcow2");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-b",
-        "modified.raw",
-        "-F",
-        "raw",
-        &changes,
-    ]);
-    qemu_img(&[
-        "rebase",
-        "-q",
-        "-f",
-        "qcow2",
-        "-b",
-        "parent.vmdk",
-        "-F",
-        "vmdk",
-        &changes,
-    ]);
+    let changes = f.changes_over("changes.qcow2", "parent.vmdk", "vmdk");
     for (name, subformat) in [
         ("child.vmdk", "monolithicSparse"),
         ("child-desc.vmdk", "twoGbMaxExtentSparse"),
@@ -343,25 +341,14 @@ fn vmdk_snapshots_on_a_vmdk() {
     assert_eq!(verdict(Path::new(&parent)), "compliant");
 
     // A zero grain (grain table entry 1) reads zeros, not the parent's.
-    let z = f.arg("zero.vmdk");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
+    let z = f.child(
+        "zero.vmdk",
         "vmdk",
-        "-o",
-        "zeroed_grain=on",
-        "-b",
+        &["-o", "zeroed_grain=on"],
         "parent.vmdk",
-        "-F",
         "vmdk",
-        &z,
-    ]);
-    let zeroed = 4_325_376usize;
-    tool("qemu-io", &["-c", &format!("write -z {zeroed} 65536"), &z]);
-    let mut want = f.base.clone();
-    assert!(want[zeroed..zeroed + 65536].iter().any(|&b| b != 0));
-    want[zeroed..zeroed + 65536].fill(0);
+    );
+    let want = f.zero_cluster(&z);
     same_bytes(&read_all(Path::new(&z)), &want, "zero grains");
 }
 
@@ -506,9 +493,7 @@ fn vhd_child<'a>(
 #[test]
 fn vhd_differencing_disk_from_our_writer() {
     let f = Fixture::new();
-    let parent_path = f.copy_sample("gpt.vhd", "parent.vhd");
-    let parent = fs::read(&parent_path).unwrap();
-    same_bytes(&read_all(&parent_path), &f.base, "gpt.vhd");
+    let (parent_path, parent) = f.parent_sample("gpt.vhd", "parent.vhd");
     let changed = f.changed_sectors();
     assert!(!changed.is_empty());
     let child = vhd_child(
@@ -560,13 +545,22 @@ const VHDX_BLOCK: usize = 2 * MIB;
 /// Payload blocks per sector bitmap block (512-byte sectors, 2 MiB blocks).
 const CHUNK_RATIO: usize = (1 << 23) * SECTOR / VHDX_BLOCK;
 
-/// A GUID as VHDX stores it, from its text form's fields.
-const fn guid(d1: u32, d2: u16, d3: u16, d4: [u8; 8]) -> [u8; 16] {
-    let (a, b, c) = (d1.to_le_bytes(), d2.to_le_bytes(), d3.to_le_bytes());
-    [
-        a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d4[0], d4[1], d4[2], d4[3], d4[4], d4[5],
-        d4[6], d4[7],
-    ]
+/// A GUID as VHDX stores it (the first three fields little-endian), from
+/// its text form as [MS-VHDX] writes it.
+fn guid(text: &str) -> [u8; 16] {
+    let hex: Vec<u8> = text
+        .split('-')
+        .flat_map(|part| {
+            (0..part.len() / 2)
+                .map(move |i| u8::from_str_radix(&part[2 * i..2 * i + 2], 16).unwrap())
+        })
+        .collect();
+    let mut g = [0u8; 16];
+    g.copy_from_slice(&hex);
+    g[0..4].reverse();
+    g[4..6].reverse();
+    g[6..8].reverse();
+    g
 }
 
 fn show_guid(g: &[u8; 16]) -> String {
@@ -611,60 +605,15 @@ impl VhdxChild<'_> {
     /// the BAT at 3 MiB, the sector bitmap block at 4 MiB, payload blocks
     /// from 5 MiB.
     fn write(&self) -> Vec<u8> {
-        const BAT_REGION: [u8; 16] = guid(
-            0x2DC2_7766,
-            0xF623,
-            0x4200,
-            [0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08],
-        );
-        const METADATA_REGION: [u8; 16] = guid(
-            0x8B7C_A206,
-            0x4790,
-            0x4B9A,
-            [0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E],
-        );
-        const FILE_PARAMETERS: [u8; 16] = guid(
-            0xCAA1_6737,
-            0xFA36,
-            0x4D43,
-            [0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B],
-        );
-        const VIRTUAL_DISK_SIZE: [u8; 16] = guid(
-            0x2FA5_4224,
-            0xCD1B,
-            0x4876,
-            [0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8],
-        );
-        const LOGICAL_SECTOR_SIZE: [u8; 16] = guid(
-            0x8141_BF1D,
-            0xA96F,
-            0x4709,
-            [0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F],
-        );
-        const PHYSICAL_SECTOR_SIZE: [u8; 16] = guid(
-            0xCDA3_48C7,
-            0x445D,
-            0x4471,
-            [0x9C, 0xC9, 0xE9, 0x88, 0x52, 0x51, 0xC5, 0x56],
-        );
-        const VIRTUAL_DISK_ID: [u8; 16] = guid(
-            0xBECA_12AB,
-            0xB2E6,
-            0x4523,
-            [0x93, 0xEF, 0xC3, 0x09, 0xE0, 0x00, 0xC7, 0x46],
-        );
-        const PARENT_LOCATOR: [u8; 16] = guid(
-            0xA8D3_5F2D,
-            0xB30B,
-            0x454D,
-            [0xAB, 0xF7, 0xD3, 0xD8, 0x48, 0x34, 0xAB, 0x0C],
-        );
-        const LOCATOR_VHDX: [u8; 16] = guid(
-            0xB04A_EFB7,
-            0xD19E,
-            0x4A81,
-            [0xB7, 0x89, 0x25, 0xB8, 0xE9, 0x44, 0x59, 0x13],
-        );
+        let bat_region = guid("2DC27766-F623-4200-9D64-115E9BFD4A08");
+        let metadata_region = guid("8B7CA206-4790-4B9A-B8FE-575F050F886E");
+        let file_parameters = guid("CAA16737-FA36-4D43-B3B6-33F0AA44E76B");
+        let virtual_disk_size = guid("2FA54224-CD1B-4876-B211-5DBED83BF4B8");
+        let logical_sector_size = guid("8141BF1D-A96F-4709-BA47-F233A8FAAB5F");
+        let physical_sector_size = guid("CDA348C7-445D-4471-9CC9-E9885251C556");
+        let virtual_disk_id = guid("BECA12AB-B2E6-4523-93EF-C309E000C746");
+        let parent_locator = guid("A8D35F2D-B30B-454D-ABF7-D3D84834AB0C");
+        let locator_vhdx = guid("B04AEFB7-D19E-4A81-B789-25B8E9445913");
         const SECTOR_BITMAP_AT: usize = 4 * MIB;
 
         let blocks = (self.size as usize).div_ceil(VHDX_BLOCK);
@@ -687,7 +636,7 @@ impl VhdxChild<'_> {
             let t = &mut out[at..at + (64 << 10)];
             put(t, 0, b"regi");
             put(t, 8, &2u32.to_le_bytes());
-            for (i, (id, offset)) in [(BAT_REGION, 3 * MIB), (METADATA_REGION, 2 * MIB)]
+            for (i, (id, offset)) in [(bat_region, 3 * MIB), (metadata_region, 2 * MIB)]
                 .iter()
                 .enumerate()
             {
@@ -701,7 +650,7 @@ impl VhdxChild<'_> {
             put(t, 4, &crc.to_le_bytes());
         }
         // Metadata: the table, then the items from 64 KiB.
-        let mut locator = LOCATOR_VHDX.to_vec();
+        let mut locator = locator_vhdx.to_vec();
         locator.extend_from_slice(&0u16.to_le_bytes());
         locator.extend_from_slice(&(self.locator.len() as u16).to_le_bytes());
         let mut strings = Vec::new();
@@ -721,12 +670,12 @@ impl VhdxChild<'_> {
         let mut params = (VHDX_BLOCK as u32).to_le_bytes().to_vec();
         params.extend_from_slice(&2u32.to_le_bytes()); // HasParent
         let items: [([u8; 16], Vec<u8>, u32); 6] = [
-            (FILE_PARAMETERS, params, 4),
-            (VIRTUAL_DISK_SIZE, self.size.to_le_bytes().to_vec(), 6),
-            (LOGICAL_SECTOR_SIZE, 512u32.to_le_bytes().to_vec(), 6),
-            (PHYSICAL_SECTOR_SIZE, 512u32.to_le_bytes().to_vec(), 6),
-            (VIRTUAL_DISK_ID, vec![0x23; 16], 6),
-            (PARENT_LOCATOR, locator, 4),
+            (file_parameters, params, 4),
+            (virtual_disk_size, self.size.to_le_bytes().to_vec(), 6),
+            (logical_sector_size, 512u32.to_le_bytes().to_vec(), 6),
+            (physical_sector_size, 512u32.to_le_bytes().to_vec(), 6),
+            (virtual_disk_id, vec![0x23; 16], 6),
+            (parent_locator, locator, 4),
         ];
         let meta = 2 * MIB;
         put(&mut out, meta, b"metadata");
@@ -792,9 +741,7 @@ fn vhdx_child<'a>(
 #[test]
 fn vhdx_differencing_disk_from_our_writer() {
     let f = Fixture::new();
-    let parent_path = f.copy_sample("gpt.vhdx", "parent.vhdx");
-    let parent = fs::read(&parent_path).unwrap();
-    same_bytes(&read_all(&parent_path), &f.base, "gpt.vhdx");
+    let (parent_path, parent) = f.parent_sample("gpt.vhdx", "parent.vhdx");
     let changed = f.changed_sectors();
     // The block with the hive partially present; the last block whole (as
     // the modified disk has it); the others not present.
@@ -859,48 +806,18 @@ fn assert_names(e: &ContainerError, names: &[&str]) -> String {
 fn a_missing_parent_is_named() {
     let f = Fixture::new();
     // qcow2 and VMDK made by qemu, their parents then removed.
-    let ov = f.arg("overlay.qcow2");
     fs::copy(f.path("base.raw"), f.path("gone.raw")).unwrap();
-    qemu_img(&[
-        "create", "-q", "-f", "qcow2", "-b", "gone.raw", "-F", "raw", &ov,
-    ]);
-    let vparent = f.arg("gone.vmdk");
-    qemu_img(&[
-        "convert",
-        "-q",
-        "-f",
-        "raw",
-        "-O",
+    f.child("overlay.qcow2", "qcow2", &[], "gone.raw", "raw");
+    f.convert_base("vmdk", "gone.vmdk");
+    f.child("child.vmdk", "vmdk", &[], "gone.vmdk", "vmdk");
+    let sparse_extents = ["-o", "subformat=twoGbMaxExtentSparse"];
+    f.child(
+        "child-desc.vmdk",
         "vmdk",
-        &f.arg("base.raw"),
-        &vparent,
-    ]);
-    let child = f.arg("child.vmdk");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vmdk",
-        "-b",
+        &sparse_extents,
         "gone.vmdk",
-        "-F",
         "vmdk",
-        &child,
-    ]);
-    let desc = f.arg("child-desc.vmdk");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vmdk",
-        "-o",
-        "subformat=twoGbMaxExtentSparse",
-        "-b",
-        "gone.vmdk",
-        "-F",
-        "vmdk",
-        &desc,
-    ]);
+    );
     fs::remove_file(f.path("gone.raw")).unwrap();
     fs::remove_file(f.path("gone.vmdk")).unwrap();
     // VHD and VHDX from the writer, naming parents that are not there.
@@ -975,32 +892,7 @@ fn a_parent_that_is_not_the_one_the_child_was_made_from() {
     );
     fs::write(f.path("wrong.vhdx"), wrong.write()).unwrap();
     // VMDK: the parent changed after the snapshot was taken (its CID).
-    let vparent = f.arg("parent.vmdk");
-    qemu_img(&[
-        "convert",
-        "-q",
-        "-f",
-        "raw",
-        "-O",
-        "vmdk",
-        &f.arg("base.raw"),
-        &vparent,
-    ]);
-    let desc = f.arg("child-desc.vmdk");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vmdk",
-        "-o",
-        "subformat=twoGbMaxExtentSparse",
-        "-b",
-        "parent.vmdk",
-        "-F",
-        "vmdk",
-        &desc,
-    ]);
-    let text = fs::read_to_string(&desc).unwrap();
+    let (desc, text) = f.vmdk_snapshot();
     let line = text.lines().find(|l| l.starts_with("parentCID=")).unwrap();
     let cid = u32::from_str_radix(&line["parentCID=".len()..], 16).unwrap();
     fs::write(
@@ -1040,10 +932,7 @@ fn loops_are_errors() {
     fs::write(f.path("a.vhd"), a.write()).unwrap();
     fs::write(f.path("b.vhd"), b.write()).unwrap();
     // A qcow2 overlay whose backing file name is its own.
-    let ov = f.arg("aaaa.qcow2");
-    qemu_img(&[
-        "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", &ov,
-    ]);
+    let ov = f.child("aaaa.qcow2", "qcow2", &[], "base.raw", "raw");
     let mut bytes = fs::read(&ov).unwrap();
     let at = bytes.windows(8).position(|w| w == b"base.raw").unwrap();
     bytes[at..at + 8].copy_from_slice(b"self.qco");
@@ -1123,9 +1012,9 @@ fn damaged_parent_references_are_errors() {
     // VHDX: the parent locator item's key outside the item, too many
     // entries, another locator type.
     f.copy_sample("gpt.vhdx", "parent.vhdx");
-    let guid = vhdx_data_write_guid(&fs::read(f.path("parent.vhdx")).unwrap());
+    let linkage = vhdx_data_write_guid(&fs::read(f.path("parent.vhdx")).unwrap());
     let vhdx = vhdx_child(
-        &guid,
+        &linkage,
         &[("relative_path", "parent.vhdx")],
         &none,
         Vec::new(),
@@ -1156,49 +1045,18 @@ fn damaged_parent_references_are_errors() {
 
     // qcow2: a backing file name over qemu's limit; a header extension
     // running past the first cluster.
-    let ov = f.arg("overlay.qcow2");
-    qemu_img(&[
-        "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", &ov,
-    ]);
+    let ov = f.child("overlay.qcow2", "qcow2", &[], "base.raw", "raw");
     let q = fs::read(&ov).unwrap();
     let mut long = q.clone();
     put(&mut long, 16, &5000u32.to_be_bytes());
     case("long-name.qcow2", &long, "backing file name of 5000 bytes");
     let mut ext = q.clone();
-    let at = q[..4096]
-        .windows(4)
-        .position(|w| w == 0xE279_2ACAu32.to_be_bytes())
-        .unwrap();
+    let at = backing_format_extension(&q);
     put(&mut ext, at + 4, &0xFFFF_FF00u32.to_be_bytes());
     case("long-ext.qcow2", &ext, "runs past the first cluster");
 
     // VMDK: a parentCID that is no number; a child that names no parent.
-    let parent = f.arg("parent.vmdk");
-    qemu_img(&[
-        "convert",
-        "-q",
-        "-f",
-        "raw",
-        "-O",
-        "vmdk",
-        &f.arg("base.raw"),
-        &parent,
-    ]);
-    let desc = f.arg("child-desc.vmdk");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vmdk",
-        "-o",
-        "subformat=twoGbMaxExtentSparse",
-        "-b",
-        "parent.vmdk",
-        "-F",
-        "vmdk",
-        &desc,
-    ]);
-    let text = fs::read_to_string(&desc).unwrap();
+    let (_, text) = f.vmdk_snapshot();
     let cid_line = text.lines().find(|l| l.starts_with("parentCID=")).unwrap();
     let hint_line = text
         .lines()
@@ -1228,7 +1086,7 @@ fn damaged_parent_references_are_errors() {
     // read that needs it fails, naming the BAT entry.
     let changed = f.changed_sectors();
     let mut b = vhdx_child(
-        &guid,
+        &linkage,
         &[("relative_path", "parent.vhdx")],
         &changed,
         Vec::new(),

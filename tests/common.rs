@@ -486,6 +486,22 @@ pub fn host_tool(
         .output()
 }
 
+/// Runs a host tool (`qemu-img`, `qemu-io`) that makes a fixture; a tool
+/// that cannot be run or fails ends the test, saying so.
+pub fn run_tool(program: &str, args: &[&str]) {
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let out = host_tool(program, &os).unwrap_or_else(|e| {
+        panic!(
+            "{program} could not be run ({e}): it is part of the machine and of CI (Debian package qemu-utils)"
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Whether this Windows process runs under Wine (only Wine has `winepath`).
 #[cfg(windows)]
 pub fn under_wine() -> bool {

@@ -91,17 +91,7 @@ fn raw_disk() -> Vec<u8> {
 }
 
 fn qemu_img(args: &[&str]) {
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    let out = common::host_tool("qemu-img", &args).unwrap_or_else(|e| {
-        panic!(
-            "qemu-img could not be run ({e}): it is part of the machine and of CI (Debian package qemu-utils)"
-        )
-    });
-    assert!(
-        out.status.success(),
-        "qemu-img {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_tool("qemu-img", args);
 }
 
 fn convert(raw: &Path, out: &Path, format: &str, opts: &[&str]) {
