@@ -249,14 +249,15 @@ pub(crate) fn truncated(format: Format, offset: u64, what: impl Into<String>) ->
 }
 
 /// Opens a disk image. The format is found from the bytes; a VMDK text
-/// descriptor's extents are opened relative to the descriptor's folder.
+/// descriptor's extents and a differencing image's parent are opened
+/// relative to its folder.
 pub fn open(path: &Path) -> Result<Opened> {
     open_source(&crate::image::source::open_path(path)?)
 }
 
 /// Opens the image held by `file` (any [`Disk`]: a file, bytes in memory).
 /// Bytes without a place name nothing beside them: a VMDK descriptor's
-/// extents cannot be opened.
+/// extents and a differencing image's parent cannot be opened.
 pub fn open_disk(file: Arc<dyn Disk>) -> Result<Opened> {
     open_source(&Source::detached("the image", file))
 }
