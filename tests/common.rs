@@ -486,6 +486,22 @@ pub fn host_tool(
         .output()
 }
 
+/// Runs a host tool (`qemu-img`, `qemu-io`) that makes a fixture; a tool
+/// that cannot be run or fails ends the test, saying so.
+pub fn run_tool(program: &str, args: &[&str]) {
+    let os: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let out = host_tool(program, &os).unwrap_or_else(|e| {
+        panic!(
+            "{program} could not be run ({e}): it is part of the machine and of CI (Debian package qemu-utils)"
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Whether this Windows process runs under Wine (only Wine has `winepath`).
 #[cfg(windows)]
 pub fn under_wine() -> bool {
@@ -595,4 +611,21 @@ pub fn slashed(text: &str) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// CRC-32C (Castagnoli), as VHDX headers, region tables and log entries
+/// carry it: for tests that write or edit VHDX files.
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
 }

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
+use common::crc32c;
+
 use tlsreg::image::Disk;
 use tlsreg::image::container::{ContainerError, Format, Opened, detect, open};
 
@@ -89,17 +91,7 @@ fn raw_disk() -> Vec<u8> {
 }
 
 fn qemu_img(args: &[&str]) {
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    let out = common::host_tool("qemu-img", &args).unwrap_or_else(|e| {
-        panic!(
-            "qemu-img could not be run ({e}): it is part of the machine and of CI (Debian package qemu-utils)"
-        )
-    });
-    assert!(
-        out.status.success(),
-        "qemu-img {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_tool("qemu-img", args);
 }
 
 fn convert(raw: &Path, out: &Path, format: &str, opts: &[&str]) {
@@ -752,12 +744,16 @@ fn missing_extents_and_descriptors() {
     assert_eq!(read_all(&*o.disk).unwrap(), vec![0u8; 8192]);
 }
 
+/// Children read through their parents (tests/chains.rs has the chains
+/// themselves); here the same children once their parent is gone, children
+/// that name no parent, and encryption.
 #[test]
-fn parents_and_encryption_are_refused() {
+fn missing_parents_and_encryption_are_errors() {
     let f = fixture();
     let d = f.dir.path();
 
-    // qcow2 with a backing file.
+    // qcow2 with a backing file: read through it, then an error naming it
+    // once it is gone.
     let base = d.join("base.qcow2");
     convert(&f.raw, &base, "qcow2", &[]);
     let child = d.join("child.qcow2");
@@ -772,10 +768,15 @@ fn parents_and_encryption_are_refused() {
         "qcow2",
         child.to_str().unwrap(),
     ]);
-    let msg = expect_error(&child, "qcow2", "backing file");
-    assert!(msg.contains("base.qcow2"), "{msg}");
+    compare("child.qcow2", &open(&child).unwrap(), &f.bytes);
+    fs::remove_file(&base).unwrap();
+    let msg = expect_error(&child, "qcow2", "its parent \"base.qcow2\"");
+    assert!(
+        msg.contains("child.qcow2") && msg.contains("not found"),
+        "{msg}"
+    );
 
-    // A VMDK child (delta) disk.
+    // A VMDK child (delta) disk, the same.
     let vbase = d.join("base.vmdk");
     convert(&f.raw, &vbase, "vmdk", &[]);
     let vchild = d.join("child.vmdk");
@@ -790,10 +791,16 @@ fn parents_and_encryption_are_refused() {
         "vmdk",
         vchild.to_str().unwrap(),
     ]);
-    let msg = expect_error(&vchild, "VMDK", "child (delta) disk");
-    assert!(msg.contains("base.vmdk"), "{msg}");
+    compare("child.vmdk", &open(&vchild).unwrap(), &f.bytes);
+    fs::remove_file(&vbase).unwrap();
+    let msg = expect_error(&vchild, "VMDK", "its parent \"base.vmdk\"");
+    assert!(
+        msg.contains("child.vmdk") && msg.contains("not found"),
+        "{msg}"
+    );
 
-    // A differencing VHD: qemu-img cannot make one, so retype a dynamic one.
+    // A differencing VHD that names no parent: qemu-img cannot make one, so
+    // retype a dynamic one.
     let v = d.join("v.vhd");
     convert(
         &f.raw,
@@ -803,9 +810,13 @@ fn parents_and_encryption_are_refused() {
     );
     let mut b = fs::read(&v).unwrap();
     edit_vhd_footers(&mut b, |footer| put_be32(footer, 60, 4));
-    expect_error(&write(d, "diff.vhd", &b), "VHD", "differencing");
+    expect_error(
+        &write(d, "diff.vhd", &b),
+        "VHD",
+        "differencing disk without a parent locator",
+    );
 
-    // A VHDX whose file parameters say HasParent.
+    // A VHDX whose file parameters say HasParent, without a parent locator.
     let x = d.join("x.vhdx");
     convert(&f.raw, &x, "vhdx", &[]);
     let mut b = fs::read(&x).unwrap();
@@ -815,7 +826,11 @@ fn parents_and_encryption_are_refused() {
     ];
     let (item, _) = vhdx_metadata_item(&b, params);
     b[item + 4] |= 2;
-    expect_error(&write(d, "diff.vhdx", &b), "VHDX", "differencing");
+    expect_error(
+        &write(d, "diff.vhdx", &b),
+        "VHDX",
+        "differencing disk (HasParent is set) without a parent locator",
+    );
 
     // LUKS-encrypted qcow2.
     let luks = d.join("luks.qcow2");
@@ -976,21 +991,6 @@ fn dirty_vhdx_logs_are_replayed() {
         "VHDX",
         "the log (sequence 5) needs",
     );
-}
-
-fn crc32c(data: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82F6_3B78
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
 }
 
 /// Peak resident memory (VmHWM) of this process, in KiB.

@@ -4,17 +4,25 @@
 //! entries, contiguous) points to L2 tables of one cluster each, whose u64
 //! entries give each guest cluster's host offset, or say it is compressed
 //! (deflate without zlib header, or zstd when the header says so), or reads
-//! as zeros. Refused: encryption, backing files (unallocated clusters live
-//! there), external data files and extended L2 entries (subclusters).
-//! Internal snapshots do not matter: the active L1 table is the disk.
+//! as zeros. Refused: encryption, external data files and extended L2
+//! entries (subclusters). Internal snapshots do not matter: the active L1
+//! table is the disk.
+//!
+//! An overlay names its backing file in the header (`backing_file_offset`,
+//! `backing_file_size`); its format is the backing file format header
+//! extension (0xE2792ACA) when there is one, `raw` or an image this module
+//! reads, else found from its bytes as qemu probes it (plain bytes when no
+//! signature). An unallocated cluster (no L2 table, or an L2 entry of 0)
+//! reads from the backing file, past whose end it reads zeros; a v3 cluster
+//! with the zero flag reads as zeros.
 
 use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::cache::{LastCluster, Tables};
 use super::{
-    Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at, read_payload,
-    table_error, truncated, unsupported,
+    Chain, Format, ParentKind, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at,
+    read_parent, read_payload, table_error, truncated, unsupported,
 };
 use crate::image::disk::{Disk, check_range};
 
@@ -26,6 +34,10 @@ const COMPRESSED: u64 = 1 << 62;
 const ZERO: u64 = 1;
 /// QEMU's own limit on the L1 table.
 const MAX_L1_BYTES: u64 = 32 << 20;
+/// QEMU's own limit on a backing file name.
+const MAX_BACKING_NAME: u32 = 1023;
+/// The header extension naming the backing file's format.
+const EXT_BACKING_FORMAT: u32 = 0xE279_2ACA;
 
 const INCOMPAT_DIRTY: u64 = 1 << 0;
 const INCOMPAT_CORRUPT: u64 = 1 << 1;
@@ -49,9 +61,15 @@ struct Qcow2 {
     zero_flag: bool,
     compression: Compression,
     last: LastCluster,
+    /// The backing file: unallocated clusters read from it.
+    backing: Option<Arc<dyn Disk>>,
 }
 
-pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<dyn Disk>> {
+pub(crate) fn open(
+    file: Arc<dyn Disk>,
+    chain: &Chain<'_>,
+    notes: &mut Vec<String>,
+) -> Result<Arc<dyn Disk>> {
     let mut h = [0u8; 112];
     read_at(&*file, FORMAT, 0, &mut h[..72], "header")?;
     let version = be32(&h, 4);
@@ -74,6 +92,7 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
         m => return Err(unsupported(FORMAT, 32, format!("encryption method {m}"))),
     }
     let mut compression = Compression::Deflate;
+    let mut header_length_v3 = 0;
     if version == 3 {
         read_at(&*file, FORMAT, 72, &mut h[72..104], "version 3 header")?;
         let header_length = be32(&h, 100);
@@ -87,6 +106,7 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
         if header_length > 104 {
             read_at(&*file, FORMAT, 104, &mut h[104..105], "compression type")?;
         }
+        let header_end = u64::from(header_length);
         let incompat = be64(&h, 72);
         if incompat & INCOMPAT_DIRTY != 0 {
             notes.push("qcow2: the dirty bit is set (refcounts may be stale; the data map is read as it is)".into());
@@ -109,6 +129,7 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
             ));
         }
         let kind = if header_length > 104 { h[104] } else { 0 };
+        header_length_v3 = header_end;
         compression = match (incompat & INCOMPAT_COMPRESSION != 0, kind) {
             (false, 0) => Compression::Deflate,
             (true, 1) => Compression::Zstd,
@@ -122,30 +143,33 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
             (true, k) => return Err(unsupported(FORMAT, 104, format!("compression type {k}"))),
         };
     }
-    let backing_offset = be64(&h, 8);
-    if backing_offset != 0 {
-        let len = be32(&h, 16).min(1023) as usize;
-        let mut name = vec![0u8; len];
-        let name = match read_at(
-            &*file,
-            FORMAT,
-            backing_offset,
-            &mut name,
-            "backing file name",
-        ) {
-            Ok(()) => format!("\"{}\"", String::from_utf8_lossy(&name)),
-            Err(_) => "(name unreadable)".into(),
-        };
-        return Err(unsupported(
-            FORMAT,
-            8,
-            format!(
-                "backing file {name}: unallocated clusters live there; convert the chain to one image (qemu-img convert) first"
-            ),
-        ));
-    }
-
     let cluster_size = 1u64 << cluster_bits;
+    let header_end = if version == 3 { header_length_v3 } else { 72 };
+    let backing = match be64(&h, 8) {
+        0 => None,
+        at => {
+            let len = be32(&h, 16);
+            if len == 0 || len > MAX_BACKING_NAME {
+                return Err(invalid(
+                    FORMAT,
+                    16,
+                    format!("backing file name of {len} bytes (1 to {MAX_BACKING_NAME})"),
+                ));
+            }
+            let mut name = vec![0u8; len as usize];
+            read_at(&*file, FORMAT, at, &mut name, "backing file name")?;
+            let name = String::from_utf8_lossy(&name).into_owned();
+            let kind = match backing_format(&*file, header_end, cluster_size)? {
+                Some(f) if f == "raw" => ParentKind::Raw,
+                Some(_) => ParentKind::Image,
+                None => ParentKind::ImageElseRaw,
+            };
+            let parent = chain.parent(&[name], (FORMAT, at), kind, |_| Ok(()))?;
+            parent.note("qcow2 overlay", notes);
+            Some(parent.opened.disk)
+        }
+    };
+
     let l2_entries = cluster_size / 8;
     let l1_needed = size.div_ceil(cluster_size).div_ceil(l2_entries);
     let l1_size = u64::from(be32(&h, 36));
@@ -193,7 +217,40 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
         zero_flag: version >= 3,
         compression,
         last: LastCluster::default(),
+        backing,
     }))
+}
+
+/// The backing file format header extension's value, if there is one. The
+/// extensions follow the header, up to the end of the first cluster (at
+/// most 2 MiB, read at once).
+fn backing_format(file: &dyn Disk, header_end: u64, cluster_size: u64) -> Result<Option<String>> {
+    let end = cluster_size.min(file.size());
+    let Some(len) = end.checked_sub(header_end) else {
+        return Ok(None);
+    };
+    let mut area = vec![0u8; len as usize];
+    read_at(file, FORMAT, header_end, &mut area, "header extensions")?;
+    let mut at = 0usize;
+    while let Some(e) = area.get(at..at + 8) {
+        let (kind, len) = (be32(e, 0), be32(e, 4) as usize);
+        if kind == 0 {
+            break;
+        }
+        let data = at + 8;
+        let Some(value) = data.checked_add(len).and_then(|end| area.get(data..end)) else {
+            return Err(invalid(
+                FORMAT,
+                header_end + at as u64,
+                format!("header extension of {len} bytes runs past the first cluster"),
+            ));
+        };
+        if kind == EXT_BACKING_FORMAT {
+            return Ok(Some(String::from_utf8_lossy(value).into_owned()));
+        }
+        at = data + len.div_ceil(8) * 8;
+    }
+    Ok(None)
 }
 
 /// Every L2 table the L1 table names must be aligned and inside the file.
@@ -334,22 +391,32 @@ impl Disk for Qcow2 {
                 .be64(l1_at)
                 .map_err(table_error(FORMAT, l1_at))?
                 & OFFSET_MASK;
-            if l2 == 0 {
-                piece.fill(0);
-                return Ok(());
-            }
-            let l2_at = l2 + cluster % l2_entries * 8;
-            let entry = self
-                .tables
-                .be64(l2_at)
-                .map_err(table_error(FORMAT, l2_at))?;
+            let entry = match l2 {
+                0 => 0,
+                _ => {
+                    let l2_at = l2 + cluster % l2_entries * 8;
+                    self.tables
+                        .be64(l2_at)
+                        .map_err(table_error(FORMAT, l2_at))?
+                }
+            };
             if entry & COMPRESSED != 0 {
                 return self.read_compressed(entry, in_cluster as usize, piece);
             }
             let host = entry & OFFSET_MASK;
-            if (self.zero_flag && entry & ZERO != 0) || host == 0 {
+            if self.zero_flag && entry & ZERO != 0 {
                 piece.fill(0);
                 return Ok(());
+            }
+            if host == 0 {
+                // Unallocated: the backing file's, or zeros.
+                return match &self.backing {
+                    Some(backing) => read_parent(&**backing, pos, piece),
+                    None => {
+                        piece.fill(0);
+                        Ok(())
+                    }
+                };
             }
             read_payload(&*self.file, FORMAT, host + in_cluster, piece, "cluster")
         })

@@ -1,6 +1,5 @@
 //! VHD (Microsoft "Virtual Hard Disk Image Format Specification" 1.0):
-//! fixed and dynamic disks. Differencing disks are refused: their
-//! unallocated blocks live in a parent image.
+//! fixed, dynamic and differencing disks.
 //!
 //! Layout (all fields big-endian): a 512-byte footer (`conectix`) at the end
 //! of the file, and for dynamic disks a copy of it at byte 0, then a 1024-byte
@@ -8,14 +7,21 @@
 //! one u32 per block, the block's sector in the file (0xFFFFFFFF: not
 //! allocated, reads as zeros). Each block is a sector bitmap padded to 512
 //! bytes, then the block's data.
+//!
+//! A differencing disk (type 4) is laid out as a dynamic one; its dynamic
+//! header names the parent (locators `W2ru` relative and `W2ku` absolute,
+//! UTF-16LE; the older `Wi2r`/`Wi2k`; the parent's file name, UTF-16BE) and
+//! records the parent footer's unique ID, which must match. An unallocated
+//! block reads from the parent, and so does each sector of an allocated
+//! block whose bitmap bit (most significant bit first) is clear.
 
 use std::io;
 use std::sync::Arc;
 
 use super::cache::Tables;
 use super::{
-    Format, Result, be32, be64, for_each_entry, for_each_unit, invalid, read_at, read_payload,
-    table_error, truncated, unsupported,
+    Chain, Format, ParentKind, Result, be32, be64, for_each_entry, for_each_run, for_each_unit,
+    invalid, read_at, read_parent, read_payload, table_error, truncated,
 };
 use crate::image::disk::{Disk, Slice, check_range};
 
@@ -35,6 +41,7 @@ struct Footer {
     current_size: u64,
     disk_type: u32,
     checksum_ok: bool,
+    unique_id: [u8; 16],
 }
 
 fn footer_at(file: &dyn Disk, format: Format, at: u64) -> Result<Option<Footer>> {
@@ -49,6 +56,7 @@ fn footer_at(file: &dyn Disk, format: Format, at: u64) -> Result<Option<Footer>>
         current_size: be64(&b, 48),
         disk_type: be32(&b, 60),
         checksum_ok: checksum(&b, 64) == be32(&b, 64),
+        unique_id: super::array(&b, 68),
     }))
 }
 
@@ -67,15 +75,51 @@ fn checksum(b: &[u8], field: usize) -> u32 {
 pub(crate) fn open(
     file: Arc<dyn Disk>,
     sniffed: Format,
+    chain: &Chain<'_>,
     notes: &mut Vec<String>,
 ) -> Result<(Format, Arc<dyn Disk>)> {
+    let footer = footer(&*file, sniffed, notes)?;
+    match footer.disk_type {
+        TYPE_FIXED => {
+            let format = Format::VhdFixed;
+            // The data is the file up to its footer at the end.
+            let data_end = file.size() - FOOTER_LEN;
+            if footer.current_size > data_end {
+                return Err(truncated(
+                    format,
+                    data_end,
+                    format!("the data of a {}-byte disk", footer.current_size),
+                ));
+            }
+            let disk = Slice::new(file, 0, footer.current_size)
+                .map_err(|e| invalid(format, footer.at + 48, e.to_string()))?;
+            Ok((format, Arc::new(disk)))
+        }
+        TYPE_DYNAMIC => Ok((
+            Format::VhdDynamic,
+            Arc::new(Dynamic::open(file, &footer, None, notes)?),
+        )),
+        TYPE_DIFFERENCING => Ok((
+            Format::VhdDynamic,
+            Arc::new(Dynamic::open(file, &footer, Some(chain), notes)?),
+        )),
+        other => Err(invalid(
+            sniffed,
+            footer.at + 60,
+            format!("unknown disk type {other}"),
+        )),
+    }
+}
+
+/// The footer at the end, or its copy at byte 0 when that one is damaged.
+fn footer(file: &dyn Disk, sniffed: Format, notes: &mut Vec<String>) -> Result<Footer> {
     let size = file.size();
     if size < FOOTER_LEN {
         return Err(truncated(sniffed, 0, "512-byte footer"));
     }
-    let tail = footer_at(&*file, sniffed, size - FOOTER_LEN)?;
+    let tail = footer_at(file, sniffed, size - FOOTER_LEN)?;
     let head = if size >= 2 * FOOTER_LEN {
-        footer_at(&*file, sniffed, 0)?
+        footer_at(file, sniffed, 0)?
     } else {
         None
     };
@@ -98,37 +142,94 @@ pub(crate) fn open(
         }
         (None, None) => return Err(invalid(sniffed, 0, "no VHD footer (conectix)")),
     };
-    match footer.disk_type {
-        TYPE_FIXED => {
-            let format = Format::VhdFixed;
-            // The data is the file up to its footer at the end.
-            let data_end = size - FOOTER_LEN;
-            if footer.current_size > data_end {
-                return Err(truncated(
-                    format,
-                    data_end,
-                    format!("the data of a {}-byte disk", footer.current_size),
+    Ok(footer)
+}
+
+/// The unique ID in a VHD's footer (at the end, else its copy at byte 0),
+/// for checking a parent; an error says why there is none.
+fn unique_id(file: &dyn Disk) -> Result<[u8; 16], String> {
+    let mut notes = Vec::new();
+    match footer(file, FORMAT, &mut notes) {
+        Ok(f) => Ok(f.unique_id),
+        Err(_) => Err("it is not a VHD (no footer)".into()),
+    }
+}
+
+/// A unique ID as a GUID is written (its first three fields as stored, big
+/// endian in a VHD).
+fn show_id(id: &[u8; 16]) -> String {
+    let h =
+        |r: std::ops::Range<usize>| id[r].iter().map(|b| format!("{b:02x}")).collect::<String>();
+    format!(
+        "{}-{}-{}-{}-{}",
+        h(0..4),
+        h(4..6),
+        h(6..8),
+        h(8..10),
+        h(10..16)
+    )
+}
+
+/// Platform codes of the parent locators this reader follows, in the order
+/// tried: relative then absolute Windows paths, UTF-16LE, then the
+/// deprecated ones (bytes).
+const LOCATORS: [(&[u8; 4], bool); 4] = [
+    (b"W2ru", true),
+    (b"W2ku", true),
+    (b"Wi2r", false),
+    (b"Wi2k", false),
+];
+/// A locator longer than this is not a path.
+const MAX_LOCATOR: u64 = 64 * 1024;
+
+/// The names a differencing disk's dynamic header gives its parent, in the
+/// order they are tried: the locators, then the parent's file name.
+fn parent_names(file: &dyn Disk, h: &[u8], at: u64) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for (code, utf16) in LOCATORS {
+        for i in 0..8 {
+            let e = 576 + i * 24;
+            if &h[e..e + 4] != code {
+                continue;
+            }
+            let len = u64::from(be32(h, e + 8));
+            let offset = be64(h, e + 16);
+            if len > MAX_LOCATOR {
+                return Err(invalid(
+                    FORMAT,
+                    at + e as u64 + 8,
+                    format!("parent locator of {len} bytes"),
                 ));
             }
-            let disk = Slice::new(file, 0, footer.current_size)
-                .map_err(|e| invalid(format, footer.at + 48, e.to_string()))?;
-            Ok((format, Arc::new(disk)))
+            let mut data = vec![0u8; len as usize];
+            read_at(file, FORMAT, offset, &mut data, "parent locator")?;
+            let name = if utf16 {
+                let units: Vec<u16> = data
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                String::from_utf16_lossy(&units)
+            } else {
+                String::from_utf8_lossy(&data).into_owned()
+            };
+            names.push(name.trim_end_matches('\0').to_owned());
         }
-        TYPE_DYNAMIC => Ok((
-            Format::VhdDynamic,
-            Arc::new(Dynamic::open(file, &footer, notes)?),
-        )),
-        TYPE_DIFFERENCING => Err(unsupported(
-            Format::VhdDynamic,
-            footer.at + 60,
-            "differencing disk: its unallocated blocks live in a parent image, open the parent (or merge the chain) instead",
-        )),
-        other => Err(invalid(
-            sniffed,
-            footer.at + 60,
-            format!("unknown disk type {other}"),
-        )),
     }
+    let units: Vec<u16> = h[64..576]
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0)
+        .collect();
+    names.push(String::from_utf16_lossy(&units));
+    names.retain(|n| !n.is_empty());
+    if names.is_empty() {
+        return Err(invalid(
+            FORMAT,
+            at + 64,
+            "differencing disk without a parent locator or parent name",
+        ));
+    }
+    Ok(names)
 }
 
 /// A dynamic VHD: BAT lookups through a page cache, data on demand.
@@ -139,12 +240,21 @@ struct Dynamic {
     table_offset: u64,
     block_size: u64,
     bitmap_len: u64,
+    /// A differencing disk's parent.
+    parent: Option<Arc<dyn Disk>>,
 }
 
 const FORMAT: Format = Format::VhdDynamic;
 
 impl Dynamic {
-    fn open(file: Arc<dyn Disk>, footer: &Footer, notes: &mut Vec<String>) -> Result<Self> {
+    /// A dynamic disk, or with `chain` a differencing one whose parent is
+    /// opened through it.
+    fn open(
+        file: Arc<dyn Disk>,
+        footer: &Footer,
+        chain: Option<&Chain<'_>>,
+        notes: &mut Vec<String>,
+    ) -> Result<Self> {
         let at = footer.data_offset;
         let mut h = [0u8; DYNAMIC_HEADER_LEN];
         read_at(&*file, FORMAT, at, &mut h, "dynamic disk header")?;
@@ -195,6 +305,29 @@ impl Dynamic {
         }
         let sectors = block_size / 512;
         let bitmap_len = sectors.div_ceil(8).div_ceil(512) * 512;
+        let parent = match chain {
+            None => None,
+            Some(chain) => {
+                let names = parent_names(&*file, &h, at)?;
+                let want: [u8; 16] = super::array(&h, 40);
+                let named = (FORMAT, at + 576);
+                let parent = chain.parent(&names, named, ParentKind::Image, |p| {
+                    let id = unique_id(p)?;
+                    if id == want {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "the child's dynamic header (byte {}) records the parent unique ID {}, the parent's footer has {}",
+                            at + 40,
+                            show_id(&want),
+                            show_id(&id)
+                        ))
+                    }
+                })?;
+                parent.note("VHD differencing disk", notes);
+                Some(parent.opened.disk)
+            }
+        };
         let disk = Dynamic {
             tables: Tables::new(file.clone()),
             file,
@@ -202,6 +335,7 @@ impl Dynamic {
             table_offset,
             block_size,
             bitmap_len,
+            parent,
         };
         disk.check_blocks(blocks)?;
         Ok(disk)
@@ -252,12 +386,55 @@ impl Disk for Dynamic {
                 .tables
                 .be32(entry_at)
                 .map_err(table_error(FORMAT, entry_at))?;
-            if entry == UNALLOCATED {
-                piece.fill(0);
-                return Ok(());
+            let data = u64::from(entry) * 512 + self.bitmap_len;
+            match (&self.parent, entry == UNALLOCATED) {
+                (None, true) => {
+                    piece.fill(0);
+                    Ok(())
+                }
+                (None, false) => {
+                    let at = data + pos % self.block_size;
+                    read_payload(&*self.file, FORMAT, at, piece, "block data")
+                }
+                (Some(parent), true) => read_parent(&**parent, pos, piece),
+                (Some(parent), false) => self.read_differencing(&**parent, entry, pos, piece),
             }
-            let at = u64::from(entry) * 512 + self.bitmap_len + pos % self.block_size;
-            read_payload(&*self.file, FORMAT, at, piece, "block data")
+        })
+    }
+}
+
+impl Dynamic {
+    /// Reads an allocated block of a differencing disk: sectors whose
+    /// bitmap bit is set from the block, the others from the parent.
+    fn read_differencing(
+        &self,
+        parent: &dyn Disk,
+        entry: u32,
+        pos: u64,
+        piece: &mut [u8],
+    ) -> io::Result<()> {
+        let bitmap_at = u64::from(entry) * 512;
+        let block_start = pos - pos % self.block_size;
+        let in_block = pos - block_start;
+        // The bitmap bytes of the sectors the piece covers (at most the
+        // block's bitmap, 64 KiB for the largest block).
+        let first = in_block / 512 / 8;
+        let last = (in_block + piece.len() as u64 - 1) / 512 / 8;
+        let mut bits = vec![0u8; (last - first + 1) as usize];
+        self.tables
+            .read(bitmap_at + first, &mut bits)
+            .map_err(table_error(FORMAT, bitmap_at + first))?;
+        let present = |s: u64| {
+            let byte = bits.get((s / 8 - first) as usize).copied().unwrap_or(0);
+            byte & (0x80 >> (s % 8)) != 0
+        };
+        let data = bitmap_at + self.bitmap_len;
+        for_each_run(in_block, piece, 512, present, |at, run, own| {
+            if own {
+                read_payload(&*self.file, FORMAT, data + at, run, "block data")
+            } else {
+                read_parent(parent, block_start + at, run)
+            }
         })
     }
 }

@@ -1,5 +1,5 @@
-//! VHDX ([MS-VHDX]): dynamic and fixed disks, 512-byte or 4 KiB logical
-//! sectors. Differencing disks (a parent locator) are refused.
+//! VHDX ([MS-VHDX]): dynamic, fixed and differencing disks, 512-byte or
+//! 4 KiB logical sectors.
 //!
 //! Layout (little-endian): the file type identifier `vhdxfile` at 0, two
 //! headers (`head`, CRC-32C) at 64 KiB and 128 KiB (the valid one with the
@@ -12,14 +12,25 @@
 //! A header with a non-zero log GUID means the image was not closed cleanly
 //! (a running or crashed VM): its log is replayed in memory
 //! (`vhdx_log`), never written back.
+//!
+//! A differencing disk (HasParent in the file parameters) has a parent
+//! locator metadata item: UTF-16LE key/value pairs naming the parent
+//! (`relative_path`, `absolute_win32_path`, `volume_path`) and the parent's
+//! DataWriteGuid when the child was made (`parent_linkage`, or
+//! `parent_linkage2`), which must match the parent's header. Its BAT has a
+//! sector bitmap entry after every `chunk_ratio` payload entries. A block
+//! NOT_PRESENT reads from the parent; in a PARTIALLY_PRESENT block each
+//! logical sector whose bit is set in the sector bitmap block (least
+//! significant bit first) is read from the block, the others from the
+//! parent.
 
 use std::io;
 use std::sync::Arc;
 
 use super::cache::Tables;
 use super::{
-    Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64, read_at,
-    read_payload, table_error, truncated, unsupported,
+    Chain, Format, ParentKind, Result, for_each_entry, for_each_run, for_each_unit, invalid, le16,
+    le32, le64, read_at, read_parent, read_payload, table_error, truncated, unsupported,
 };
 use crate::image::crc::crc32c;
 use crate::image::disk::{Disk, check_range};
@@ -95,7 +106,21 @@ const PARENT_LOCATOR: [u8; 16] = guid(
     [0xAB, 0xF7, 0xD3, 0xD8, 0x48, 0x34, 0xAB, 0x0C],
 );
 
+/// The parent locator type of a VHDX parent.
+const LOCATOR_VHDX: [u8; 16] = guid(
+    0xB04A_EFB7,
+    0xD19E,
+    0x4A81,
+    [0xB7, 0x89, 0x25, 0xB8, 0xE9, 0x44, 0x59, 0x13],
+);
+/// A parent locator item larger than this is not one (the metadata items
+/// of [MS-VHDX] are at most 1 MiB).
+const MAX_LOCATOR: u64 = MIB;
+
+const STATE_NOT_PRESENT: u64 = 0;
 const STATE_FULLY_PRESENT: u64 = 6;
+/// A sector bitmap block entry whose block is in the file.
+const SB_PRESENT: u64 = 6;
 const STATE_PARTIALLY_PRESENT: u64 = 7;
 const OFFSET_MASK: u64 = !(MIB - 1);
 
@@ -105,6 +130,8 @@ pub(crate) struct Header {
     pub log_guid: [u8; 16],
     pub log_length: u32,
     pub log_offset: u64,
+    /// Changes whenever the disk's data does; a child records its parent's.
+    pub data_write_guid: [u8; 16],
 }
 
 /// A region (BAT, metadata) of the file.
@@ -121,6 +148,9 @@ struct Vhdx {
     block_size: u64,
     chunk_ratio: u64,
     bat_offset: u64,
+    logical_sector_size: u64,
+    /// A differencing disk's parent.
+    parent: Option<Arc<dyn Disk>>,
 }
 
 /// CRC-32C of `data` with its 4-byte checksum field at `field` counted as
@@ -163,6 +193,7 @@ fn active_header(file: &dyn Disk) -> Result<Header> {
                 log_guid,
                 log_length: le32(&h, 68),
                 log_offset: le64(&h, 72),
+                data_write_guid: super::array(&h, 32),
             },
         ));
     }
@@ -175,7 +206,11 @@ fn active_header(file: &dyn Disk) -> Result<Header> {
     })
 }
 
-pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<dyn Disk>> {
+pub(crate) fn open(
+    file: Arc<dyn Disk>,
+    chain: &Chain<'_>,
+    notes: &mut Vec<String>,
+) -> Result<Arc<dyn Disk>> {
     let header = active_header(&*file)?;
     let mut file = file;
     if header.log_guid != [0u8; 16] {
@@ -191,9 +226,12 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
     let block_size = meta.block_size;
     let chunk_ratio = (1u64 << 23) * meta.logical_sector_size / block_size;
     let blocks = meta.size.div_ceil(block_size);
-    let entries = match blocks.checked_sub(1) {
-        Some(last) => last + last / chunk_ratio + 1,
-        None => 0,
+    // A differencing disk's BAT ends with the sector bitmap entry of its
+    // last chunk; a BAT of any other disk, with its last payload entry.
+    let entries = match (blocks.checked_sub(1), meta.locator.is_some()) {
+        (Some(last), false) => last + last / chunk_ratio + 1,
+        (Some(last), true) => (last / chunk_ratio + 1) * (chunk_ratio + 1),
+        (None, _) => 0,
     };
     if entries * 8 > bat.length {
         return Err(invalid(
@@ -206,6 +244,28 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
             ),
         ));
     }
+    let parent = match meta.locator {
+        None => None,
+        Some(item) => {
+            let locator = Locator::read(&*file, item)?;
+            let named = (FORMAT, item.0);
+            let parent = chain.parent(&locator.paths, named, ParentKind::Image, |p| {
+                let header = active_header(p).map_err(|_| "it is not a VHDX (no valid header)")?;
+                let guid = show_guid(&header.data_write_guid);
+                if locator.linkage.iter().any(|l| l.eq_ignore_ascii_case(&guid)) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the child's parent locator (byte {}) records the parent DataWriteGuid {}, the parent's header has {guid}",
+                        item.0,
+                        locator.linkage.join(" or ")
+                    ))
+                }
+            })?;
+            parent.note("VHDX differencing disk", notes);
+            Some(parent.opened.disk)
+        }
+    };
     let disk = Vhdx {
         tables: Tables::new(file.clone()),
         file,
@@ -213,6 +273,8 @@ pub(crate) fn open(file: Arc<dyn Disk>, notes: &mut Vec<String>) -> Result<Arc<d
         block_size,
         chunk_ratio,
         bat_offset: bat.offset,
+        logical_sector_size: meta.logical_sector_size,
+        parent,
     };
     disk.check_bat(entries)?;
     Ok(Arc::new(disk))
@@ -319,6 +381,118 @@ struct Metadata {
     block_size: u64,
     size: u64,
     logical_sector_size: u64,
+    /// A differencing disk's parent locator item: its byte offset and length.
+    locator: Option<(u64, u64)>,
+}
+
+/// A GUID written as VHDX parent locators write it: `{XXXXXXXX-XXXX-...}`.
+fn show_guid(g: &[u8; 16]) -> String {
+    format!(
+        "{{{:08X}-{:04X}-{:04X}-{}-{}}}",
+        le32(g, 0),
+        le16(g, 4),
+        le16(g, 6),
+        g[8..10]
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>(),
+        g[10..16]
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>()
+    )
+}
+
+/// What a parent locator says: the parent's paths, in the order tried,
+/// and the DataWriteGuids it may have.
+struct Locator {
+    paths: Vec<String>,
+    linkage: Vec<String>,
+}
+
+impl Locator {
+    fn read(file: &dyn Disk, (at, len): (u64, u64)) -> Result<Locator> {
+        if !(20..=MAX_LOCATOR).contains(&len) {
+            return Err(invalid(
+                FORMAT,
+                at,
+                format!("parent locator of {len} bytes"),
+            ));
+        }
+        let mut b = vec![0u8; len as usize];
+        read_at(file, FORMAT, at, &mut b, "parent locator")?;
+        if b[..16] != LOCATOR_VHDX {
+            return Err(unsupported(
+                FORMAT,
+                at,
+                "a parent locator of a type other than VHDX",
+            ));
+        }
+        let count = usize::from(le16(&b, 18));
+        if 20 + count * 12 > b.len() {
+            return Err(invalid(
+                FORMAT,
+                at + 18,
+                format!("{count} parent locator entries do not fit the item of {len} bytes"),
+            ));
+        }
+        let mut pairs = Vec::with_capacity(count);
+        for i in 0..count {
+            let e = 20 + i * 12;
+            let entry_at = at + e as u64;
+            let text = |offset: u32, length: u16| -> Result<String> {
+                let start = offset as usize;
+                let s = start
+                    .checked_add(usize::from(length))
+                    .and_then(|end| b.get(start..end))
+                    .ok_or_else(|| {
+                        invalid(
+                            FORMAT,
+                            entry_at,
+                            "a parent locator key or value lies outside the item",
+                        )
+                    })?;
+                let units: Vec<u16> = s
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                Ok(String::from_utf16_lossy(&units))
+            };
+            let key = text(le32(&b, e), le16(&b, e + 8))?;
+            let value = text(le32(&b, e + 4), le16(&b, e + 10))?;
+            pairs.push((key, value));
+        }
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        let paths: Vec<String> = ["relative_path", "absolute_win32_path", "volume_path"]
+            .iter()
+            .flat_map(|k| get(k))
+            .collect();
+        let linkage: Vec<String> = ["parent_linkage", "parent_linkage2"]
+            .iter()
+            .flat_map(|k| get(k))
+            .collect();
+        if paths.is_empty() {
+            return Err(invalid(
+                FORMAT,
+                at,
+                "the parent locator names no parent path",
+            ));
+        }
+        if linkage.is_empty() {
+            return Err(invalid(
+                FORMAT,
+                at,
+                "the parent locator has no parent_linkage",
+            ));
+        }
+        Ok(Locator { paths, linkage })
+    }
 }
 
 impl Metadata {
@@ -348,7 +522,7 @@ impl Metadata {
                 format!("{count} metadata entries (at most {MAX_ENTRIES})"),
             ));
         }
-        let (mut params, mut size, mut sector) = (None, None, None);
+        let (mut params, mut size, mut sector, mut locator) = (None, None, None, None);
         for i in 0..count as usize {
             let e = 32 + i * 32;
             let entry_at = at + e as u64;
@@ -382,11 +556,8 @@ impl Metadata {
             } else if id == LOGICAL_SECTOR_SIZE {
                 sector = Some((u64::from(le32(&value(4)?, 0)), at + offset));
             } else if id == PARENT_LOCATOR {
-                return Err(unsupported(
-                    FORMAT,
-                    entry_at,
-                    "differencing disk (it has a parent locator): its unallocated blocks live in the parent",
-                ));
+                value(0)?;
+                locator = Some((at + offset, length));
             } else if id == PHYSICAL_SECTOR_SIZE || id == VIRTUAL_DISK_ID || !required {
                 continue;
             } else {
@@ -403,13 +574,17 @@ impl Metadata {
             size.ok_or_else(|| invalid(FORMAT, at, "no virtual disk size metadata item"))?;
         let (logical_sector_size, sector_at) =
             sector.ok_or_else(|| invalid(FORMAT, at, "no logical sector size metadata item"))?;
-        if flags & 2 != 0 {
-            return Err(unsupported(
-                FORMAT,
-                params_at + 4,
-                "differencing disk (HasParent is set): its unallocated blocks live in the parent",
-            ));
-        }
+        let locator = match (flags & 2 != 0, locator) {
+            (true, None) => {
+                return Err(invalid(
+                    FORMAT,
+                    params_at + 4,
+                    "differencing disk (HasParent is set) without a parent locator",
+                ));
+            }
+            (false, _) => None,
+            (true, l) => l,
+        };
         if !block_size.is_power_of_two() || !(MIB..=256 * MIB).contains(&block_size) {
             return Err(invalid(
                 FORMAT,
@@ -437,6 +612,7 @@ impl Metadata {
             block_size,
             size,
             logical_sector_size,
+            locator,
         })
     }
 }
@@ -446,23 +622,58 @@ impl Vhdx {
         self.bat_offset + (block + block / self.chunk_ratio) * 8
     }
 
-    /// Every present block must lie inside the file and every state be one a
-    /// disk without a parent may use.
+    /// The BAT entry of the sector bitmap block for `block`'s chunk.
+    fn bitmap_entry_at(&self, block: u64) -> u64 {
+        let chunk = block / self.chunk_ratio;
+        self.bat_offset + (chunk * (self.chunk_ratio + 1) + self.chunk_ratio) * 8
+    }
+
+    /// Every present block must lie inside the file and every state be one
+    /// the disk may use (partially present only with a parent).
     fn check_bat(&self, entries: u64) -> Result<()> {
         let at = self.bat_offset;
+        let blocks = self.size.div_ceil(self.block_size);
         for_each_entry(&*self.file, FORMAT, at, entries, 8, "BAT", |index, e| {
             if index % (self.chunk_ratio + 1) == self.chunk_ratio {
-                return Ok(()); // a sector bitmap entry
+                return self.check_bitmap_entry(le64(e, 0), at + index * 8);
             }
             let block = index - index / (self.chunk_ratio + 1);
+            if block >= blocks {
+                return Ok(()); // past the disk's end, in the last chunk
+            }
             self.check_entry(block, le64(e, 0), at + index * 8)
         })
+    }
+
+    /// A sector bitmap block must lie inside the file (only a differencing
+    /// disk reads them).
+    fn check_bitmap_entry(&self, entry: u64, at: u64) -> Result<()> {
+        if self.parent.is_none() || entry & 7 != SB_PRESENT {
+            return Ok(());
+        }
+        let start = entry & OFFSET_MASK;
+        if start
+            .checked_add(MIB)
+            .is_none_or(|end| end > self.file.size())
+        {
+            return Err(truncated(
+                FORMAT,
+                start,
+                format!("sector bitmap block (BAT entry at byte {at})"),
+            ));
+        }
+        Ok(())
     }
 
     fn check_entry(&self, block: u64, entry: u64, at: u64) -> Result<()> {
         match entry & 7 {
             0..=3 => Ok(()),
-            STATE_FULLY_PRESENT => {
+            STATE_PARTIALLY_PRESENT if self.parent.is_none() => Err(invalid(
+                FORMAT,
+                at,
+                format!("payload block {block} is partially present, in a disk without a parent"),
+            )),
+            STATE_FULLY_PRESENT | STATE_PARTIALLY_PRESENT => {
                 let start = entry & OFFSET_MASK;
                 let need = self.block_size.min(self.size - block * self.block_size);
                 if start
@@ -478,11 +689,6 @@ impl Vhdx {
                     Ok(())
                 }
             }
-            STATE_PARTIALLY_PRESENT => Err(invalid(
-                FORMAT,
-                at,
-                format!("payload block {block} is partially present, in a disk without a parent"),
-            )),
             s => Err(invalid(
                 FORMAT,
                 at,
@@ -503,13 +709,78 @@ impl Disk for Vhdx {
             let block = pos / self.block_size;
             let at = self.entry_at(block);
             let entry = self.tables.le64(at).map_err(table_error(FORMAT, at))?;
-            if entry & 7 == STATE_FULLY_PRESENT {
+            let state = entry & 7;
+            if state == STATE_FULLY_PRESENT {
                 let start = (entry & OFFSET_MASK) + pos % self.block_size;
-                read_payload(&*self.file, FORMAT, start, piece, "payload block")
+                return read_payload(&*self.file, FORMAT, start, piece, "payload block");
+            }
+            self.check_entry(block, entry, at)?;
+            match &self.parent {
+                Some(parent) if state == STATE_NOT_PRESENT => read_parent(&**parent, pos, piece),
+                Some(parent) if state == STATE_PARTIALLY_PRESENT => {
+                    self.read_partial(&**parent, block, entry, pos, piece)
+                }
+                // Undefined, zero and unmapped blocks read as zeros.
+                _ => {
+                    piece.fill(0);
+                    Ok(())
+                }
+            }
+        })
+    }
+}
+
+impl Vhdx {
+    /// Reads a partially present block of a differencing disk: sectors set
+    /// in its chunk's sector bitmap from the block, the others from the
+    /// parent.
+    fn read_partial(
+        &self,
+        parent: &dyn Disk,
+        block: u64,
+        entry: u64,
+        pos: u64,
+        piece: &mut [u8],
+    ) -> io::Result<()> {
+        let sb_at = self.bitmap_entry_at(block);
+        let sb = self
+            .tables
+            .le64(sb_at)
+            .map_err(table_error(FORMAT, sb_at))?;
+        if sb & 7 != SB_PRESENT {
+            return Err(invalid(
+                FORMAT,
+                sb_at,
+                format!(
+                    "payload block {block} is partially present, but its sector bitmap block is not"
+                ),
+            )
+            .into());
+        }
+        self.check_bitmap_entry(sb, sb_at)?;
+        let sector = self.logical_sector_size;
+        let block_start = block * self.block_size;
+        let in_block = pos - block_start;
+        // The block's bits within the 1 MiB bitmap, then the piece's bytes
+        // of them (at most block_size / sector / 8 bytes, 64 KiB).
+        let block_bits = (block % self.chunk_ratio) * (self.block_size / sector) / 8;
+        let first = in_block / sector / 8;
+        let last = (in_block + piece.len() as u64 - 1) / sector / 8;
+        let bits_at = (sb & OFFSET_MASK) + block_bits + first;
+        let mut bits = vec![0u8; (last - first + 1) as usize];
+        self.tables
+            .read(bits_at, &mut bits)
+            .map_err(table_error(FORMAT, bits_at))?;
+        let present = |s: u64| {
+            let byte = bits.get((s / 8 - first) as usize).copied().unwrap_or(0);
+            byte & (1 << (s % 8)) != 0
+        };
+        let data = entry & OFFSET_MASK;
+        for_each_run(in_block, piece, sector, present, |at, run, own| {
+            if own {
+                read_payload(&*self.file, FORMAT, data + at, run, "payload block")
             } else {
-                self.check_entry(block, entry, at)?;
-                piece.fill(0);
-                Ok(())
+                read_parent(parent, block_start + at, run)
             }
         })
     }

@@ -4,9 +4,15 @@
 //! deflate-compressed grains behind markers), and text descriptors whose
 //! extents are FLAT (raw data), SPARSE or ZERO.
 //!
-//! Refused: child (delta) disks, whose unallocated grains live in a parent
-//! (`parentCID` other than ffffffff), and ESXi's VMFSSPARSE/SESPARSE and raw
-//! device mappings.
+//! A child (delta, snapshot) disk has a `parentCID` other than ffffffff in
+//! its descriptor (a file of its own, or embedded in a monolithicSparse
+//! extent) and names its parent in `parentFileNameHint`; the parent's
+//! descriptor `CID` must equal `parentCID`. In the child's sparse extents a
+//! grain whose grain table entry (or whole grain table) is 0 reads from the
+//! parent at the same place of the disk; entry 1 is a zero grain and reads
+//! as zeros.
+//!
+//! Refused: ESXi's VMFSSPARSE/SESPARSE and raw device mappings.
 //!
 //! Sparse layout (little-endian): a 512-byte header, a grain directory (GD)
 //! of u32 sector offsets of grain tables (GT), each GT `numGTEsPerGT` u32
@@ -18,11 +24,10 @@ use std::sync::Arc;
 
 use super::cache::{LastCluster, Tables};
 use super::{
-    Format, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64, read_at,
-    read_payload, table_error, truncated, unsupported,
+    Chain, Format, ParentKind, Result, for_each_entry, for_each_unit, invalid, le16, le32, le64,
+    read_at, read_parent, read_payload, table_error, truncated, unsupported,
 };
 use crate::image::disk::{Disk, check_range};
-use crate::image::source::Place;
 
 pub(crate) const MAGIC: &[u8] = b"KDMV";
 /// `gdOffset` of a streamOptimized header: the real one is in the footer.
@@ -87,23 +92,73 @@ struct Sparse {
     gd_offset: u64,
     compressed: bool,
     last: LastCluster,
+    /// The byte where the embedded descriptor starts (0: none).
+    descriptor_at: u64,
+    /// A child's parent, and where this extent starts on the disk: an
+    /// unallocated grain reads from there.
+    parent: Option<(Arc<dyn Disk>, u64)>,
 }
 
 /// Opens a monolithicSparse or streamOptimized VMDK file.
 pub(crate) fn open_sparse(
     file: Arc<dyn Disk>,
     format: Format,
+    chain: &Chain<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Arc<dyn Disk>> {
-    let (sparse, descriptor) = Sparse::open(file, format)?;
+    let (mut sparse, descriptor) = Sparse::open(file, format)?;
     if let Some(text) = descriptor {
         let d = Descriptor::parse(&text);
-        d.refuse_child(format)?;
-        if let Some(t) = d.create_type {
+        if let Some(t) = &d.create_type {
             notes.push(format!("VMDK: createType \"{t}\""));
+        }
+        let at = sparse.descriptor_at;
+        if let Some(parent) = d.open_parent(format, at, chain, notes)? {
+            sparse.parent = Some((parent, 0));
         }
     }
     Ok(Arc::new(sparse))
+}
+
+/// The `CID` in a VMDK's descriptor (its own file, or embedded in a sparse
+/// extent), for checking a parent; an error says why there is none.
+fn descriptor_cid(file: &dyn Disk) -> Result<u32, String> {
+    let mut head = vec![0u8; file.size().min(512) as usize];
+    file.read_exact_at(0, &mut head)
+        .map_err(|e| format!("it cannot be read: {e}"))?;
+    let text = if head.starts_with(MAGIC) {
+        let h = parse_header(&head);
+        let at = h.descriptor_offset.saturating_mul(SECTOR);
+        let len = h
+            .descriptor_size
+            .saturating_mul(SECTOR)
+            .min(MAX_DESCRIPTOR)
+            .min(file.size().saturating_sub(at));
+        let mut text = vec![0u8; len as usize];
+        if at == 0 || file.read_exact_at(at, &mut text).is_err() {
+            return Err("it is a VMDK extent without an embedded descriptor".into());
+        }
+        text
+    } else {
+        let mut text = vec![0u8; file.size().min(MAX_DESCRIPTOR) as usize];
+        file.read_exact_at(0, &mut text)
+            .map_err(|e| format!("it cannot be read: {e}"))?;
+        if !is_descriptor(&text) {
+            return Err("it is not a VMDK".into());
+        }
+        text
+    };
+    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+    let d = Descriptor::parse(&String::from_utf8_lossy(&text[..end]));
+    match d.cid {
+        Some(cid) => parse_cid(&cid).ok_or(format!("its descriptor has the CID {cid:?}")),
+        None => Err("its descriptor has no CID".into()),
+    }
+}
+
+/// A content ID: 32 bits in hexadecimal (qemu writes no leading zeros).
+fn parse_cid(text: &str) -> Option<u32> {
+    u32::from_str_radix(text.trim(), 16).ok()
 }
 
 impl Sparse {
@@ -200,6 +255,8 @@ impl Sparse {
             ));
         }
         let sparse = Sparse {
+            descriptor_at: descriptor.0.saturating_mul(SECTOR),
+            parent: None,
             tables: Tables::new(file.clone()),
             format,
             size,
@@ -335,14 +392,17 @@ impl Disk for Sparse {
             let in_grain = pos % self.grain_bytes;
             let gd_at = self.gd_offset + grain / self.gtes_per_gt * 4;
             let gt = u64::from(self.table_entry(gd_at)?) * SECTOR;
-            if gt == 0 {
-                piece.fill(0);
-                return Ok(());
-            }
-            let gte = self.table_entry(gt + grain % self.gtes_per_gt * 4)?;
-            if gte <= 1 {
-                piece.fill(0);
-                return Ok(());
+            let gte = match gt {
+                0 => 0,
+                _ => self.table_entry(gt + grain % self.gtes_per_gt * 4)?,
+            };
+            match (gte, &self.parent) {
+                (0, Some((parent, base))) => return read_parent(&**parent, base + pos, piece),
+                (0 | 1, _) => {
+                    piece.fill(0);
+                    return Ok(());
+                }
+                _ => {}
             }
             let at = u64::from(gte) * SECTOR;
             if self.compressed {
@@ -358,6 +418,8 @@ impl Disk for Sparse {
 #[derive(Default)]
 struct Descriptor {
     create_type: Option<String>,
+    /// `CID`: this disk's content ID.
+    cid: Option<String>,
     /// `parentCID` and the byte offset of its line.
     parent: Option<(String, u64)>,
     parent_hint: Option<String>,
@@ -389,6 +451,7 @@ impl Descriptor {
                 let value = value.trim().trim_matches('"').to_string();
                 match key.trim() {
                     "createType" => d.create_type = Some(value),
+                    "CID" => d.cid = Some(value),
                     "parentCID" => d.parent = Some((value, line_at)),
                     "parentFileNameHint" => d.parent_hint = Some(value),
                     _ => {}
@@ -402,20 +465,56 @@ impl Descriptor {
         d
     }
 
-    fn refuse_child(&self, format: Format) -> Result<()> {
-        match &self.parent {
-            Some((cid, at)) if !cid.eq_ignore_ascii_case("ffffffff") => Err(unsupported(
+    /// A child's `parentCID` and the byte of its line in the descriptor;
+    /// `None` for a disk without a parent (no `parentCID`, or ffffffff).
+    fn parent_cid(&self, format: Format, text_at: u64) -> Result<Option<(u32, u64)>> {
+        let Some((cid, line)) = &self.parent else {
+            return Ok(None);
+        };
+        let at = text_at + line;
+        match parse_cid(cid) {
+            Some(u32::MAX) => Ok(None),
+            Some(c) => Ok(Some((c, at))),
+            None => Err(invalid(
                 format,
-                *at,
-                format!(
-                    "child (delta) disk of parent {}: its unallocated grains live in the parent",
-                    self.parent_hint
-                        .as_deref()
-                        .map_or_else(|| format!("CID {cid}"), |h| format!("\"{h}\""))
-                ),
+                at,
+                format!("parentCID {cid:?} is not hexadecimal"),
             )),
-            _ => Ok(()),
         }
+    }
+
+    /// Opens a child's parent (`parentFileNameHint`), whose `CID` must be
+    /// the child's `parentCID`; `None` for a disk without a parent.
+    /// `text_at` is the descriptor's byte in its file.
+    fn open_parent(
+        &self,
+        format: Format,
+        text_at: u64,
+        chain: &Chain<'_>,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<Arc<dyn Disk>>> {
+        let Some((want, at)) = self.parent_cid(format, text_at)? else {
+            return Ok(None);
+        };
+        let Some(hint) = self.parent_hint.clone() else {
+            return Err(invalid(
+                format,
+                at,
+                "child (delta) disk without a parentFileNameHint",
+            ));
+        };
+        let parent = chain.parent(&[hint], (format, at), ParentKind::Image, |p| {
+            let cid = descriptor_cid(p)?;
+            if cid == want {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the child's parentCID (byte {at}) is {want:08x}, the parent's CID is {cid:08x}"
+                ))
+            }
+        })?;
+        parent.note("VMDK child (delta) disk", notes);
+        Ok(Some(parent.opened.disk))
     }
 }
 
@@ -453,7 +552,7 @@ impl Extent {
 /// Opens a text descriptor and its extents, which lie beside it.
 pub(crate) fn open_descriptor(
     file: &dyn Disk,
-    place: &dyn Place,
+    chain: &Chain<'_>,
     notes: &mut Vec<String>,
 ) -> Result<Arc<dyn Disk>> {
     const FORMAT: Format = Format::VmdkDescriptor;
@@ -461,13 +560,13 @@ pub(crate) fn open_descriptor(
     let mut bytes = vec![0u8; len as usize];
     read_at(file, FORMAT, 0, &mut bytes, "descriptor")?;
     let d = Descriptor::parse(&String::from_utf8_lossy(&bytes));
-    d.refuse_child(FORMAT)?;
     if let Some(t) = &d.create_type {
         notes.push(format!("VMDK: createType \"{t}\""));
     }
     if d.extents.is_empty() {
         return Err(invalid(FORMAT, 0, "the descriptor names no extents"));
     }
+    let parent = d.open_parent(FORMAT, 0, chain, notes)?;
     let mut parts = Vec::with_capacity(d.extents.len());
     let mut start = 0u64;
     for e in &d.extents {
@@ -481,7 +580,7 @@ pub(crate) fn open_descriptor(
         let source = match e.kind.as_str() {
             "ZERO" => None,
             "FLAT" | "VMFS" => {
-                let (name, data) = open_extent(place, e)?;
+                let (name, data) = open_extent(chain, e)?;
                 let first = e.offset.checked_mul(SECTOR);
                 if first
                     .and_then(|f| f.checked_add(len))
@@ -499,7 +598,7 @@ pub(crate) fn open_descriptor(
                 Some((data, first.unwrap_or(0)))
             }
             "SPARSE" => {
-                let (name, data) = open_extent(place, e)?;
+                let (name, data) = open_extent(chain, e)?;
                 let mut magic = [0u8; 64];
                 read_at(&*data, FORMAT, 0, &mut magic, "sparse extent header")?;
                 if !magic.starts_with(MAGIC) {
@@ -514,7 +613,8 @@ pub(crate) fn open_descriptor(
                 } else {
                     Format::VmdkSparse
                 };
-                let (sparse, _) = Sparse::open(data, format)?;
+                let (mut sparse, _) = Sparse::open(data, format)?;
+                sparse.parent = parent.clone().map(|p| (p, start));
                 if sparse.size < len {
                     return Err(invalid(
                         FORMAT,
@@ -546,7 +646,7 @@ pub(crate) fn open_descriptor(
 }
 
 /// Opens an extent file, named relative to the descriptor's folder.
-fn open_extent(place: &dyn Place, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
+fn open_extent(chain: &Chain<'_>, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
     const FORMAT: Format = Format::VmdkDescriptor;
     let name = e.file.clone().unwrap_or_default();
     let rel = Path::new(&name);
@@ -557,7 +657,7 @@ fn open_extent(place: &dyn Place, e: &Extent) -> Result<(String, Arc<dyn Disk>)>
             format!("extent file \"{name}\" outside the descriptor's folder"),
         ));
     }
-    let opened = place.open_beside(&name).map_err(|err| {
+    let opened = chain.place.open_beside(&name).map_err(|err| {
         invalid(
             FORMAT,
             e.line_at,
@@ -637,15 +737,22 @@ mod tests {
         ));
         assert!(!is_descriptor(b"# Disk"));
         let d = Descriptor::parse(
-            "# Disk DescriptorFile\nparentCID=1234abcd\nparentFileNameHint=\"base.vmdk\"\n",
+            "# Disk DescriptorFile\nCID=e138a14\nparentCID=1234abcd\nparentFileNameHint=\"base.vmdk\"\n",
         );
-        let e = d
-            .refuse_child(Format::VmdkDescriptor)
+        assert_eq!(
+            d.parent_cid(Format::VmdkDescriptor, 0).unwrap(),
+            Some((0x1234_abcd, 34))
+        );
+        assert_eq!(d.parent_hint.as_deref(), Some("base.vmdk"));
+        assert_eq!(d.cid.as_deref().and_then(parse_cid), Some(0x0e13_8a14));
+        let ok = Descriptor::parse("parentCID=ffffffff\n");
+        assert_eq!(ok.parent_cid(Format::VmdkDescriptor, 0).unwrap(), None);
+        let bad = Descriptor::parse("parentCID=xyz\n");
+        let e = bad
+            .parent_cid(Format::VmdkDescriptor, 7)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("base.vmdk") && e.contains("byte 22"), "{e}");
-        let ok = Descriptor::parse("parentCID=ffffffff\n");
-        assert!(ok.refuse_child(Format::VmdkDescriptor).is_ok());
+        assert!(e.contains("byte 7"), "{e}");
     }
 
     #[test]
