@@ -15,6 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 mod common;
+mod serve;
 
 use tlsreg::image::container::{ContainerError, MAX_CHAIN, open};
 
@@ -204,14 +205,23 @@ fn error(path: &Path) -> ContainerError {
 /// The verdict of `tlsreg audit --format json` on a disk image, and its
 /// image notes (one a line).
 fn audit(path: &Path) -> (String, String) {
-    let run = common::tlsreg(&["audit", "--format", "json", path.to_str().unwrap()]);
+    audit_input(path.to_str().unwrap())
+}
+
+/// As [`audit`], for any INPUT (a URL).
+fn audit_input(input: &str) -> (String, String) {
+    let run = common::Cmd::new(&["audit", "--format", "json", input])
+        .env("HTTP_PROXY", "")
+        .env("http_proxy", "")
+        .run();
     let doc: serde_json::Value = serde_json::from_slice(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stderr, run.text()));
     let input = &doc["inputs"][0];
     let verdict = input["verdict"].as_str().unwrap().to_owned();
     let want = match verdict.as_str() {
         "compliant" => 0,
-        _ => 1,
+        "noncompliant" => 1,
+        _ => 2,
     };
     assert_eq!(run.code, want, "{verdict}: {}", run.stderr);
     let notes: Vec<&str> = common::findings(&doc)
@@ -1107,4 +1117,55 @@ fn damaged_parent_references_are_errors() {
         e.contains("sector bitmap block is not") && e.contains(&format!("byte {sb_entry}")),
         "{e}"
     );
+}
+
+/// A chain kept at a URL or inside an OVA finds its parent beside it there,
+/// through the same place that found the child: the parent is fetched from
+/// the URL's folder (with the query), or read from the OVA's other member.
+#[test]
+fn chains_at_a_url_and_inside_an_ova_find_their_parents_there() {
+    let f = Fixture::new();
+    let ov = f.changes_over("overlay.qcow2", "base.raw", "raw");
+    let server = serve::Server::start(serve::Mode::Ranges);
+    server.require_query("sig=x");
+    server.add("/vm/overlay.qcow2", Path::new(&ov));
+    let url = server.url("/vm/overlay.qcow2?sig=x");
+    let (verdict, _) = audit_input(&url);
+    assert_eq!(verdict, "error", "no parent served yet");
+    let run = common::Cmd::new(&["audit", &url])
+        .env("HTTP_PROXY", "")
+        .env("http_proxy", "")
+        .run();
+    let base_url = server.url("/vm/base.raw");
+    assert!(
+        run.out().contains("its parent \"base.raw\"") && run.out().contains(&base_url),
+        "the parent is named, and where it was looked for: {}",
+        run.out()
+    );
+    assert!(!run.out().contains("sig=x"), "{}", run.out());
+    server.add("/vm/base.raw", &f.path("base.raw"));
+    let (verdict, notes) = audit_input(&url);
+    assert_eq!(verdict, "noncompliant");
+    assert!(notes.contains("base.raw (raw image)"), "{notes}");
+    assert_eq!(
+        audit_input(&server.url("/vm/base.raw?sig=x")).0,
+        "compliant"
+    );
+
+    let ovf = common::ovf_naming(&["overlay.qcow2"]);
+    let overlay = fs::read(&ov).unwrap();
+    let base = fs::read(f.path("base.raw")).unwrap();
+    let ova = f.path("vm.ova");
+    fs::write(
+        &ova,
+        common::tar(&[
+            (b"vm.ovf", ovf.as_bytes(), b'0'),
+            (b"overlay.qcow2", &overlay, b'0'),
+            (b"base.raw", &base, b'0'),
+        ]),
+    )
+    .unwrap();
+    let (verdict, notes) = audit(&ova);
+    assert_eq!(verdict, "noncompliant");
+    assert!(notes.contains("base.raw (raw image)"), "{notes}");
 }

@@ -629,3 +629,62 @@ pub fn crc32c(data: &[u8]) -> u32 {
     }
     !c
 }
+
+// Tar and OVF writers, for OVAs made by the tests (tests/ova.rs,
+// tests/chains.rs).
+
+/// A ustar header for `name` with `size` bytes of data, of type `kind`.
+pub fn header(name: &[u8], size: u64, kind: u8) -> Vec<u8> {
+    let mut h = vec![0u8; 512];
+    h[..name.len()].copy_from_slice(name);
+    h[100..108].copy_from_slice(b"0000644\0");
+    match size < 1 << 33 {
+        true => h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes()),
+        // GNU base-256.
+        false => {
+            h[128..136].copy_from_slice(&size.to_be_bytes());
+            h[124] = 0x80;
+        }
+    }
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = kind;
+    h[257..265].copy_from_slice(b"ustar\x0000");
+    seal(&mut h);
+    h
+}
+
+pub fn seal(h: &mut [u8]) {
+    h[148..156].fill(b' ');
+    let sum: u32 = h[..512].iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+}
+
+/// A tar of `(name, data, type)` members and its two end blocks.
+pub fn tar(members: &[(&[u8], &[u8], u8)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data, kind) in members {
+        out.extend(header(name, data.len() as u64, *kind));
+        out.extend(*data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend([0u8; 1024]);
+    out
+}
+
+/// An OVF naming `hrefs`, each a streamOptimized disk of 12 MiB.
+pub fn ovf_naming(hrefs: &[&str]) -> String {
+    let mut files = String::new();
+    let mut disks = String::new();
+    for (i, href) in hrefs.iter().enumerate() {
+        files += &format!("    <File ovf:id=\"file{i}\" ovf:href=\"{href}\"/>\n");
+        disks += &format!(
+            "    <Disk ovf:capacity=\"12582912\" ovf:diskId=\"vmdisk{i}\" ovf:fileRef=\"file{i}\" \
+             ovf:format=\"http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized\"/>\n"
+        );
+    }
+    format!(
+        "<?xml version=\"1.0\"?>\n<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\" \
+         xmlns:ovf=\"http://schemas.dmtf.org/ovf/envelope/1\">\n  <References>\n{files}  </References>\n  \
+         <DiskSection>\n    <Info>disks</Info>\n{disks}  </DiskSection>\n</Envelope>\n"
+    )
+}

@@ -27,6 +27,17 @@ pub(super) fn load_image(source: Source, applied: &[String], options: &Options) 
     }
 }
 
+/// A container's error for the disk `name`: said once, without the disk's
+/// name that the error line already starts with (a chain's errors name the
+/// image that failed, which is the disk itself at the top of the chain).
+fn container_error(name: &str, e: crate::image::container::ContainerError) -> ErrorKind {
+    let text = e.to_string();
+    match text.strip_prefix(name).and_then(|t| t.strip_prefix(": ")) {
+        Some(rest) => ErrorKind::Source(format!("disk image: {rest}")),
+        None => ErrorKind::Container(e),
+    }
+}
+
 /// One target per Windows installation on a disk.
 fn load_disk(disk: &Source, applied: &[String], options: &Options) -> Vec<Target> {
     use crate::image::volume::Found;
@@ -43,7 +54,7 @@ fn load_disk(disk: &Source, applied: &[String], options: &Options) -> Vec<Target
     };
     let opened = match crate::image::container::open_source(disk) {
         Ok(o) => o,
-        Err(e) => return fail(e.into()),
+        Err(e) => return fail(container_error(&input, e)),
     };
     let found = match crate::image::volume::find_windows(opened.disk.clone()) {
         Ok(f) => f,
