@@ -12,7 +12,7 @@
 //! Errors found while reading (a grain past the end, a bad compressed
 //! cluster) are `io::Error`s that wrap a `ContainerError`.
 
-mod cache;
+pub(crate) mod cache;
 pub mod qcow2;
 pub mod raw;
 pub mod vhd;
