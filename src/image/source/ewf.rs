@@ -353,7 +353,8 @@ impl EwfDisk {
                     format!("the set goes on past {MAX_SEGMENTS} segments, the most EWF names"),
                 ));
             }
-            let Some(file) = naming::segment_file(&first_file, n) else {
+            let named = naming::segment_file(&first_file, 1).is_some_and(|f| f == first_file);
+            let Some(file) = naming::segment_file(&first_file, n).filter(|_| named) else {
                 return Err(bad(
                     &first_name,
                     0,

@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(n("disk.E01", MAX_SEGMENTS).as_deref(), Some("disk.ZZZ"));
         assert_eq!(n("disk.E01", MAX_SEGMENTS + 1), None);
         assert_eq!(n("disk.E01", 0), None);
-        assert_eq!(n("disk.raw", 2), None);
+        // A lettered extension is taken for an E set's; the reader asks
+        // that the first segment's name be its own segment 1 name.
+        assert_ne!(n("disk.raw", 1).as_deref(), Some("disk.raw"));
+        assert_eq!(n("disk.E01", 1).as_deref(), Some("disk.E01"));
         assert_eq!(n("E01", 2), None);
         assert_eq!(n("d.é1", 2), None);
         assert_eq!(file_part(r"C:\x\a.ova!disk.E01"), "disk.E01");
