@@ -1,4 +1,5 @@
-//! EnCase (EWF) images: the samples made by ewfacquire (samples/images/make.sh)
+//! EnCase (EWF) images: the samples made by ewfacquire (samples/images/make.sh;
+//! the split set is in tests/ewf/, out of the folder the fleet tests walk)
 //! audit as the raw disks inside them, and read back byte for byte; the host's
 //! libewf tools (Debian ewf-tools: ewfverify, ewfexport, ewfacquire) agree
 //! when they are installed, and say they were skipped when not.
@@ -14,10 +15,7 @@ use common::tlsreg;
 /// Each sample set (its first segment) and the raw disk it was made from.
 const SAMPLES: [(&str, &str); 2] = [
     ("samples/images/gpt.E01", "samples/images/gpt.raw"),
-    (
-        "samples/images/split/bare-ntfs.E01",
-        "samples/images/bare-ntfs.raw",
-    ),
+    ("tests/ewf/bare-ntfs.E01", "samples/images/bare-ntfs.raw"),
 ];
 
 fn open(path: &Path) -> Source {
@@ -82,7 +80,7 @@ fn a_missing_middle_segment_is_named() {
     let dir = tempfile::tempdir().unwrap();
     for n in [1, 2, 4, 5] {
         let f = format!("bare-ntfs.E0{n}");
-        std::fs::copy(format!("samples/images/split/{f}"), dir.path().join(&f)).unwrap();
+        std::fs::copy(format!("tests/ewf/{f}"), dir.path().join(&f)).unwrap();
     }
     let first = dir.path().join("bare-ntfs.E01");
     let run = tlsreg(&["audit", first.to_str().unwrap()]);
@@ -93,10 +91,7 @@ fn a_missing_middle_segment_is_named() {
         "{text}"
     );
     // A later segment given alone points to the first.
-    let run = tlsreg(&[
-        "audit",
-        &common::native("samples/images/split/bare-ntfs.E02"),
-    ]);
+    let run = tlsreg(&["audit", &common::native("tests/ewf/bare-ntfs.E02")]);
     assert_ne!(run.code, 0);
     let text = run.out() + &run.stderr;
     assert!(

@@ -221,20 +221,23 @@ done
 ls -l ./*.raw ./*.vhd ./*.vhdx ./*.vmdk ./*.qcow2
 
 # EnCase (EWF) sets made by ewfacquire (EnCase 6 format, its default):
-# gpt.E01 holds gpt.raw in one segment, deflate-compressed; split/ holds
-# bare-ntfs.raw stored uncompressed in 1 MiB segments, bare-ntfs.E01 to
-# .E05. Each is verified (its MD5) and exported back to its raw disk.
-rm -f gpt.E01 split/bare-ntfs.E??
-mkdir -p split
+# gpt.E01 holds gpt.raw in one segment, deflate-compressed;
+# ../../tests/ewf/bare-ntfs.E01 to .E05 hold bare-ntfs.raw stored
+# uncompressed in 1 MiB segments (kept out of samples/, whose fleet counts
+# would otherwise have five more inputs). Each is verified (its MD5) and
+# exported back to its raw disk.
+split=../../tests/ewf
+rm -f gpt.E01 "$split"/bare-ntfs.E??
+mkdir -p "$split"
 ewfacquire -u -q -t gpt -c deflate:fast -f encase6 -C sample -D gpt.raw -E 1 -e tlsreg -N "samples/images/make.sh" gpt.raw >/dev/null
-ewfacquire -u -q -t split/bare-ntfs -c none -S 1MiB -f encase6 -C sample -D bare-ntfs.raw -E 2 -e tlsreg -N "samples/images/make.sh" bare-ntfs.raw >/dev/null
-for pair in gpt.E01:gpt.raw split/bare-ntfs.E01:bare-ntfs.raw; do
+ewfacquire -u -q -t "$split/bare-ntfs" -c none -S 1MiB -f encase6 -C sample -D bare-ntfs.raw -E 2 -e tlsreg -N "samples/images/make.sh" bare-ntfs.raw >/dev/null
+for pair in gpt.E01:gpt.raw "$split/bare-ntfs.E01:bare-ntfs.raw"; do
   ewfverify -q "${pair%%:*}" >/dev/null
   ewfexport -u -q -f raw -t "$TMP/back" "${pair%%:*}" >/dev/null
   cmp "$TMP/back.raw" "${pair##*:}"
   rm -f "$TMP/back.raw" "$TMP/back.raw.info"
 done
-ls -l gpt.E01 split/
+ls -l gpt.E01 "$split"
 
 # dirty.vhdx: one NTFS partition whose SYSTEM is ../hives/dirty/SYSTEM with
 # its SYSTEM.LOG1 and SYSTEM.LOG2: the TLS keys are only in the logs, so the

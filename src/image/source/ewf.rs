@@ -298,8 +298,9 @@ impl Walk {
                         t.mirror = Some(m.entries);
                         self.push(name, t)?;
                     }
-                    // The table is damaged and its mirror is whole.
-                    (Some((_, Err(_))), Ok(m)) => self.push(name, m)?,
+                    // The table is damaged, or not there, and its mirror
+                    // is whole.
+                    (Some((_, Err(_))) | None, Ok(m)) => self.push(name, m)?,
                     (p, _) => self.settle(name, p)?,
                 }
             } else {
