@@ -25,12 +25,13 @@ mod table;
 mod volume;
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use flate2::{Decompress, FlushDecompress, Status};
 
 use super::{Source, SourceError};
-use crate::image::container::cache::LastCluster;
+use crate::image::container::cache::{LastCluster, lock};
+use crate::image::container::for_each_unit;
 use crate::image::crc::adler32;
 use crate::image::disk::{Disk, check_range};
 
@@ -421,10 +422,7 @@ impl EwfDisk {
             return Ok(self.first.disk.clone());
         }
         let mut open = lock(&self.open);
-        if let Some(i) = open.iter().position(|(s, _)| *s == seg) {
-            let hit = open.remove(i);
-            let disk = hit.1.clone();
-            open.insert(0, hit);
+        if let Some(disk) = recall(&mut open, seg) {
             return Ok(disk);
         }
         let s = &self.segments[seg as usize];
@@ -438,10 +436,7 @@ impl EwfDisk {
     /// Table `t`'s entries, from the cache or read and checked.
     fn entries(&self, t: usize) -> Result<Arc<[u32]>, SourceError> {
         let mut cache = lock(&self.entries);
-        if let Some(i) = cache.iter().position(|(k, _)| *k == t) {
-            let hit = cache.remove(i);
-            let entries = hit.1.clone();
-            cache.insert(0, hit);
+        if let Some(entries) = recall(&mut cache, t) {
             return Ok(entries);
         }
         let table = &self.tables[t];
@@ -576,25 +571,24 @@ impl Disk for EwfDisk {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         check_range(self.size, offset, buf.len())?;
-        let mut done = 0;
-        while done < buf.len() {
-            let pos = offset + done as u64;
+        for_each_unit(offset, buf, self.chunk_size, |pos, piece| {
             let index = pos / self.chunk_size;
             let at = (pos % self.chunk_size) as usize;
-            let n = (self.chunk_size as usize - at).min(buf.len() - done);
-            self.chunk.read(index, at, &mut buf[done..done + n], || {
+            self.chunk.read(index, at, piece, || {
                 self.load_chunk(index).map_err(io::Error::from)
-            })?;
-            done += n;
-        }
-        Ok(())
+            })
+        })
     }
 }
 
-/// A poisoned lock only means another reader panicked; the caches hold
-/// whole values, so go on.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// The value kept for `key` in a most-recently-used-first list, moved to
+/// the front.
+fn recall<K: PartialEq, V: Clone>(list: &mut Vec<(K, V)>, key: K) -> Option<V> {
+    let i = list.iter().position(|(k, _)| *k == key)?;
+    let hit = list.remove(i);
+    let value = hit.1.clone();
+    list.insert(0, hit);
+    Some(value)
 }
 
 #[cfg(test)]
