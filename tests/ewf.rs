@@ -45,8 +45,10 @@ fn ewf_tool(program: &str, args: &[&OsStr]) -> Option<std::process::Output> {
     }
 }
 
+/// `path` (relative to the project root, where tests run) made absolute in
+/// this system's form, which host_tool converts under Wine.
 fn absolute(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    std::env::current_dir().unwrap().join(common::native(path))
 }
 
 #[test]
