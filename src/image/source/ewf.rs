@@ -235,9 +235,15 @@ impl Walk {
         })
     }
 
-    /// Walks the sections of segment `seg` (0-based); true when it is the
-    /// last of the set (it ends with `done`).
-    fn segment(&mut self, disk: &dyn Disk, name: &str, seg: u32) -> Result<bool, SourceError> {
+    /// Walks the sections of segment `seg` (0-based): where its `next`
+    /// section is, or `None` when it is the last of the set (it ends with
+    /// `done`).
+    fn segment(
+        &mut self,
+        disk: &dyn Disk,
+        name: &str,
+        seg: u32,
+    ) -> Result<Option<u64>, SourceError> {
         let size = disk.size();
         let mut at = file_header::LEN as u64;
         // The end of the last sectors section: the chunks of the tables
@@ -259,7 +265,7 @@ impl Walk {
             let d = section::Descriptor::parse(&raw).map_err(|w| bad(name, at, w))?;
             if d.is("next") || d.is("done") {
                 self.settle(name, pending.take())?;
-                return Ok(d.is("done"));
+                return Ok(d.is("next").then_some(at));
             }
             // Every other section must move forward, so a chain that loops
             // back is found at once, and the walk ends.
@@ -342,12 +348,11 @@ impl EwfDisk {
         let mut current = first.clone();
         for seg in 0u32.. {
             let name = current.name();
-            if walk.segment(current.disk.as_ref(), &name, seg)? {
-                break;
-            }
             // A next section: the set goes on.
+            let Some(at) = walk.segment(current.disk.as_ref(), &name, seg)? else {
+                break;
+            };
             let n = seg + 2;
-            let at = current.disk.size().saturating_sub(section::LEN);
             if n > MAX_SEGMENTS {
                 return Err(bad(
                     &name,

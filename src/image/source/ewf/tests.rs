@@ -184,9 +184,15 @@ fn a_truncated_segment_is_an_error_naming_it() {
 fn a_missing_or_misplaced_segment_is_named() {
     let mut files = split();
     files.remove(2);
+    // Named where the set says it goes on: E02's next section.
+    let next = sections(&files[1].1).last().unwrap().0;
     let e = err_text(open_file(&set(&tempfile::tempdir().unwrap(), &files)));
     assert!(
-        e.contains("segment 3") && e.contains("bare-ntfs.E03") && e.contains("missing"),
+        e.contains("segment 3")
+            && e.contains("bare-ntfs.E03")
+            && e.contains("missing")
+            && e.contains("bare-ntfs.E02: EWF")
+            && e.contains(&format!("at byte {next})")),
         "{e}"
     );
     let mut files = split();
