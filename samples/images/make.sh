@@ -5,8 +5,9 @@
 # without them the committed compressed.raw is kept as it is.
 #
 # Needs: ntfs-3g (mkntfs), wimtools (wimlib-imagex), gdisk (sgdisk),
-# fdisk (sfdisk), qemu-utils (qemu-img), python3; dosfstools (mkfs.fat) for
-# the EFI system partition (left unformatted without it).
+# fdisk (sfdisk), qemu-utils (qemu-img), ewf-tools (ewfacquire, ewfverify,
+# ewfexport), python3; dosfstools (mkfs.fat) for the EFI system partition
+# (left unformatted without it).
 #
 # The hives come from samples/hives/ and payload/SOFTWARE.hiv (written by
 # `TLSREG_WRITE_SAMPLES=1 cargo test --test volumes`). mkntfs and sgdisk pick
@@ -322,6 +323,25 @@ for f in gpt.vhd gpt-fixed.vhd gpt.vhdx gpt.vmdk gpt-stream.vmdk gpt.qcow2 gpt-z
   cmp -n $((12 * 1024 * 1024)) "$TMP/back.raw" gpt.raw
 done
 ls -l ./*.raw ./*.vhd ./*.vhdx ./*.vmdk ./*.qcow2
+
+# EnCase (EWF) sets made by ewfacquire (EnCase 6 format, its default):
+# gpt.E01 holds gpt.raw in one segment, deflate-compressed;
+# ../../tests/ewf/bare-ntfs.E01 to .E05 hold bare-ntfs.raw stored
+# uncompressed in 1 MiB segments (kept out of samples/, whose fleet counts
+# would otherwise have five more inputs). Each is verified (its MD5) and
+# exported back to its raw disk.
+split=../../tests/ewf
+rm -f gpt.E01 "$split"/bare-ntfs.E??
+mkdir -p "$split"
+ewfacquire -u -q -t gpt -c deflate:fast -f encase6 -C sample -D gpt.raw -E 1 -e tlsreg -N "samples/images/make.sh" gpt.raw >/dev/null
+ewfacquire -u -q -t "$split/bare-ntfs" -c none -S 1MiB -f encase6 -C sample -D bare-ntfs.raw -E 2 -e tlsreg -N "samples/images/make.sh" bare-ntfs.raw >/dev/null
+for pair in gpt.E01:gpt.raw "$split/bare-ntfs.E01:bare-ntfs.raw"; do
+  ewfverify -q "${pair%%:*}" >/dev/null
+  ewfexport -u -q -f raw -t "$TMP/back" "${pair%%:*}" >/dev/null
+  cmp "$TMP/back.raw" "${pair##*:}"
+  rm -f "$TMP/back.raw" "$TMP/back.raw.info"
+done
+ls -l gpt.E01 "$split"
 
 # dirty.vhdx: one NTFS partition whose SYSTEM is ../hives/dirty/SYSTEM with
 # its SYSTEM.LOG1 and SYSTEM.LOG2: the TLS keys are only in the logs, so the

@@ -1,5 +1,6 @@
-//! The two reflected CRC-32s disk formats use: IEEE 802.3 (GPT) and
-//! Castagnoli (VHDX headers, region tables and log entries).
+//! The checksums disk formats use: two reflected CRC-32s, IEEE 802.3 (GPT)
+//! and Castagnoli (VHDX headers, region tables and log entries), and
+//! Adler-32 (EWF section descriptors, tables and chunks).
 
 /// The byte table of a reflected CRC-32 with the (reversed) polynomial `poly`.
 const fn table(poly: u32) -> [u32; 256] {
@@ -36,6 +37,23 @@ pub(crate) fn crc32c(data: &[u8]) -> u32 {
     reflected(&TABLE, data)
 }
 
+/// Adler-32 (RFC 1950), as EWF uses.
+pub(crate) fn adler32(data: &[u8]) -> u32 {
+    const MOD: u32 = 65_521;
+    // 5552 bytes is the longest run whose sums cannot overflow a u32 before
+    // the modulo (RFC 1950's NMAX).
+    let (mut a, mut b) = (1u32, 0u32);
+    for run in data.chunks(5552) {
+        for &byte in run {
+            a += u32::from(byte);
+            b += a;
+        }
+        a %= MOD;
+        b %= MOD;
+    }
+    (b << 16) | a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +68,18 @@ mod tests {
         // RFC 3720 B.4: 32 bytes of zeros.
         assert_eq!(crc32c(&[0u8; 32]), 0x8A91_36AA);
         assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn adler32_known_values() {
+        assert_eq!(adler32(b""), 1);
+        assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
+        // Long enough to need the modulo between runs.
+        let ones = vec![0xFFu8; 100_000];
+        let (a, b) = ones.iter().fold((1u64, 0u64), |(a, b), &x| {
+            let a = (a + u64::from(x)) % 65_521;
+            (a, (b + a) % 65_521)
+        });
+        assert_eq!(adler32(&ones), ((b << 16) | a) as u32);
     }
 }

@@ -100,6 +100,18 @@ fn classify(folder: &Folder, name: &OsStr, path: &Path, shown: &str) -> Result<I
         drop(file);
         return classify_hive(folder, name, path, head, given());
     }
+    // A later segment of an EWF set is read with the first one (`.E01`),
+    // which is the input. Without its first segment beside it, the set
+    // cannot be read at all: then it is an input, whose ERROR says so.
+    if let Some(n) = crate::image::source::ewf_segment_number(head).filter(|&n| n > 1) {
+        let first = crate::image::source::ewf::first_segment_file(&name.to_string_lossy());
+        if let Some(first) = first.filter(|f| folder.has_file(f)) {
+            return Err(Pass::Notable(format!(
+                "segment {n} of an EWF set, read with {first}"
+            )));
+        }
+        return Ok(given());
+    }
     if is_reg_header(head) || super::is_image(file, head) {
         return Ok(given());
     }

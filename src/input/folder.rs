@@ -198,6 +198,12 @@ impl Folder {
             .map(|e| e.name.to_string_lossy().into_owned())
     }
 
+    /// Whether a regular file named `name` (any ASCII case) is here.
+    pub fn has_file(&self, name: &str) -> bool {
+        self.file_any_case(name.as_bytes(), name.as_bytes())
+            .is_some()
+    }
+
     /// The SOFTWARE hive beside the SYSTEM hive named `system`: the name
     /// with `SYSTEM` at its start read as `SOFTWARE` (`SOFTWARE` beside
     /// `SYSTEM`, `software-host01` beside `SYSTEM-host01`), in any case,

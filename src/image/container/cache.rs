@@ -120,7 +120,7 @@ impl LastCluster {
 
 /// A poisoned lock only means another reader panicked; the cached bytes are
 /// still whole pages, so go on.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

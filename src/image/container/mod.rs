@@ -22,7 +22,7 @@
 //! [`MAX_CHAIN`]; each layer keeps its own bounded caches (about 1 MiB), so
 //! a whole chain stays well under 100 MiB.
 
-mod cache;
+pub(crate) mod cache;
 pub mod qcow2;
 pub mod raw;
 pub mod vhd;

@@ -7,6 +7,7 @@
 //! what is underneath, so a new kind of source (a URL, a member of a tar, an
 //! EWF segment set) needs no change above this layer.
 
+pub mod ewf;
 mod file;
 pub mod http;
 pub mod ova;
@@ -201,6 +202,11 @@ pub const WRAPPER_SNIFF: usize = 512;
 /// The wrapper `head` (a source's first [`WRAPPER_SNIFF`] bytes, or fewer)
 /// starts, if any.
 pub fn wrapper(head: &[u8]) -> Option<Wrapper> {
+    // EWF version 2 and logical evidence files too, so that they are
+    // refused by name rather than read as something else.
+    if ewf::is_ewf(head) {
+        return Some(Wrapper::Ewf);
+    }
     if tar::is_header(head) {
         // GNU tar names a pax header `./PaxHeaders/vm.ovf` after its member.
         let first = tar::header_name(head);
@@ -208,6 +214,13 @@ pub fn wrapper(head: &[u8]) -> Option<Wrapper> {
         return Some(if ovf { Wrapper::Ova } else { Wrapper::Tar });
     }
     None
+}
+
+/// The segment number of an EWF (version 1) segment, from its first 13
+/// bytes: a folder walk takes segment 1 as the input and skips the others,
+/// which belong to it.
+pub fn ewf_segment_number(head: &[u8]) -> Option<u16> {
+    ewf::segment_number(head)
 }
 
 /// The disks a source holds, each a source of its own: the source itself,
@@ -226,15 +239,19 @@ pub fn disks(source: Source) -> Result<Vec<Source>, SourceError> {
     match wrapper(&head) {
         None => Ok(vec![source]),
         Some(Wrapper::Ova | Wrapper::Tar) => ova::disks(&source),
-        Some(w) => Err(SourceError::Format {
-            name: source.name(),
-            format: match w {
-                Wrapper::Ewf => "EWF",
-                Wrapper::Ova | Wrapper::Tar => "OVA",
-            },
-            offset: 0,
-            what: "not read yet".into(),
-        }),
+        Some(Wrapper::Ewf) => match ewf_segment_number(&head) {
+            Some(n) if n != 1 => Err(SourceError::Format {
+                name: source.name(),
+                format: "EWF",
+                offset: 9,
+                what: format!(
+                    "segment {n} of an EWF set: give the first segment, {}",
+                    ewf::first_segment_file(&source.name())
+                        .unwrap_or_else(|| "named like name.E01".into())
+                ),
+            }),
+            _ => Ok(vec![ewf::open(source)?]),
+        },
     }
 }
 
