@@ -63,7 +63,7 @@ fn samples() -> Vec<String> {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| {
-            [".raw", ".vhd", ".vhdx", ".vmdk", ".qcow2"]
+            [".raw", ".vhd", ".vhdx", ".vmdk", ".qcow2", ".E01", ".ova"]
                 .iter()
                 .any(|ext| n.ends_with(ext))
         })
@@ -184,6 +184,40 @@ fn a_vmdk_descriptor_finds_its_extents_beside_it_with_the_query() {
             && error.contains(&alone.url("/vms/split%20disk-f001.vmdk")),
         "{error}"
     );
+}
+
+/// A split E01 set at a URL: its later segments are fetched beside the
+/// first, with the query, and the disk audits as from the files.
+#[test]
+fn a_split_e01_set_at_a_url_reads_its_segments_beside_it() {
+    let server = Server::start(Mode::Ranges);
+    server.require_query(SECRET);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ewf");
+    for n in 1..=5 {
+        let name = format!("bare-ntfs.E0{n}");
+        server.add(&format!("/set/{name}"), &dir.join(&name));
+    }
+    let url = format!("{}?{SECRET}", server.url("/set/bare-ntfs.E01"));
+    let args = ["audit", "--format", "json", url.as_str()];
+    let over_http = run(&args).dir(&dir).run();
+    clean(&over_http);
+    let from_file = run(&["audit", "--format", "json", "bare-ntfs.E01"])
+        .dir(&dir)
+        .run();
+    assert_eq!(over_http.code, 0, "{}", over_http.stderr);
+    assert_eq!(
+        json(&unnamed(&over_http.out(), &server).replace("set/", "")),
+        json(&from_file.out())
+    );
+    let asked: Vec<String> = server.lines();
+    for n in 2..=5 {
+        assert!(
+            asked
+                .iter()
+                .any(|l| l.contains(&format!("/set/bare-ntfs.E0{n}?{SECRET}"))),
+            "segment {n} fetched with the query: {asked:?}"
+        );
+    }
 }
 
 #[test]
