@@ -729,6 +729,15 @@ fn missing_extents_and_descriptors() {
     // Extents that leave the descriptor's folder are refused.
     let text = "# Disk DescriptorFile\nversion=1\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"../etc/passwd\" 0\n";
     expect_error(&write(d, "escape.vmdk", text.as_bytes()), "VMDK", "outside");
+    // Judged alike on every system: a drive path is outside too, and a
+    // relative name with backslashes finds its extent in a subfolder.
+    let text = "# Disk DescriptorFile\nRW 8 FLAT \"D:\\VMs\\short-flat.vmdk\" 0\n";
+    expect_error(&write(d, "drive.vmdk", text.as_bytes()), "VMDK", "outside");
+    fs::create_dir(d.join("sub")).unwrap();
+    fs::write(d.join("sub").join("part-flat.vmdk"), vec![7u8; 4096]).unwrap();
+    let text = "# Disk DescriptorFile\nRW 8 FLAT \"sub\\part-flat.vmdk\" 0\n";
+    let o = open(&write(d, "sub.vmdk", text.as_bytes())).unwrap();
+    assert_eq!(read_all(&*o.disk).unwrap(), vec![7u8; 4096]);
     // A flat extent shorter than the descriptor says.
     fs::write(d.join("short-flat.vmdk"), vec![0u8; 4096]).unwrap();
     let text = "# Disk DescriptorFile\nRW 2048 FLAT \"short-flat.vmdk\" 0\n";

@@ -19,7 +19,6 @@
 //! sector offsets of grains (0: not allocated, 1: zero grain).
 
 use std::io::{self, Read};
-use std::path::{Component, Path};
 use std::sync::Arc;
 
 use super::cache::{LastCluster, Tables};
@@ -645,12 +644,14 @@ pub(crate) fn open_descriptor(
     Ok(Arc::new(Concat { parts, size: start }))
 }
 
-/// Opens an extent file, named relative to the descriptor's folder.
+/// Opens an extent file, named relative to the descriptor's folder. The
+/// name is judged the same way on every system (`sub\\x.vmdk` and
+/// `sub/x.vmdk` are relative; `..`, `/x`, `D:\\x` are not), not by the
+/// path rules of the machine that runs tlsreg.
 fn open_extent(chain: &Chain<'_>, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
     const FORMAT: Format = Format::VmdkDescriptor;
     let name = e.file.clone().unwrap_or_default();
-    let rel = Path::new(&name);
-    if name.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+    if crate::image::source::relative_parts(&name).is_none() {
         return Err(unsupported(
             FORMAT,
             e.line_at,
