@@ -645,8 +645,8 @@ pub(crate) fn open_descriptor(
 }
 
 /// Opens an extent file, named relative to the descriptor's folder. The
-/// name is judged the same way on every system (`sub\\x.vmdk` and
-/// `sub/x.vmdk` are relative; `..`, `/x`, `D:\\x` are not), not by the
+/// name is judged the same way on every system (`sub\x.vmdk` and
+/// `sub/x.vmdk` are relative; `..`, `/x`, `D:\x` are not), not by the
 /// path rules of the machine that runs tlsreg.
 fn open_extent(chain: &Chain<'_>, e: &Extent) -> Result<(String, Arc<dyn Disk>)> {
     const FORMAT: Format = Format::VmdkDescriptor;
