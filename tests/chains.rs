@@ -978,6 +978,18 @@ fn a_chain_deeper_than_the_cap_is_an_error() {
         &f.base,
         "a chain of MAX_CHAIN images",
     );
+    // The audit of the deepest chain allowed stays in bounded memory: each
+    // image keeps its own small caches, whatever the depth.
+    #[cfg(target_os = "linux")]
+    {
+        let (run, peak) =
+            common::Cmd::new(&["audit", deepest_allowed.to_str().unwrap()]).measured();
+        assert_eq!(run.code, 0, "{}", run.out());
+        assert!(
+            peak < 100 << 20,
+            "peak {peak} bytes for a chain of {MAX_CHAIN}"
+        );
+    }
     let too_deep = f.path(&format!("layer{MAX_CHAIN}.vhd"));
     let e = error(&too_deep);
     assert!(matches!(e, ContainerError::Chain { .. }), "{e:?}");
