@@ -14,8 +14,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 Audit Windows SCHANNEL TLS registry settings offline, and write the .reg file that fixes them.
 
 tlsreg reads exported .reg files, offline SYSTEM hives (with their transaction logs), disk
-images (raw, VHD, VHDX, VMDK, qcow2) and WIMs, without booting or touching Windows, and on
-Windows the running machine's registry (--live). It checks that TLS 1.2 is explicitly enabled
+images (raw, VHD, VHDX, VMDK, qcow2, with the parents of snapshots; EnCase E01 sets; OVA
+files; at a path or an https:// URL, read by range requests) and WIMs, without booting or
+touching Windows, and on Windows the running machine's registry (--live). It checks that TLS 1.2 is explicitly enabled
 for both Client and Server as Microsoft's article on Exchange Online / Office 365 mail flow
 requires (DisabledByDefault=0, Enabled=1, REG_DWORD, under
 HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2),
@@ -80,6 +81,7 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// A .reg file, an offline hive, or a disk image or WIM (its SYSTEM hive; see --install).
+    /// A disk image may be an E01 set, an OVA or a URL, as for audit.
     #[arg(value_name = "INPUT")]
     pub input: String,
 
@@ -186,11 +188,13 @@ pub struct AuditArgs {
     /// The inputs to audit: exported .reg files, offline SYSTEM hives (recognised by their
     /// `regf` signature, whatever their name; SYSTEM.LOG1/.LOG2 beside them are replayed),
     /// disk images (raw, VHD, VHDX, VMDK, qcow2: every Windows installation on them is
-    /// audited, read-only, without mounting), WIM and ESD files (every image in them), or
-    /// folders, searched recursively for every file that is one of these (by content, not
-    /// name; the rest is skipped quietly, see -v). A disk image may be an https:// or
-    /// http:// URL (an Azure SAS, an S3 presigned URL): read by range requests, never
-    /// downloaded, named without its query string.
+    /// audited, read-only, without mounting; a snapshot or differencing disk reads through
+    /// its parents, found beside it), EnCase E01 sets (give the .E01; .E02... are found
+    /// beside it), OVA files (each disk the OVF names), WIM and ESD files (every image in
+    /// them), or folders, searched recursively for every file that is one of these (by
+    /// content, not name; the rest is skipped quietly, see -v). A disk image may be an
+    /// https:// or http:// URL (an Azure SAS, an S3 presigned URL): read by range requests,
+    /// never downloaded, named without its query string.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
@@ -274,7 +278,8 @@ pub struct MergeArgs {
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
-    /// The .reg file, offline hive, disk image or WIM to compare with the required state.
+    /// The .reg file, offline hive, disk image or WIM to compare with the required state. A
+    /// disk image may be an E01 set, an OVA or a URL, as for audit.
     #[arg(value_name = "INPUT", required_unless_present = "live")]
     pub input: Option<String>,
 
@@ -320,7 +325,8 @@ pub struct OutputArgs {
 
 #[derive(Args, Debug)]
 pub struct FixArgs {
-    /// The .reg file, offline hive, disk image or WIM to fix. The fix targets
+    /// The .reg file, offline hive, disk image or WIM to fix (a disk image may be an E01 set,
+    /// an OVA or a URL, as for audit). The fix targets
     /// HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet, for regedit on the live machine
     /// (ControlSetNNN with --control-set all).
     #[arg(value_name = "INPUT", required_unless_present = "live")]
