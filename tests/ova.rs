@@ -450,6 +450,24 @@ fn folders_hold_ovas() {
         path.ends_with("gpt.ova!gpt-disk1.vmdk [GPT partition 3 (Microsoft basic data)]"),
         "{path}"
     );
+    // A tar that is no OVA is listed as passed over, with why: not an
+    // ERROR in every report of a share that keeps archives beside images.
+    let plain = tar(&[(b"notes.txt", b"not a disk", b'0')]);
+    std::fs::write(tmp.path().join("logs.tar"), plain).unwrap();
+    let (code, doc) = audit_json(tmp.path(), ".");
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["inputs"].as_array().unwrap().len(), 1, "{doc:#}");
+    let skipped = doc["skipped"].to_string();
+    assert!(
+        skipped.contains("logs.tar") && skipped.contains("not an OVA"),
+        "{skipped}"
+    );
+    // Named as an INPUT, it is read and said not to be one.
+    let run = common::Cmd::new(&["audit", "logs.tar"])
+        .dir(tmp.path())
+        .run();
+    assert_eq!(run.code, 2);
+    assert!(run.out().contains("no .ovf descriptor"), "{}", run.out());
 }
 
 #[test]

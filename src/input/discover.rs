@@ -112,6 +112,16 @@ fn classify(folder: &Folder, name: &OsStr, path: &Path, shown: &str) -> Result<I
         }
         return Ok(given());
     }
+    // An OVA has its OVF first (the OVF standard says so); any other tar
+    // in a folder is said and passed over, not an ERROR in every fleet
+    // report: named on the command line, it is read as an OVA if its OVF
+    // comes later.
+    if crate::image::source::wrapper(head) == Some(crate::image::source::Wrapper::Tar) {
+        return Err(Pass::Notable(
+            "a tar archive whose first file is not an .ovf descriptor: not an OVA, not audited (name it as an INPUT if it is an OVA)"
+                .into(),
+        ));
+    }
     if is_reg_header(head) || super::is_image(file, head) {
         return Ok(given());
     }
