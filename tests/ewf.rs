@@ -142,7 +142,7 @@ fn a_folder_holding_a_set_audits_it_once() {
         let f = format!("bare-ntfs.E0{n}");
         std::fs::copy(format!("tests/ewf/{f}"), dir.path().join(&f)).unwrap();
     }
-    let run = tlsreg(&["audit", "--summary", dir.path().to_str().unwrap()]);
+    let run = tlsreg(&["audit", "--format", "json", dir.path().to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}", run.out());
     assert_eq!(
         run.out()
