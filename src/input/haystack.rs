@@ -5,7 +5,6 @@
 
 use std::io::Read;
 use std::path::Path;
-
 use std::sync::Arc;
 
 use super::bytes::{Bytes, map_or_read_file};

@@ -1,6 +1,5 @@
 //! Inputs: turning files into the one registry view (a tree, the control set
 //! that stands for `CurrentControlSet`, and what the readers noticed).
-
 //!
 //! Like ripgrep's haystacks: `haystack` decides once what each input is and
 //! opens it once; each kind has its reader (`reg`, `hive_file`, `image`,
@@ -10,7 +9,7 @@ mod bytes;
 mod combine;
 pub mod discover;
 pub mod folder;
-pub mod haystack;
+mod haystack;
 pub mod hive;
 mod hive_file;
 mod image;
