@@ -333,15 +333,23 @@ impl<'a> Cmd<'a> {
 /// of the whole suite, in two tests; each passed on every rerun): a few
 /// retries, then the failure as it is. Any other error fails at once.
 pub fn spawn(command: &mut Command) -> std::process::Child {
+    retrying(|| command.spawn()).unwrap_or_else(|e| panic!("run tlsreg: {e}"))
+}
+
+/// Runs `start` (a process started, or run to its end) again while Wine
+/// fails it with ERROR_INTERNAL_ERROR (1359), a few times with a growing
+/// pause; any other outcome is returned as it is. Every process the tests
+/// start goes through it: the binary, and the host tools (seen striking
+/// `qemu-img` through host_tool in a CI run too).
+pub fn retrying<T>(mut start: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
     let mut tries = 0;
     loop {
-        match command.spawn() {
-            Ok(child) => return child,
+        match start() {
             Err(e) if cfg!(windows) && e.raw_os_error() == Some(1359) && tries < 5 => {
                 tries += 1;
                 std::thread::sleep(Duration::from_millis(300 * tries));
             }
-            Err(e) => panic!("run tlsreg: {e}"),
+            outcome => return outcome,
         }
     }
 }
@@ -477,13 +485,15 @@ pub fn host_tool(
     args: &[&std::ffi::OsStr],
 ) -> std::io::Result<std::process::Output> {
     #[cfg(windows)]
-    if Command::new(program).arg("--version").output().is_err() && under_wine() {
+    if retrying(|| Command::new(program).arg("--version").output()).is_err() && under_wine() {
         return wine_host_tool(program, args);
     }
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
+    retrying(|| {
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+    })
 }
 
 /// Runs a host tool (`qemu-img`, `qemu-io`) that makes a fixture; a tool
@@ -507,9 +517,7 @@ pub fn run_tool(program: &str, args: &[&str]) {
 pub fn under_wine() -> bool {
     static WINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *WINE.get_or_init(|| {
-        Command::new("winepath")
-            .args(["-u", "C:\\"])
-            .output()
+        retrying(|| Command::new("winepath").args(["-u", "C:\\"]).output())
             .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"/"))
     })
 }
@@ -534,10 +542,12 @@ fn wine_host_tool(
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     to_convert.extend(texts.iter().filter(|a| is_path(a)).cloned());
-    let converted = Command::new("winepath")
-        .arg("-u")
-        .args(&to_convert)
-        .output()?;
+    let converted = retrying(|| {
+        Command::new("winepath")
+            .arg("-u")
+            .args(&to_convert)
+            .output()
+    })?;
     let unix: Vec<String> = String::from_utf8_lossy(&converted.stdout)
         .lines()
         .map(str::to_owned)
@@ -554,15 +564,18 @@ fn wine_host_tool(
     });
     let script = r#"cd "$1" || exit 1; out=$2; shift 2
 "$@" >"$out/stdout" 2>"$out/stderr" </dev/null; echo $? >"$out/status.tmp"; mv "$out/status.tmp" "$out/status""#;
-    Command::new("cmd")
-        .args(["/c", "start", "/unix", "/bin/sh", "-c", script, "sh"])
-        .arg(&unix[0])
-        .arg(&unix[1])
-        .arg(program)
-        .args(unix_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()?;
+    let unix_args: Vec<String> = unix_args.collect();
+    retrying(|| {
+        Command::new("cmd")
+            .args(["/c", "start", "/unix", "/bin/sh", "-c", script, "sh"])
+            .arg(&unix[0])
+            .arg(&unix[1])
+            .arg(program)
+            .args(&unix_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+    })?;
     let status_file = work.path().join("status");
     let started = std::time::Instant::now();
     let status = loop {

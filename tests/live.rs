@@ -27,7 +27,7 @@ const SAMPLES: &[&str] = &[
 
 /// Runs the system's `reg.exe`.
 fn reg(args: &[&str]) -> std::process::Output {
-    Command::new("reg").args(args).output().expect("run reg")
+    common::retrying(|| Command::new("reg").args(args).output()).expect("run reg")
 }
 
 fn reg_ok(args: &[&str]) {
