@@ -5,13 +5,12 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 use super::bytes::{Bytes, map_or_read_file};
 use super::{ErrorKind, InputError, Kind};
 use crate::fsio::FileKind;
 use crate::image::disk::{Disk, FileDisk};
-use crate::image::source::{FilePlace, Source};
+use crate::image::source::{Source, file_source};
 
 /// An input opened by what its first bytes say it is.
 pub(super) enum Opened {
@@ -163,11 +162,7 @@ fn decide(disk: FileDisk, path: &str) -> Result<Haystack, InputError> {
             || crate::image::source::wrapper(head).is_some()
             || crate::image::container::detect_disk(&disk).is_some())
     {
-        let source = Source {
-            disk: Arc::new(disk),
-            place: Arc::new(FilePlace::new(Path::new(path))),
-        };
-        return Ok(image_or_wim(source));
+        return Ok(image_or_wim(file_source(disk, Path::new(path))));
     }
     registry_file(disk, head, path).map(Haystack::Registry)
 }

@@ -3,7 +3,9 @@
 
 use super::bytes::LogBytes;
 use super::hive_file::{hive_layer, software_layer, software_unread};
-use super::{ErrorKind, InputError, Kind, Loaded, Options, Target, applied_layers, combine, note};
+use super::{
+    ErrorKind, InputError, Kind, Loaded, Options, Target, applied_layers, combine, note, unnamed,
+};
 use crate::image::source::Source;
 use crate::registry::Severity;
 
@@ -27,12 +29,9 @@ pub(super) fn load_image(source: Source, applied: &[String], options: &Options) 
     }
 }
 
-/// A container's error for the disk `name`: said once, without the disk's
-/// name that the error line already starts with (a chain's errors name the
-/// image that failed, which is the disk itself at the top of the chain).
+/// A container's error for the disk `name`, said once (see [`unnamed`]).
 fn container_error(name: &str, e: crate::image::container::ContainerError) -> ErrorKind {
-    let text = e.to_string();
-    match text.strip_prefix(name).and_then(|t| t.strip_prefix(": ")) {
+    match unnamed(name, &e.to_string()) {
         Some(rest) => ErrorKind::Source(format!("disk image: {rest}")),
         None => ErrorKind::Container(e),
     }

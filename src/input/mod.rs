@@ -189,11 +189,15 @@ impl ErrorKind {
     /// input's name in front, which the error line already starts with.
     pub fn source(path: &str, e: crate::image::source::SourceError) -> ErrorKind {
         let text = e.to_string();
-        match text.strip_prefix(path).and_then(|t| t.strip_prefix(": ")) {
-            Some(rest) => ErrorKind::Source(rest.to_owned()),
-            None => ErrorKind::Source(text),
-        }
+        ErrorKind::Source(unnamed(path, &text).unwrap_or(&text).to_owned())
     }
+}
+
+/// An error's message without `name: ` in front, when it starts so: the
+/// error line names the input already, and the lower layers' errors name
+/// the file that failed, which at the top is the input itself.
+fn unnamed<'t>(name: &str, text: &'t str) -> Option<&'t str> {
+    text.strip_prefix(name)?.strip_prefix(": ")
 }
 
 fn note(code: &'static str, severity: Severity, message: String) -> Diagnostic {

@@ -498,16 +498,10 @@ pub(crate) fn for_each_run(
 /// further; `None` when it is no disk image (or cannot be read).
 pub fn detect(path: &Path) -> Option<Format> {
     let source = crate::image::source::open_path(path).ok()?;
-    detect_source(&source)
-}
-
-/// The format of a source from its signatures; `None` when it is no disk
-/// image (or cannot be read).
-pub fn detect_source(source: &Source) -> Option<Format> {
     detect_disk(&*source.disk)
 }
 
-/// As [`detect_source`], for bytes not yet made a source.
+/// As [`detect`], for bytes already open.
 pub fn detect_disk(disk: &dyn Disk) -> Option<Format> {
     sniff(disk).ok().flatten()
 }

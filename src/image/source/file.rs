@@ -34,16 +34,20 @@ impl FilePlace {
 
 /// Opens `path`, named on purpose: a regular file or a disk.
 pub(super) fn open(path: &Path) -> Result<Source, SourceError> {
-    let fail = |source| SourceError::Open {
-        name: path.display().to_string(),
-        source,
-    };
-    let file = open_regular_or_disk(path).map_err(fail)?;
-    let disk = FileDisk::new(file).map_err(fail)?;
-    Ok(Source {
+    open_regular_or_disk(path)
+        .and_then(|file| Ok(source(FileDisk::new(file)?, path)))
+        .map_err(|source| SourceError::Open {
+            name: path.display().to_string(),
+            source,
+        })
+}
+
+/// The source of a file already open at `path`.
+pub fn source(disk: FileDisk, path: &Path) -> Source {
+    Source {
         disk: Arc::new(disk),
         place: Arc::new(FilePlace::new(path)),
-    })
+    }
 }
 
 impl Place for FilePlace {
@@ -70,17 +74,8 @@ impl Place for FilePlace {
             }
         }
         for path in &candidates {
-            match open_regular(path) {
-                Ok(file) => {
-                    let disk = FileDisk::new(file).map_err(|source| SourceError::Open {
-                        name: path.display().to_string(),
-                        source,
-                    })?;
-                    return Ok(Source {
-                        disk: Arc::new(disk),
-                        place: Arc::new(FilePlace::new(path)),
-                    });
-                }
+            match open_regular(path).and_then(FileDisk::new) {
+                Ok(disk) => return Ok(source(disk, path)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(source) => {
                     return Err(SourceError::Open {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::disk::Disk;
 
-pub use file::FilePlace;
+pub use file::{FilePlace, source as file_source};
 
 /// Bytes and where they came from.
 #[derive(Clone)]
